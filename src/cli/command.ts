@@ -1,0 +1,29 @@
+/**
+ * The shape of a CLI subcommand: each `src/cli/<name>.ts` exports one `CliCommand`, and `main.ts`
+ * lists them in one static array (no registration by side effect).
+ */
+import type { Command } from 'commander';
+
+/** A subcommand: `define` adds it (name, options, action) to the root program. */
+export interface CliCommand {
+  name: string;
+  define(program: Command): void;
+}
+
+/** Parses a positive integer flag value or throws a one-line error naming the flag. */
+export function parsePositiveInt(flag: string): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
+
+/** Parses a finite number flag value or throws a one-line error naming the flag. */
+export function parseNumber(flag: string): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new Error(`${flag} must be a number, got '${v}'`);
+    return n;
+  };
+}
