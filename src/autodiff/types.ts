@@ -1,0 +1,85 @@
+/**
+ * The contract between autodiff (which builds training-step graphs) and nn/train (which feeds them).
+ * A training step is ONE ONNX graph: forward + loss + backward + optimizer update. The trainer feeds
+ * data, labels, parameters, optimizer state, buffers, random tensors and the learning rate, and gets
+ * back the loss, metrics outputs, new parameters, new state and new buffers, which it feeds next step.
+ */
+import type { Graph, Model } from '../onnx/ir.js';
+import type { Tensor } from '../onnx/tensor.js';
+
+/** SGD with optional momentum (heavy-ball or Nesterov) and L2 weight decay. */
+export interface SgdConfig {
+  type: 'sgd';
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+/** Adam / AdamW (decoupled weight decay). */
+export interface AdamConfig {
+  type: 'adam' | 'adamw';
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  weightDecay?: number;
+}
+
+/** Optimizer choice; its update is emitted into the step graph. */
+export type OptimizerConfig = SgdConfig | AdamConfig;
+
+/** A non-trainable tensor the forward pass updates (e.g. BatchNorm running mean): `name` in, `updated` out. */
+export interface Buffer {
+  /** Initializer name in the forward graph (becomes a step-graph input). */
+  name: string;
+  /** Value name in the forward graph holding the updated buffer (becomes a step-graph output). */
+  updated: string;
+}
+
+/** Options for `buildTrainStep`. */
+export interface TrainStepOptions {
+  /** Forward graph: data/label/random inputs, parameters and buffers as initializers, and the scalar `loss`. Not modified. */
+  graph: Graph;
+  /** Name of the scalar loss value in `graph`. */
+  loss: string;
+  /** Trainable initializer names. */
+  params: readonly string[];
+  optimizer: OptimizerConfig;
+  /** Clip gradients by global L2 norm to at most this value. */
+  clipGradNorm?: number;
+  /** Buffers updated by the forward pass. */
+  buffers?: readonly Buffer[];
+  /** Extra forward values to return each step (e.g. logits for accuracy). */
+  extraOutputs?: readonly string[];
+  /** Default-domain opset for the step model (default 21). */
+  opset?: number;
+}
+
+/** A built training step: the model to run and how to wire its inputs and outputs across steps. */
+export interface TrainStep {
+  /** The step graph as a model, ready for `Session.create`. */
+  model: Model;
+  /** Step-graph input carrying the learning rate (float32 scalar). */
+  lrInput: string;
+  /** Step-graph input carrying the 1-based step count (float32 scalar; Adam bias correction), if used. */
+  stepInput?: string;
+  /** Output holding the loss (float32 scalar). */
+  lossOutput: string;
+  /** Output holding the global gradient norm before clipping (float32 scalar). */
+  gradNormOutput: string;
+  /** Per parameter, buffer and optimizer-state tensor: the input name, its initial value, and the output that replaces it next step. */
+  state: StateSlot[];
+  /** Data inputs the caller feeds each step (forward graph inputs that are not initializers), in order. */
+  dataInputs: string[];
+  /** `extraOutputs` as named in the step graph (same order). */
+  extraOutputs: string[];
+}
+
+/** One carried tensor: fed as `input`, replaced by `output` after each step. */
+export interface StateSlot {
+  kind: 'param' | 'buffer' | 'optimizer';
+  /** For optimizer state: the parameter it belongs to. */
+  param?: string;
+  input: string;
+  output: string;
+  initial: Tensor;
+}

@@ -1,0 +1,28 @@
+/**
+ * Trainfer's public API. Grouped by layer; everything here is stable enough to import.
+ */
+
+// Errors and utilities
+export { TrainferError, FileFormatError, GraphValidationError } from './util/errors.js';
+export { writeFileAtomic } from './util/atomic-write.js';
+
+// ONNX: model I/O, graph IR, builder, passes
+export type { DType, TypedArray } from './onnx/dtype.js';
+export { DTYPES, dtypeFromOnnx, dtypeToOnnx, isFloat } from './onnx/dtype.js';
+export { Tensor, sizeOf, tensorFromProto, tensorToProto } from './onnx/tensor.js';
+export type { Attribute, Dim, GraphIndex, Node, ValueInfo, ValueType } from './onnx/ir.js';
+export { Graph, Model, walkGraphs, attrInt, attrFloat, attrInts, attrString, attrTensor } from './onnx/ir.js';
+export { attr } from './onnx/attr.js';
+export { GraphBuilder } from './onnx/builder.js';
+export type { GraphBuilderOptions, ConvOptions, PoolOptions, OpOptions } from './onnx/builder.js';
+export { modelFromProto, modelToProto, graphFromProto, graphToProto } from './onnx/ir-proto.js';
+export { readModel, writeModel, loadModel, readModelProto, writeModelProto, decodeModelProto, encodeModelProto } from './onnx/model-io.js';
+export type { ReadModelOptions, WriteModelOptions } from './onnx/model-io.js';
+export { topoSort, eliminateDeadNodes, foldConstants, constantValue } from './onnx/passes.js';
+
+// Runtime
+export { Session, availableDevices } from './runtime/session.js';
+export type { Device, SessionOptions, ModelSource } from './runtime/session.js';
+
+// Autodiff contract
+export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOptions, StateSlot, Buffer } from './autodiff/types.js';
