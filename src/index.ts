@@ -24,5 +24,7 @@ export { topoSort, eliminateDeadNodes, foldConstants, constantValue } from './on
 export { Session, availableDevices } from './runtime/session.js';
 export type { Device, SessionOptions, ModelSource } from './runtime/session.js';
 
-// Autodiff contract
+// Autodiff: gradients, losses, optimizer updates, the one-graph training step
 export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOptions, StateSlot, Buffer } from './autodiff/types.js';
+export { gradients, VJP_RULES, softmaxCrossEntropy, mse, binaryCrossEntropy, klDivergence, buildTrainStep, cloneGraph, inferTypes } from './autodiff/index.js';
+export type { GradientsOptions, DifferentiableOp, VjpRule, VjpContext, SoftmaxCrossEntropyOptions, KlDivergenceOptions, TypeMap } from './autodiff/index.js';

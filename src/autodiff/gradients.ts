@@ -1,0 +1,123 @@
+/**
+ * Reverse-mode autodiff over an ONNX graph: walk the nodes between `wrt` and `loss` backwards, ask each
+ * node's rule (rules/index.ts) for its input gradients, and sum fan-out contributions. Backward nodes are
+ * appended to the same graph (names prefixed `grad/`) and reuse forward values.
+ */
+import { GraphBuilder } from '../onnx/builder.js';
+import type { Graph, Node } from '../onnx/ir.js';
+import { isFloat } from '../onnx/dtype.js';
+import { Tensor } from '../onnx/tensor.js';
+import { TrainferError } from '../util/errors.js';
+import { type VjpContext, type VjpRule, sumAll } from './rule-context.js';
+import { VJP_RULES } from './rules/index.js';
+import { type TypeMap, inferTypes } from './shapes.js';
+
+/** Options for `gradients`. */
+export interface GradientsOptions {
+  /** Graph holding the forward pass; backward nodes are appended to it. */
+  graph: Graph;
+  /** Scalar value to differentiate. */
+  loss: string;
+  /** Values (usually initializers) to differentiate with respect to. */
+  wrt: readonly string[];
+  /** Seed gradient for `loss` (a value name); default the constant 1. */
+  seed?: string;
+  /** Precomputed types (default: inferred from `graph`). */
+  types?: TypeMap;
+}
+
+/** Ops whose integer outputs still carry a (straight-through) gradient. */
+const STRAIGHT_THROUGH_INT = new Set(['QuantizeLinear']);
+
+/**
+ * Appends the backward pass for `d loss / d wrt` to `graph` and returns wrt name → gradient value name.
+ * Only nodes on a path from a `wrt` value to `loss` get backward nodes; a `wrt` value the loss does not
+ * depend on gets a zero gradient. Throws `TrainferError` naming the op and node when a rule is missing.
+ *
+ * @example
+ * const grads = gradients({ graph, loss: 'loss', wrt: ['w', 'b'] });
+ * graph.outputs.push({ name: grads.get('w')! });
+ */
+export function gradients(options: GradientsOptions): Map<string, string> {
+  const { graph, loss, wrt } = options;
+  const types = options.types ?? inferTypes(graph);
+  const forward = [...graph.nodes];
+  const b = new GraphBuilder({ graph, prefix: 'grad/' });
+
+  // Values that depend on some wrt value through differentiable (float) data.
+  const fromWrt = new Set(wrt);
+  for (const n of forward) {
+    if (!n.inputs.some((i) => i && fromWrt.has(i))) continue;
+    for (const o of n.outputs) {
+      if (!o) continue;
+      const dt = types.get(o)?.dtype;
+      if (dt === undefined || isFloat(dt) || STRAIGHT_THROUGH_INT.has(n.opType)) fromWrt.add(o);
+    }
+  }
+  // Values the loss depends on.
+  const toLoss = new Set([loss]);
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const n = forward[i]!;
+    if (n.outputs.some((o) => o && toLoss.has(o))) for (const x of n.inputs) if (x) toLoss.add(x);
+  }
+  if (!forward.some((n) => n.outputs.includes(loss)) && !fromWrt.has(loss)) {
+    throw new TrainferError(`autodiff: loss '${loss}' is not produced by any node of graph '${graph.name}'`);
+  }
+
+  const pending = new Map<string, string[]>();
+  const add = (v: string, g: string): void => {
+    const list = pending.get(v);
+    if (list) list.push(g);
+    else pending.set(v, [g]);
+  };
+  const take = (v: string): string | undefined => {
+    const list = pending.get(v);
+    if (!list) return undefined;
+    const g = sumAll(b, list);
+    pending.set(v, [g]);
+    return g;
+  };
+  const lossType = types.get(loss);
+  add(loss, options.seed ?? b.constant(Tensor.scalar(lossType?.dtype ?? 'float32', 1), 'seed'));
+  if (lossType?.shape && lossType.shape.length > 0 && !options.seed) {
+    throw new TrainferError(`autodiff: loss '${loss}' must be a scalar, got shape [${lossType.shape.join(', ')}]`);
+  }
+
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const n = forward[i]!;
+    if (!n.outputs.some((o) => o && toLoss.has(o) && fromWrt.has(o))) continue;
+    const dy = n.outputs.map((o) => (o && fromWrt.has(o) ? take(o) : undefined));
+    if (dy.every((d) => d === undefined)) continue;
+    const needs = n.inputs.map((x) => !!x && fromWrt.has(x) && toLoss.has(x));
+    if (!needs.some(Boolean)) continue;
+    const rule = ruleFor(n);
+    const ctx: VjpContext = { node: n, dy, needs, b, types, inits: graph.initializers };
+    const dxs = rule(ctx);
+    n.inputs.forEach((x, k) => {
+      const g = dxs[k];
+      if (x && needs[k] && g) add(x, g);
+    });
+  }
+
+  const out = new Map<string, string>();
+  for (const w of wrt) {
+    let g = take(w);
+    if (!g) {
+      const t = types.get(w);
+      const dims = t?.shape?.every((d) => typeof d === 'number') ? (t.shape as number[]) : undefined;
+      if (!dims) throw new TrainferError(`autodiff: '${w}' does not affect loss '${loss}' and its shape is unknown`);
+      g = b.constant(new Tensor(t!.dtype, dims), `zero_grad`);
+    }
+    out.set(w, g);
+  }
+  return out;
+}
+
+function ruleFor(n: Node): VjpRule {
+  const rule = n.domain === '' || n.domain === 'ai.onnx' ? (VJP_RULES as Record<string, VjpRule>)[n.opType] : undefined;
+  if (!rule) {
+    const op = n.domain ? `${n.domain}.${n.opType}` : n.opType;
+    throw new TrainferError(`autodiff: no gradient rule for op '${op}' (node '${n.name || n.outputs[0]}'); see docs/autodiff.md to add one`);
+  }
+  return rule;
+}

@@ -1,0 +1,15 @@
+/**
+ * Autodiff public API: reverse-mode gradients over ONNX graphs, losses, optimizer updates and the
+ * one-graph training step.
+ */
+export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOptions, StateSlot, Buffer } from './types.js';
+export { gradients } from './gradients.js';
+export type { GradientsOptions } from './gradients.js';
+export { VJP_RULES } from './rules/index.js';
+export type { DifferentiableOp } from './rules/index.js';
+export type { VjpRule, VjpContext } from './rule-context.js';
+export { softmaxCrossEntropy, mse, binaryCrossEntropy, klDivergence } from './losses.js';
+export type { SoftmaxCrossEntropyOptions, KlDivergenceOptions } from './losses.js';
+export { buildTrainStep, cloneGraph } from './train-step.js';
+export { inferTypes } from './shapes.js';
+export type { TypeMap } from './shapes.js';

@@ -1,0 +1,24 @@
+/**
+ * THE rule table: op type → vector-Jacobian rule. One static literal assembled from the per-family files;
+ * adding an op's gradient means adding one entry in one of them (see docs/autodiff.md).
+ */
+import type { VjpRule } from '../rule-context.js';
+import { ACTIVATION_RULES } from './activation.js';
+import { ELEMENTWISE_RULES } from './elementwise.js';
+import { LINALG_RULES } from './linalg.js';
+import { LOSS_RULES } from './loss.js';
+import { REDUCE_RULES } from './reduce.js';
+import { SHAPE_RULES } from './shape.js';
+
+/** Vector-Jacobian rules by ONNX op type (default domain). */
+export const VJP_RULES = {
+  ...ELEMENTWISE_RULES,
+  ...ACTIVATION_RULES,
+  ...LINALG_RULES,
+  ...SHAPE_RULES,
+  ...REDUCE_RULES,
+  ...LOSS_RULES,
+} satisfies Record<string, VjpRule>;
+
+/** Op types that have a gradient rule. */
+export type DifferentiableOp = keyof typeof VJP_RULES;

@@ -1,0 +1,137 @@
+/**
+ * `buildTrainStep`: forward graph + loss → ONE step graph (forward, backward, global-norm clipping,
+ * optimizer update). Parameters, buffers and optimizer state become inputs whose replacements are outputs,
+ * so the trainer feeds each step's outputs into the next (see `TrainStep.state`).
+ */
+import { GraphBuilder } from '../onnx/builder.js';
+import { Graph, Model, type ValueInfo } from '../onnx/ir.js';
+import { isFloat } from '../onnx/dtype.js';
+import { eliminateDeadNodes } from '../onnx/passes.js';
+import { Tensor } from '../onnx/tensor.js';
+import { TrainferError } from '../util/errors.js';
+import { gradients } from './gradients.js';
+import { adamScalars, checkOptimizer, emitUpdate, stateRoles } from './optimizers.js';
+import { inferTypes } from './shapes.js';
+import type { StateSlot, TrainStep, TrainStepOptions } from './types.js';
+
+/** A copy of `g` whose node/input/output lists can be rewritten without touching `g` (tensors shared). */
+export function cloneGraph(g: Graph): Graph {
+  const c = new Graph(g.name);
+  c.nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attributes: { ...n.attributes } }));
+  c.inputs = g.inputs.map((v) => ({ ...v }));
+  c.outputs = g.outputs.map((v) => ({ ...v }));
+  c.initializers = new Map(g.initializers);
+  c.valueInfo = new Map(g.valueInfo);
+  return c;
+}
+
+/**
+ * Builds a training step graph. Inputs: data inputs, `lr` (and `step` for Adam/AdamW), parameters,
+ * buffers, optimizer state. Outputs: loss, global gradient norm (before clipping), new parameters, new
+ * buffers, new optimizer state, extra outputs.
+ *
+ * @example
+ * const step = buildTrainStep({ graph, loss: 'loss', params: ['w1', 'b1'], optimizer: { type: 'sgd', momentum: 0.9 } });
+ * const session = await Session.create({ model: step.model });
+ */
+export function buildTrainStep(options: TrainStepOptions): TrainStep {
+  const { loss, params, optimizer } = options;
+  checkOptimizer(optimizer);
+  const src = options.graph;
+  const buffers = options.buffers ?? [];
+  for (const p of params) {
+    const t = src.initializers.get(p);
+    if (!t) throw new TrainferError(`buildTrainStep: parameter '${p}' is not an initializer of graph '${src.name}'`);
+    if (!isFloat(t.dtype)) throw new TrainferError(`buildTrainStep: parameter '${p}' has dtype ${t.dtype}; only float tensors are trainable`);
+  }
+  for (const bf of buffers) if (!src.initializers.has(bf.name)) throw new TrainferError(`buildTrainStep: buffer '${bf.name}' is not an initializer of graph '${src.name}'`);
+  if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) throw new TrainferError(`buildTrainStep: clipGradNorm must be > 0, got ${options.clipGradNorm}`);
+
+  const g = cloneGraph(src);
+  const dataInputs = g.feedInputs().map((v) => v.name);
+  g.outputs = [];
+  // Parameters and buffers become inputs (their values are fed each step).
+  const state: StateSlot[] = [];
+  const carried = (name: string): Tensor => {
+    const t = g.initializers.get(name)!;
+    g.initializers.delete(name);
+    g.inputs = g.inputs.filter((v) => v.name !== name);
+    g.inputs.push({ name, type: { dtype: t.dtype, shape: [...t.dims] } });
+    return t;
+  };
+  const types = inferTypes(g);
+  const lossType = types.get(loss);
+  if (!g.nodes.some((n) => n.outputs.includes(loss))) throw new TrainferError(`buildTrainStep: loss '${loss}' is not produced by any node of graph '${src.name}'`);
+
+  const grads = gradients({ graph: g, loss, wrt: params, types });
+  const b = new GraphBuilder({ graph: g, prefix: 'opt/' });
+  const lr = b.input(b.fresh('lr').replace(/^opt\//, ''), 'float32', []);
+  const usesStep = optimizer.type !== 'sgd';
+  const stepInput = usesStep ? b.input(b.fresh('step').replace(/^opt\//, ''), 'float32', []) : undefined;
+
+  // Global L2 norm of all gradients (always reported), optional clipping to clipGradNorm.
+  const sq = params.map((p) => {
+    const gr = grads.get(p)!;
+    const s = b.op1('ReduceSumSquare', [gr], { keepdims: { type: 'int', value: 0 } });
+    return g.initializers.get(p)!.dtype === 'float32' ? s : b.cast(s, 'float32');
+  });
+  const total = sq.length === 1 ? sq[0]! : b.op1('Sum', sq);
+  const norm = b.sqrt(total);
+  let clipped = new Map(grads);
+  if (options.clipGradNorm !== undefined) {
+    // factor = min(1, c / (norm + 1e-6))
+    const factor = b.op1('Min', [b.scalar(1), b.div(b.scalar(options.clipGradNorm), b.add(norm, b.scalar(1e-6)))]);
+    clipped = new Map(params.map((p) => {
+      const dt = g.initializers.get(p)!.dtype;
+      return [p, b.mul(grads.get(p)!, dt === 'float32' ? factor : b.cast(factor, dt))];
+    }));
+  }
+
+  const scalars = adamScalars(b, optimizer, lr, stepInput ?? lr);
+  const outputs: ValueInfo[] = [];
+  const lossOut = loss;
+  outputs.push({ name: lossOut, type: lossType ?? { dtype: 'float32', shape: [] } });
+  outputs.push({ name: norm, type: { dtype: 'float32', shape: [] } });
+  const paramInits = new Map(params.map((p) => [p, carried(p)]));
+  const bufferInits = new Map(buffers.map((bf) => [bf.name, carried(bf.name)]));
+  for (const p of params) {
+    const init = paramInits.get(p)!;
+    const stateIn: Record<string, string> = {};
+    for (const role of stateRoles(optimizer)) {
+      const name = b.input(`${p}/${role}`, init.dtype, [...init.dims]);
+      stateIn[role] = name;
+    }
+    const upd = emitUpdate(b, { config: optimizer, p, g: clipped.get(p)!, dtype: init.dtype, scalars, state: stateIn });
+    renameValue(g, upd.param, `${p}/next`);
+    state.push({ kind: 'param', input: p, output: `${p}/next`, initial: init });
+    outputs.push({ name: `${p}/next`, type: { dtype: init.dtype, shape: [...init.dims] } });
+    for (const role of Object.keys(stateIn)) {
+      renameValue(g, upd.state[role]!, `${p}/${role}/next`);
+      state.push({ kind: 'optimizer', param: p, input: stateIn[role]!, output: `${p}/${role}/next`, initial: new Tensor(init.dtype, init.dims) });
+      outputs.push({ name: `${p}/${role}/next`, type: { dtype: init.dtype, shape: [...init.dims] } });
+    }
+  }
+  for (const bf of buffers) {
+    const init = bufferInits.get(bf.name)!;
+    state.push({ kind: 'buffer', input: bf.name, output: bf.updated, initial: init });
+    outputs.push({ name: bf.updated, type: { dtype: init.dtype, shape: [...init.dims] } });
+  }
+  const extra: string[] = [];
+  for (const e of options.extraOutputs ?? []) {
+    if (!outputs.some((o) => o.name === e)) outputs.push({ name: e, type: types.get(e) });
+    extra.push(e);
+  }
+  g.outputs = outputs;
+  eliminateDeadNodes(g);
+  const model = new Model(g);
+  model.opsets = new Map([['', options.opset ?? 21]]);
+  return { model, lrInput: lr, stepInput, lossOutput: lossOut, gradNormOutput: norm, state, dataInputs, extraOutputs: extra };
+}
+
+/** Renames a value produced by a step node (its producer and every reader), so outputs need no Identity copy. */
+function renameValue(g: Graph, from: string, to: string): void {
+  for (const n of g.nodes) {
+    n.outputs = n.outputs.map((o) => (o === from ? to : o));
+    n.inputs = n.inputs.map((i) => (i === from ? to : i));
+  }
+}
