@@ -84,7 +84,7 @@ test('problems: incompatible broadcast, matmul inner dims, dtype mismatch; unkno
   const res = inferTypes(g.toModel());
   const msgs = res.problems.map((p) => `${p.opType}: ${p.message}`);
   assert.equal(msgs.length, 3, msgs.join('\n'));
-  assert.match(msgs[0]!, /^Add: cannot broadcast shapes \[2, 3\] and \[4, 5\]/);
+  assert.match(msgs[0]!, /^Add: cannot broadcast inputs 'a' \[2, 3\] and 'b' \[4, 5\]/);
   assert.match(msgs[1]!, /^MatMul: inner dims differ/);
   assert.match(msgs[2]!, /^Mul: input 1 'i' is int64 but input 0 'a' is float32/);
   assert.equal(res.types.get('custom'), undefined);

@@ -30,7 +30,11 @@ export async function runOrtAllValues(model: Model, feeds: Record<string, Tensor
   const copy = modelFromProto(modelToProto(model));
   const have = new Set(copy.graph.outputs.map((o) => o.name));
   for (const n of copy.graph.nodes) {
-    for (const o of n.outputs) if (o && !have.has(o)) (have.add(o), copy.graph.outputs.push({ name: o }));
+    for (const o of n.outputs) {
+      if (!o || have.has(o)) continue;
+      have.add(o);
+      copy.graph.outputs.push({ name: o });
+    }
   }
   return runOrt(encodeModelProto(modelToProto(copy)), feeds);
 }

@@ -6,7 +6,7 @@
 import type { Dim } from '../ir.js';
 import { attrInt } from '../ir.js';
 import { dtypeFromOnnx } from '../dtype.js';
-import { type KnownValue, type ShapeContext, type ShapeFn, type ValueFn, ShapeError, broadcastShapes, dt, sameDType, withShape } from './types.js';
+import { type KnownValue, type ShapeContext, type ShapeFn, type ValueFn, ShapeError, broadcastShapes, dt, fmtShape, sameDType, withShape } from './types.js';
 
 /** Output = input 0's type. */
 const same: ShapeFn = (ctx) => [ctx.input(0)];
@@ -23,7 +23,12 @@ function broadcastOf(idx: 'all' | number[], outDType?: 'bool', checkSame = true)
     const dtype = outDType ?? types.find((t) => t)?.dtype;
     if (!dtype) return [undefined];
     if (types.some((t) => !t?.shape)) return [{ dtype }];
-    return [{ dtype, shape: broadcastShapes(types.map((t) => t!.shape!)) }];
+    try {
+      return [{ dtype, shape: broadcastShapes(types.map((t) => t!.shape!)) }];
+    } catch {
+      const named = ids.filter((i) => ctx.has(i)).map((i) => `'${ctx.node.inputs[i]}' ${fmtShape(ctx.input(i)?.shape)}`);
+      throw new ShapeError(`cannot broadcast inputs ${named.join(' and ')}`, ctx.node.inputs[ids[1] ?? 0]);
+    }
   };
 }
 
