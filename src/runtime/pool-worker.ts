@@ -9,8 +9,8 @@ import { oneLine } from '../util/errors.js';
 import { Session } from './session.js';
 import { type FromWorker, type IoMetadata, type ToWorker, type WorkerInit, fromWire, toWire } from './pool-protocol.js';
 
+if (!parentPort) throw new Error('pool-worker must run inside a worker thread');
 const port = parentPort;
-if (!port) throw new Error('pool-worker must run inside a worker thread');
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 async function start(): Promise<void> {

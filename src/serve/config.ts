@@ -1,0 +1,88 @@
+/**
+ * A served model's `config.json`: the fields, their defaults, and validation whose errors are one line
+ * naming the file and the field.
+ */
+import { readFileSync } from 'node:fs';
+import { FileFormatError } from '../util/errors.js';
+
+/** Per-model serving settings (`<repo>/<model>/config.json`). */
+export interface ModelConfig {
+  /** Largest batch formed by dynamic batching; 0 turns batching off. Default 32. */
+  maxBatchSize: number;
+  /** How long a request may wait for others to join its batch, in ms. Default 2. */
+  maxQueueDelayMs: number;
+  /** Worker threads, each with its own session. Default 1. */
+  instances: number;
+  /** onnxruntime intra-op threads per instance. Default 2. */
+  threadsPerInstance: number;
+  /** Requests allowed to wait; more get 503 with `Retry-After`. Default 256. */
+  maxQueueSize: number;
+  /** Per-request deadline from arrival, in ms (0 = none); late requests get 504. Default 30000. */
+  timeoutMs: number;
+  /** Accept NaN and ±Inf in float inputs (default false: they are a 400). */
+  allowNonFinite: boolean;
+}
+
+/** Defaults for fields a config leaves out (chosen from bench/serve.ts on 2 cores; see docs/serving.md). */
+export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = {
+  maxBatchSize: 32,
+  maxQueueDelayMs: 2,
+  instances: 1,
+  threadsPerInstance: 2,
+  maxQueueSize: 256,
+  timeoutMs: 30000,
+  allowNonFinite: false,
+};
+
+type Check = { kind: 'int' | 'number' | 'boolean'; min?: number };
+const FIELDS = {
+  maxBatchSize: { kind: 'int', min: 0 },
+  maxQueueDelayMs: { kind: 'number', min: 0 },
+  instances: { kind: 'int', min: 1 },
+  threadsPerInstance: { kind: 'int', min: 1 },
+  maxQueueSize: { kind: 'int', min: 1 },
+  timeoutMs: { kind: 'number', min: 0 },
+  allowNonFinite: { kind: 'boolean' },
+} as const satisfies Record<keyof ModelConfig, Check>;
+
+/**
+ * Validates a config object (from `file`, for messages) over `defaults`.
+ * Throws `FileFormatError` naming the file and the field.
+ */
+export function parseModelConfig(value: unknown, file: string, defaults: Readonly<ModelConfig> = DEFAULT_MODEL_CONFIG): ModelConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FileFormatError(file, 'config must be a JSON object');
+  const out: ModelConfig = { ...defaults };
+  for (const [key, v] of Object.entries(value)) {
+    const check = (FIELDS as Record<string, Check>)[key];
+    if (!check) throw new FileFormatError(file, `unknown field '${key}' (known: ${Object.keys(FIELDS).join(', ')})`);
+    if (check.kind === 'boolean') {
+      if (typeof v !== 'boolean') throw new FileFormatError(file, `field '${key}' must be true or false, got ${JSON.stringify(v)}`);
+    } else {
+      const ok = typeof v === 'number' && Number.isFinite(v) && (check.kind === 'number' || Number.isInteger(v)) && v >= (check.min ?? -Infinity);
+      if (!ok) {
+        const what = check.kind === 'int' ? 'an integer' : 'a number';
+        throw new FileFormatError(file, `field '${key}' must be ${what} >= ${check.min}, got ${JSON.stringify(v)}`);
+      }
+    }
+    (out as unknown as Record<string, unknown>)[key] = v;
+  }
+  return out;
+}
+
+/** Reads and validates `config.json`; a missing file gives the defaults. */
+export function readModelConfig(file: string, defaults: Readonly<ModelConfig> = DEFAULT_MODEL_CONFIG): ModelConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ...defaults };
+    throw new FileFormatError(file, `cannot read: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new FileFormatError(file, `not valid JSON: ${(err as Error).message}`);
+  }
+  return parseModelConfig(value, file, defaults);
+}

@@ -1,0 +1,82 @@
+/**
+ * Prometheus metrics for the server (prom-client, one registry per server). Families follow Triton's
+ * `nv_inference_*` names with a `trainfer_` prefix, plus histograms; every series is labelled with
+ * `model` and `version`.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FailureReason } from './errors.js';
+
+const LABELS = ['model', 'version'] as const;
+
+/** The server's metric families. */
+export class ServeMetrics {
+  readonly registry = new Registry();
+  readonly success = new Counter({ name: 'trainfer_inference_request_success', help: 'Successful inference requests', labelNames: LABELS, registers: [this.registry] });
+  readonly failure = new Counter({ name: 'trainfer_inference_request_failure', help: 'Failed inference requests, by reason', labelNames: [...LABELS, 'reason'], registers: [this.registry] });
+  readonly count = new Counter({ name: 'trainfer_inference_count', help: 'Inferences performed (a batch of N counts N)', labelNames: LABELS, registers: [this.registry] });
+  readonly execCount = new Counter({ name: 'trainfer_inference_exec_count', help: 'Model executions (batches run)', labelNames: LABELS, registers: [this.registry] });
+  readonly requestDuration = new Counter({ name: 'trainfer_inference_request_duration_us', help: 'Cumulative request handling time (arrival to response), microseconds', labelNames: LABELS, registers: [this.registry] });
+  readonly queueDuration = new Counter({ name: 'trainfer_inference_queue_duration_us', help: 'Cumulative time requests waited in the batching queue, microseconds', labelNames: LABELS, registers: [this.registry] });
+  readonly computeDuration = new Counter({ name: 'trainfer_inference_compute_infer_duration_us', help: 'Cumulative time in onnxruntime per request (a batch counts for each request in it), microseconds', labelNames: LABELS, registers: [this.registry] });
+  readonly latency = new Histogram({
+    name: 'trainfer_inference_request_duration_seconds',
+    help: 'Request latency from arrival to response, seconds',
+    labelNames: LABELS,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+    registers: [this.registry],
+  });
+  readonly queueHistogram = new Histogram({
+    name: 'trainfer_inference_queue_duration_seconds',
+    help: 'Time a request waited in the batching queue, seconds',
+    labelNames: LABELS,
+    buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'trainfer_inference_batch_size',
+    help: 'Batch size of each model execution',
+    labelNames: LABELS,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({ name: 'trainfer_inference_inflight_requests', help: 'Inference requests received and not yet answered', labelNames: LABELS, registers: [this.registry] });
+  /** Reads queue depths at scrape time (set by the server). */
+  pendingSource: () => { model: string; version: string; queued: number }[] = () => [];
+  readonly pending = new Gauge({
+    name: 'trainfer_inference_pending_request_count',
+    help: 'Requests waiting in the batching queue',
+    labelNames: LABELS,
+    registers: [this.registry],
+    collect: () => {
+      this.pending.reset();
+      for (const p of this.pendingSource()) this.pending.set({ model: p.model, version: p.version }, p.queued);
+    },
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'trainfer_' });
+  }
+
+  /** Records one finished request. */
+  request(model: string, version: string, r: { ok: true; ms: number; queueMs: number; computeMs: number } | { ok: false; ms: number; reason: FailureReason }): void {
+    const l = { model, version };
+    if (r.ok) {
+      this.success.inc(l);
+      this.queueDuration.inc(l, Math.round(r.queueMs * 1000));
+      this.computeDuration.inc(l, Math.round(r.computeMs * 1000));
+      this.queueHistogram.observe(l, r.queueMs / 1000);
+    } else {
+      this.failure.inc({ ...l, reason: r.reason });
+    }
+    this.requestDuration.inc(l, Math.round(r.ms * 1000));
+    this.latency.observe(l, r.ms / 1000);
+  }
+
+  /** Records one model execution of `batchSize` items. */
+  exec(model: string, version: string, batchSize: number): void {
+    const l = { model, version };
+    this.execCount.inc(l);
+    this.count.inc(l, batchSize);
+    this.batchSize.observe(l, batchSize);
+  }
+}
