@@ -23,8 +23,25 @@ export { topoSort, eliminateDeadNodes, foldConstants, constantValue } from './on
 // Runtime
 export { Session, availableDevices } from './runtime/session.js';
 export type { Device, SessionOptions, ModelSource } from './runtime/session.js';
+export { SessionPool } from './runtime/pool.js';
+export type { SessionPoolOptions, PoolRunOptions, PoolRunResult, IoMetadata } from './runtime/pool.js';
 
 // Autodiff: gradients, losses, optimizer updates, the one-graph training step
 export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOptions, StateSlot, Buffer } from './autodiff/types.js';
 export { gradients, VJP_RULES, softmaxCrossEntropy, mse, binaryCrossEntropy, klDivergence, buildTrainStep, cloneGraph, inferTypes } from './autodiff/index.js';
 export type { GradientsOptions, DifferentiableOp, VjpRule, VjpContext, SoftmaxCrossEntropyOptions, KlDivergenceOptions, TypeMap } from './autodiff/index.js';
+
+// Serving: the Open Inference Protocol (KServe v2) server, its client and model repository
+export { InferenceServer, EXTENSIONS } from './serve/server.js';
+export type { ServeOptions } from './serve/server.js';
+export { InferenceClient, buildRequest } from './serve/client.js';
+export type { InferOptions, InferResult, ModelMetadata, ServerMetadata, TensorMetadata } from './serve/client.js';
+export { InferenceError } from './serve/errors.js';
+export { DEFAULT_MODEL_CONFIG, parseModelConfig, readModelConfig } from './serve/config.js';
+export type { ModelConfig } from './serve/config.js';
+export { DATATYPES, datatypeOf, dtypeOf } from './serve/protocol.js';
+export type { Datatype, InferRequest, InferResponse, RequestInput, RequestOutput, ResponseOutput } from './serve/protocol.js';
+export { ModelRepository, ModelVersion, isPlainName } from './serve/repository.js';
+export { DynamicBatcher } from './serve/batcher.js';
+export type { BatcherOptions, BatchRequest, BatchResult } from './serve/batcher.js';
+export { mnistMlp, mnistCnn, addToRepository } from './serve/example-models.js';

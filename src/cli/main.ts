@@ -8,8 +8,10 @@ import { Command, CommanderError } from 'commander';
 import { TrainferError, oneLine } from '../util/errors.js';
 import type { CliCommand } from './command.js';
 import { demoCommand } from './demo.js';
+import { serveCommand } from './serve.js';
+import { inferCommand } from './infer.js';
 
-const COMMANDS: readonly CliCommand[] = [demoCommand];
+const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, inferCommand];
 
 /** Builds the root program (exported for tests). */
 export function buildProgram(): Command {

@@ -1,0 +1,94 @@
+/**
+ * `trainfer infer <url> <model> --input <file.json>`: send one inference request (a KServe v2 request
+ * body in the file) to a server and print the outputs, as a summary or as the response JSON.
+ */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { FileFormatError } from '../util/errors.js';
+import { InferenceClient } from '../serve/client.js';
+import { decodeInferRequest, tensorToJson } from '../serve/protocol.js';
+import type { Tensor } from '../onnx/tensor.js';
+import type { CliCommand } from './command.js';
+
+interface InferFlags {
+  input: string;
+  version?: string;
+  binary?: boolean;
+  json?: boolean;
+}
+
+/** `trainfer infer` */
+export const inferCommand: CliCommand = {
+  name: 'infer',
+  define(program: Command) {
+    program
+      .command('infer')
+      .description('send an inference request to a KServe v2 / Triton server and print the outputs')
+      .argument('<url>', 'server base URL, e.g. http://127.0.0.1:8000')
+      .argument('<model>', 'model name')
+      .requiredOption('--input <file.json>', 'request body: {"inputs": [{"name", "shape", "datatype", "data"}], "outputs"?: [{"name"}], "id"?}')
+      .option('--version <v>', 'model version (default: the highest)')
+      .option('--binary', 'send tensors with the binary tensor data extension and ask for binary outputs')
+      .option('--json', 'print the response as one JSON object (outputs with flat data)')
+      .action(async (url: string, model: string, flags: InferFlags) => {
+        await runInfer(url, model, flags);
+      });
+  },
+};
+
+async function runInfer(url: string, model: string, f: InferFlags): Promise<void> {
+  let body: unknown;
+  try {
+    body = JSON.parse(readFileSync(f.input, 'utf8'));
+  } catch (err) {
+    throw new FileFormatError(f.input, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not valid JSON: ${(err as Error).message}`);
+  }
+  let decoded;
+  try {
+    decoded = decodeInferRequest(body, new Uint8Array(0));
+  } catch (err) {
+    throw new FileFormatError(f.input, (err as Error).message);
+  }
+  const { request, tensors } = decoded;
+  const client = new InferenceClient(url);
+  const res = await client.infer(model, {
+    inputs: Object.fromEntries(tensors),
+    outputs: request.outputs?.map((o) => o.name),
+    version: f.version,
+    binary: f.binary,
+    id: request.id,
+  });
+  if (f.json) {
+    const outputs = Object.entries(res.outputs).map(([name, t]) => {
+      const o = res.raw.outputs.find((x) => x.name === name)!;
+      return { name, datatype: o.datatype, shape: [...t.dims], data: tensorToJson(t) };
+    });
+    process.stdout.write(`${JSON.stringify({ model_name: res.modelName, model_version: res.modelVersion, id: res.id, outputs })}\n`);
+    return;
+  }
+  process.stdout.write(`model ${res.modelName}${res.modelVersion ? ` version ${res.modelVersion}` : ''}${res.id ? ` id ${res.id}` : ''}\n`);
+  for (const [name, t] of Object.entries(res.outputs)) {
+    const o = res.raw.outputs.find((x) => x.name === name)!;
+    process.stdout.write(`  ${name}  ${o.datatype} [${t.dims.join(', ')}]  ${preview(t)}${argmax(t)}\n`);
+  }
+}
+
+function preview(t: Tensor): string {
+  const values = tensorToJson(t);
+  const shown = values.slice(0, 8).map((v) => (typeof v === 'number' ? Number(v.toPrecision(5)) : v));
+  return `${JSON.stringify(shown).slice(0, 120)}${values.length > 8 ? ` … (${values.length} values)` : ''}`;
+}
+
+/** For a [batch, classes] float output: the top class of each row. */
+function argmax(t: Tensor): string {
+  if (t.dims.length !== 2 || !t.dtype.startsWith('float') || Array.isArray(t.data)) return '';
+  const [rows, cols] = t.dims as [number, number];
+  const v = t.toNumbers();
+  const top: number[] = [];
+  for (let r = 0; r < Math.min(rows, 16); r++) {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (v[r * cols + c]! > v[r * cols + best]!) best = c;
+    top.push(best);
+  }
+  return `  argmax ${JSON.stringify(top)}${rows > 16 ? ' …' : ''}`;
+}
