@@ -9,6 +9,7 @@ import { isFloat } from '../onnx/dtype.js';
 import { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
 import { type VjpContext, type VjpRule, sumAll } from './rule-context.js';
+import type { Formulations } from './types.js';
 import { VJP_RULES } from './rules/index.js';
 import { type TypeMap, inferTypes } from './shapes.js';
 
@@ -22,6 +23,8 @@ export interface GradientsOptions {
   wrt: readonly string[];
   /** Seed gradient for `loss` (a value name); default the constant 1. */
   seed?: string;
+  /** Backward formulation choices (default: the fastest measured). */
+  formulations?: Formulations;
   /** Precomputed types (default: inferred from `graph`). */
   types?: TypeMap;
 }
@@ -91,7 +94,7 @@ export function gradients(options: GradientsOptions): Map<string, string> {
     const needs = n.inputs.map((x) => !!x && fromWrt.has(x) && toLoss.has(x));
     if (!needs.some(Boolean)) continue;
     const rule = ruleFor(n);
-    const ctx: VjpContext = { node: n, dy, needs, b, types, inits: graph.initializers };
+    const ctx: VjpContext = { node: n, dy, needs, b, types, inits: graph.initializers, formulations: options.formulations ?? {} };
     const dxs = rule(ctx);
     n.inputs.forEach((x, k) => {
       const g = dxs[k];

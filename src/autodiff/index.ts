@@ -2,7 +2,7 @@
  * Autodiff public API: reverse-mode gradients over ONNX graphs, losses, optimizer updates and the
  * one-graph training step.
  */
-export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOptions, StateSlot, Buffer } from './types.js';
+export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOptions, StateSlot, Buffer, Formulations } from './types.js';
 export { gradients } from './gradients.js';
 export type { GradientsOptions } from './gradients.js';
 export { VJP_RULES } from './rules/index.js';

@@ -7,6 +7,7 @@ import type { GraphBuilder } from '../onnx/builder.js';
 import type { DType } from '../onnx/dtype.js';
 import { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
+import type { Formulations } from './types.js';
 import type { TypeMap } from './shapes.js';
 
 /** Everything a rule needs to emit the gradients of one forward node. */
@@ -23,7 +24,10 @@ export interface VjpContext {
   types: TypeMap;
   /** Constant initializers of the forward graph (shape/axes inputs are read from here). */
   inits: ReadonlyMap<string, Tensor>;
+  /** Choices between equivalent backward formulations (defaults: the fastest measured, bench/conv-step.ts). */
+  formulations: Formulations;
 }
+
 
 /** A vector-Jacobian product: gradients per input (`undefined` = none / not differentiable). */
 export type VjpRule = (ctx: VjpContext) => (string | undefined)[];

@@ -63,7 +63,7 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   const lossType = types.get(loss);
   if (!g.nodes.some((n) => n.outputs.includes(loss))) throw new TrainferError(`buildTrainStep: loss '${loss}' is not produced by any node of graph '${src.name}'`);
 
-  const grads = gradients({ graph: g, loss, wrt: params, types });
+  const grads = gradients({ graph: g, loss, wrt: params, types, formulations: options.formulations });
   const b = new GraphBuilder({ graph: g, prefix: 'opt/' });
   const lr = b.input(b.fresh('lr').replace(/^opt\//, ''), 'float32', []);
   const usesStep = optimizer.type !== 'sgd';

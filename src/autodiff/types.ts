@@ -52,6 +52,29 @@ export interface TrainStepOptions {
   extraOutputs?: readonly string[];
   /** Default-domain opset for the step model (default 21). */
   opset?: number;
+  /** Backward formulation choices (default: the fastest measured in bench/conv-step.ts). */
+  formulations?: Formulations;
+}
+
+/** Equivalent ways to emit some gradients; all are exact, they differ only in speed. */
+export interface Formulations {
+  /**
+   * Conv weight gradient. `unfold-*`: a Conv with an identity kernel unfolds X into patches cols[N, C·K, L],
+   * then `unfold-matmul` = Σₙ dYₙ·colsₙᵀ (batched MatMul, ReduceSum over N), `unfold-matmul-t` =
+   * Σₙ colsₙ·dYₙᵀ then one small Transpose, `unfold-gemm` = one Gemm over (N·L) after transposing cols.
+   * `conv`: a Conv of batch-transposed X with batch-transposed dY as the kernel.
+   */
+  convWeight?: 'unfold-matmul' | 'unfold-matmul-t' | 'unfold-gemm' | 'conv';
+  /**
+   * Conv input gradient: `conv` (a Conv of dY with flipped, transposed weights; stride 1 only, other
+   * strides fall back to ConvTranspose) or `conv-transpose`.
+   */
+  convInput?: 'conv' | 'conv-transpose';
+  /**
+   * MaxPool gradient: `unpool` (MaxPool's Indices + MaxUnpool; non-overlapping windows only, else
+   * `scatter`) or `scatter` (ScatterElements add at the argmax indices).
+   */
+  maxPool?: 'unpool' | 'scatter';
 }
 
 /** A built training step: the model to run and how to wire its inputs and outputs across steps. */

@@ -4,9 +4,12 @@
  */
 import type { VjpRule } from '../rule-context.js';
 import { ACTIVATION_RULES } from './activation.js';
+import { CONV_RULES } from './conv.js';
 import { ELEMENTWISE_RULES } from './elementwise.js';
 import { LINALG_RULES } from './linalg.js';
 import { LOSS_RULES } from './loss.js';
+import { NORM_RULES } from './norm.js';
+import { QUANT_RULES } from './quant.js';
 import { REDUCE_RULES } from './reduce.js';
 import { SHAPE_RULES } from './shape.js';
 
@@ -17,7 +20,10 @@ export const VJP_RULES = {
   ...LINALG_RULES,
   ...SHAPE_RULES,
   ...REDUCE_RULES,
+  ...CONV_RULES,
+  ...NORM_RULES,
   ...LOSS_RULES,
+  ...QUANT_RULES,
 } satisfies Record<string, VjpRule>;
 
 /** Op types that have a gradient rule. */
