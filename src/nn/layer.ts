@@ -1,0 +1,85 @@
+/**
+ * The layer contract: a layer creates its parameters once (`build`, given the per-sample input shape)
+ * and emits ONNX nodes (`forward`) into either a training or an inference graph. Parameters live in a
+ * `ParamStore` owned by the network; randomness (dropout) is a graph input fed by the trainer.
+ */
+import type { GraphBuilder } from '../onnx/builder.js';
+import { Tensor } from '../onnx/tensor.js';
+import type { Rng } from '../data/rng.js';
+
+/** Trainable parameters and non-trainable buffers of a network, by full name (e.g. `conv1.weight`). */
+export class ParamStore {
+  readonly params = new Map<string, Tensor>();
+  readonly buffers = new Map<string, Tensor>();
+
+  /** Number of trainable scalars. */
+  parameterCount(): number {
+    let n = 0;
+    for (const t of this.params.values()) n += t.size;
+    return n;
+  }
+}
+
+/** What `build` gets: where to put parameters and the seeded RNG for initialisation. */
+export interface BuildContext {
+  readonly store: ParamStore;
+  readonly rng: Rng;
+  /** A unique prefix for a layer of this type, e.g. `linear1`. */
+  scope(type: string): string;
+}
+
+/** What `forward` gets: the builder, the mode, and hooks for buffers and random inputs. */
+export interface ForwardContext {
+  readonly g: GraphBuilder;
+  /** True in the training graph (batch statistics, dropout); false in the inference graph. */
+  readonly training: boolean;
+  /** Graph value for a parameter or buffer (already an initializer). */
+  value(name: string): string;
+  /** Training graph: declare that buffer `name` is replaced by `updated` after each step. */
+  updateBuffer(name: string, updated: string): void;
+  /** Training graph: a float32 input of uniforms in [0, 1), shape [batch, ...perSample], fed each step. */
+  uniformInput(base: string, perSample: readonly number[]): string;
+}
+
+/** One layer. Per-sample shapes exclude the batch dimension. */
+export interface Layer {
+  /** Type name, e.g. `Linear`. */
+  readonly type: string;
+  /** Creates parameters for `inputShape` (per sample) and returns the output shape. Call once. */
+  build(ctx: BuildContext, inputShape: readonly number[]): number[];
+  /** Emits the layer's nodes for input value `x`; returns the output value. */
+  forward(ctx: ForwardContext, x: string): string;
+  /** A one-line description (for summaries). */
+  describe(): string;
+}
+
+/** Weight initialisation scheme: He (Kaiming, for ReLU) or Xavier (Glorot), normal or uniform. */
+export type InitScheme = 'he-normal' | 'he-uniform' | 'xavier-normal' | 'xavier-uniform';
+
+/**
+ * A seeded weight tensor of `dims` with fan-in/fan-out given by the caller.
+ * He: std = √(2/fanIn); Xavier: std = √(2/(fanIn+fanOut)). Uniform variants use the same variance.
+ */
+export function initWeight(options: { dims: readonly number[]; fanIn: number; fanOut: number; scheme: InitScheme; rng: Rng }): Tensor {
+  const { dims, fanIn, fanOut, scheme, rng } = options;
+  const std = scheme.startsWith('he') ? Math.sqrt(2 / fanIn) : Math.sqrt(2 / (fanIn + fanOut));
+  const n = dims.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  if (scheme.endsWith('normal')) {
+    for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
+  } else {
+    const bound = std * Math.sqrt(3);
+    for (let i = 0; i < n; i++) data[i] = (rng.uniform() * 2 - 1) * bound;
+  }
+  return new Tensor('float32', dims, data);
+}
+
+/** A float32 tensor filled with `value`. */
+export function filled(dims: readonly number[], value: number): Tensor {
+  return new Tensor('float32', dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value));
+}
+
+/** Formats a per-sample shape as `[a, b]`. */
+export function fmtShape(s: readonly number[]): string {
+  return `[${s.join(', ')}]`;
+}

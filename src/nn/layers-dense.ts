@@ -1,0 +1,193 @@
+/**
+ * Dense and elementwise layers: Linear, activations (ReLU, GELU, Sigmoid, Tanh), Flatten, Dropout,
+ * Embedding and Normalize (constant per-channel or per-feature standardisation inside the graph).
+ */
+import { Tensor } from '../onnx/tensor.js';
+import { TrainferError } from '../util/errors.js';
+import { type BuildContext, type ForwardContext, type InitScheme, type Layer, filled, fmtShape, initWeight } from './layer.js';
+
+/** Options for `Linear`. */
+export interface LinearOptions {
+  /** Output features. */
+  outFeatures: number;
+  /** Add a bias (default true). */
+  bias?: boolean;
+  /** Weight initialisation (default `he-normal`). */
+  init?: InitScheme;
+}
+
+/** y = x·W + b over the last axis. W: [in, out]. Rank-2 inputs use one Gemm. */
+export class Linear implements Layer {
+  readonly type = 'Linear';
+  private w = '';
+  private b = '';
+  private rank = 1;
+  private inF = 0;
+  constructor(readonly options: LinearOptions) {}
+
+  build(ctx: BuildContext, inputShape: readonly number[]): number[] {
+    if (inputShape.length === 0) throw new TrainferError('Linear: input must have at least one axis per sample');
+    const p = ctx.scope('linear');
+    this.inF = inputShape[inputShape.length - 1]!;
+    this.rank = inputShape.length;
+    const out = this.options.outFeatures;
+    this.w = `${p}.weight`;
+    ctx.store.params.set(this.w, initWeight({ dims: [this.inF, out], fanIn: this.inF, fanOut: out, scheme: this.options.init ?? 'he-normal', rng: ctx.rng }));
+    if (this.options.bias ?? true) {
+      this.b = `${p}.bias`;
+      ctx.store.params.set(this.b, filled([out], 0));
+    }
+    return [...inputShape.slice(0, -1), out];
+  }
+
+  forward(ctx: ForwardContext, x: string): string {
+    const { g } = ctx;
+    // x: [N, in] → [N, out]
+    if (this.rank === 1) return g.gemm(x, ctx.value(this.w), this.b ? ctx.value(this.b) : undefined);
+    // x: [N, ..., in] → [N, ..., out]
+    const y = g.matMul(x, ctx.value(this.w));
+    return this.b ? g.add(y, ctx.value(this.b)) : y;
+  }
+
+  describe(): string {
+    return `Linear(${this.inF} → ${this.options.outFeatures})`;
+  }
+}
+
+/** Elementwise activation functions. */
+export type ActivationKind = 'relu' | 'gelu' | 'sigmoid' | 'tanh';
+
+/** An elementwise activation. Shape is unchanged. */
+export class Activation implements Layer {
+  readonly type: string;
+  constructor(readonly kind: ActivationKind) {
+    this.type = ({ relu: 'ReLU', gelu: 'GELU', sigmoid: 'Sigmoid', tanh: 'Tanh' } satisfies Record<ActivationKind, string>)[kind];
+  }
+  build(_ctx: BuildContext, inputShape: readonly number[]): number[] {
+    return [...inputShape];
+  }
+  forward(ctx: ForwardContext, x: string): string {
+    const { g } = ctx;
+    switch (this.kind) {
+      case 'relu': return g.relu(x);
+      case 'gelu': return g.gelu(x);
+      case 'sigmoid': return g.sigmoid(x);
+      case 'tanh': return g.tanh(x);
+    }
+  }
+  describe(): string {
+    return this.type;
+  }
+}
+
+/** ReLU activation. */
+export const ReLU = (): Activation => new Activation('relu');
+/** GELU activation (exact, erf form). */
+export const GELU = (): Activation => new Activation('gelu');
+/** Sigmoid activation. */
+export const Sigmoid = (): Activation => new Activation('sigmoid');
+/** Tanh activation. */
+export const Tanh = (): Activation => new Activation('tanh');
+
+/** Flattens every axis after the batch: [N, a, b, …] → [N, a·b·…]. */
+export class Flatten implements Layer {
+  readonly type = 'Flatten';
+  private shape: number[] = [];
+  build(_ctx: BuildContext, inputShape: readonly number[]): number[] {
+    this.shape = [...inputShape];
+    return [inputShape.reduce((a, b) => a * b, 1)];
+  }
+  forward(ctx: ForwardContext, x: string): string {
+    return this.shape.length === 1 ? x : ctx.g.flatten(x, 1);
+  }
+  describe(): string {
+    return `Flatten(${fmtShape(this.shape)})`;
+  }
+}
+
+/**
+ * Dropout with rate `p`, active only in the training graph. The mask comes from a uniform input `u`
+ * fed by the trainer's seeded RNG (so a resumed run draws the same masks): y = x · (u ≥ p) / (1 − p).
+ */
+export class Dropout implements Layer {
+  readonly type = 'Dropout';
+  private shape: number[] = [];
+  constructor(readonly p: number) {
+    if (!(p >= 0 && p < 1)) throw new TrainferError(`Dropout: rate must be in [0, 1), got ${p}`);
+  }
+  build(_ctx: BuildContext, inputShape: readonly number[]): number[] {
+    this.shape = [...inputShape];
+    return [...inputShape];
+  }
+  forward(ctx: ForwardContext, x: string): string {
+    if (!ctx.training || this.p === 0) return x;
+    const { g } = ctx;
+    // u: [N, ...shape] uniforms; keep: (u ≥ p) · 1/(1−p)
+    const u = ctx.uniformInput('dropout', this.shape);
+    const keep = g.op1('GreaterOrEqual', [u, g.scalar(this.p)]);
+    const scaleMask = g.where(keep, g.scalar(1 / (1 - this.p)), g.scalar(0));
+    return g.mul(x, scaleMask);
+  }
+  describe(): string {
+    return `Dropout(${this.p})`;
+  }
+}
+
+/** Options for `Embedding`. */
+export interface EmbeddingOptions {
+  /** Vocabulary size. */
+  numEmbeddings: number;
+  /** Vector size. */
+  dim: number;
+}
+
+/** Looks up rows of a [numEmbeddings, dim] table: int64 ids [N, …] → [N, …, dim]. */
+export class Embedding implements Layer {
+  readonly type = 'Embedding';
+  private w = '';
+  constructor(readonly options: EmbeddingOptions) {}
+  build(ctx: BuildContext, inputShape: readonly number[]): number[] {
+    this.w = `${ctx.scope('embedding')}.weight`;
+    const { numEmbeddings: n, dim } = this.options;
+    const t = new Float32Array(n * dim);
+    for (let i = 0; i < t.length; i++) t[i] = ctx.rng.normal();
+    ctx.store.params.set(this.w, new Tensor('float32', [n, dim], t));
+    return [...inputShape, dim];
+  }
+  forward(ctx: ForwardContext, x: string): string {
+    return ctx.g.gather(ctx.value(this.w), x, 0);
+  }
+  describe(): string {
+    return `Embedding(${this.options.numEmbeddings}, ${this.options.dim})`;
+  }
+}
+
+/**
+ * Constant standardisation inside the graph: y = (x − mean) / std, per channel (images, axis 1) or per
+ * feature (tabular). Not trainable; lets exported image models take raw [0, 1] pixels.
+ */
+export class Normalize implements Layer {
+  readonly type = 'Normalize';
+  private shape: number[] = [];
+  constructor(readonly options: { mean: readonly number[]; std: readonly number[] }) {
+    if (options.mean.length !== options.std.length) throw new TrainferError('Normalize: mean and std must have the same length');
+  }
+  build(_ctx: BuildContext, inputShape: readonly number[]): number[] {
+    const c = this.options.mean.length;
+    if (c !== 1 && inputShape[0] !== c) throw new TrainferError(`Normalize: ${c} means for input ${fmtShape(inputShape)} (axis 1 has ${inputShape[0]})`);
+    this.shape = [...inputShape];
+    return [...inputShape];
+  }
+  forward(ctx: ForwardContext, x: string): string {
+    const { g } = ctx;
+    const c = this.options.mean.length;
+    // broadcast over [N, C, 1, 1] for images, [N, F] for features
+    const dims = c === 1 ? [] : [c, ...this.shape.slice(1).map(() => 1)];
+    const mean = g.constant(Tensor.f32(dims, this.options.mean), 'norm_mean');
+    const invStd = g.constant(Tensor.f32(dims, this.options.std.map((s) => 1 / s)), 'norm_inv_std');
+    return g.mul(g.sub(x, mean), invStd);
+  }
+  describe(): string {
+    return `Normalize(${this.options.mean.length === 1 ? `mean ${this.options.mean[0]!.toFixed(4)}, std ${this.options.std[0]!.toFixed(4)}` : `${this.options.mean.length} channels`})`;
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Training progress for people and machines: a cli-progress bar on a TTY, one plain line per epoch
+ * otherwise (CI logs, pipes), and an optional JSONL metrics log with one object per epoch and a step
+ * record every `logEvery` steps.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
+
+/** Metrics of one finished epoch. */
+export interface EpochMetrics {
+  /** 1-based epoch number. */
+  epoch: number;
+  /** Steps done so far (all epochs). */
+  step: number;
+  /** Mean training loss over the epoch's steps. */
+  loss: number;
+  /** Training accuracy over the epoch's batches (as the weights changed). */
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  /** Learning rate at the epoch's last step. */
+  lr: number;
+  /** Wall-clock seconds since the run started (all sessions of a resumed run), validation included. */
+  seconds: number;
+  /** Training samples per second in this epoch's step loop. */
+  samplesPerSecond: number;
+}
+
+/** How to show progress: `auto` = bar on a TTY, lines otherwise. */
+export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
+
+/** Receives progress events from `fit`. */
+export interface ProgressReporter {
+  epochStart(epoch: number, epochs: number, steps: number, startAt: number): void;
+  step(batch: number, loss: number, accuracy: number, samplesPerSecond: number): void;
+  epochEnd(m: EpochMetrics, epochs: number): void;
+  message(line: string): void;
+  stop(): void;
+}
+
+const pct = (x: number | undefined): string => (x === undefined ? '-' : `${(x * 100).toFixed(2)}%`);
+const rate = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));
+
+/** One line describing an epoch (also what the plain reporter prints). */
+export function formatEpoch(m: EpochMetrics, epochs: number): string {
+  const val = m.valAccuracy === undefined ? '' : `  val_loss ${m.valLoss!.toFixed(4)}  val_acc ${pct(m.valAccuracy)}`;
+  return `epoch ${m.epoch}/${epochs}  loss ${m.loss.toFixed(4)}  acc ${pct(m.accuracy)}${val}  lr ${m.lr.toPrecision(3)}  ${rate(m.samplesPerSecond)} samples/s  ${m.seconds.toFixed(1)}s`;
+}
+
+/** Creates a reporter writing to `stream` (default stderr, so `--json` stdout stays clean). */
+export function createReporter(options: { mode?: ProgressMode; stream?: NodeJS.WriteStream } = {}): ProgressReporter {
+  const stream = options.stream ?? process.stderr;
+  const mode = options.mode === 'auto' || options.mode === undefined ? (stream.isTTY ? 'bar' : 'lines') : options.mode;
+  if (mode === 'none') return { epochStart() {}, step() {}, epochEnd() {}, message() {}, stop() {} };
+  if (mode === 'lines') {
+    return {
+      epochStart() {},
+      step() {},
+      epochEnd: (m, epochs) => stream.write(`${formatEpoch(m, epochs)}\n`),
+      message: (line) => stream.write(`${line}\n`),
+      stop() {},
+    };
+  }
+  let bar: SingleBar | undefined;
+  let last = 0;
+  return {
+    epochStart(epoch, epochs, steps, startAt) {
+      bar = new SingleBar(
+        { stream, format: `epoch ${epoch}/${epochs} {bar} {value}/{total} | loss {loss} | acc {acc} | {rate} samples/s | eta {eta_formatted}`, hideCursor: true, clearOnComplete: true, fps: 10 },
+        Presets.shades_classic,
+      );
+      bar.start(steps, startAt, { loss: '-', acc: '-', rate: '-' });
+      last = 0;
+    },
+    step(batch, loss, accuracy, samplesPerSecond) {
+      const now = performance.now();
+      if (now - last < 100) return; // updates are cheap, but not free: ≤ 10 per second
+      last = now;
+      bar?.update(batch, { loss: loss.toFixed(4), acc: pct(accuracy), rate: rate(samplesPerSecond) });
+    },
+    epochEnd(m, epochs) {
+      bar?.stop();
+      bar = undefined;
+      stream.write(`${formatEpoch(m, epochs)}\n`);
+    },
+    message(line) {
+      stream.write(`${line}\n`);
+    },
+    stop() {
+      bar?.stop();
+      bar = undefined;
+    },
+  };
+}
+
+/** Appends JSON lines to a metrics file (created with its directory on first write). */
+export class MetricsLog {
+  private ready = false;
+  constructor(readonly path: string) {}
+  /** Appends one record. */
+  write(record: Record<string, unknown>): void {
+    if (!this.ready) {
+      mkdirSync(dirname(this.path), { recursive: true });
+      this.ready = true;
+    }
+    appendFileSync(this.path, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  }
+}

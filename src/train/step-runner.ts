@@ -1,0 +1,142 @@
+/**
+ * Runs a built training step over and over with no per-step allocation: data, labels and random inputs
+ * are ort.Tensors over buffers filled in place; every carried tensor (parameter, buffer, optimizer state)
+ * is double-buffered — fed from one buffer while onnxruntime writes the next value into the other via
+ * `fetches` — and the two swap after each step.
+ */
+import * as ort from 'onnxruntime-node';
+import type { StateSlot, TrainStep } from '../autodiff/types.js';
+import { Tensor } from '../onnx/tensor.js';
+import { Session } from '../runtime/session.js';
+import { TrainferError } from '../util/errors.js';
+import type { TypedArray } from '../onnx/dtype.js';
+
+/** A data input of the step and the buffer that feeds it. */
+export interface StepFeed {
+  name: string;
+  data: Float32Array | BigInt64Array;
+  /** Per-step shape including the batch axis. */
+  dims: number[];
+}
+
+/** Options for `StepRunner.create`. */
+export interface StepRunnerOptions {
+  step: TrainStep;
+  /** Buffers for every entry of `step.dataInputs`, by name. */
+  feeds: readonly StepFeed[];
+  /** Values replacing slot initial values (e.g. from a checkpoint), by slot input name. */
+  restore?: ReadonlyMap<string, Tensor>;
+  /** onnxruntime intra-op threads (default: all cores). */
+  threads?: number;
+}
+
+interface Carried {
+  slot: StateSlot;
+  cur: ort.Tensor;
+  next: ort.Tensor;
+}
+
+function ortOf(t: Tensor): ort.Tensor {
+  return new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.dims]);
+}
+
+/** Executes one training step per `run` call. */
+export class StepRunner {
+  /** Logits of the last step (first extra output), `batch × classes`. */
+  readonly logits: Float32Array;
+  private readonly feeds: Record<string, ort.Tensor> = {};
+  private readonly fetches: Record<string, ort.Tensor> = {};
+  private readonly lr: Float32Array;
+  private readonly stepNo: Float32Array;
+  private readonly lossOut: Float32Array;
+  private readonly normOut: Float32Array;
+
+  private constructor(
+    readonly session: Session,
+    readonly step: TrainStep,
+    private readonly carried: Carried[],
+    feeds: readonly StepFeed[],
+    logitsDims: number[],
+  ) {
+    for (const f of feeds) this.feeds[f.name] = new ort.Tensor(f.data instanceof BigInt64Array ? 'int64' : 'float32', f.data as Float32Array, f.dims);
+    this.lr = new Float32Array(1);
+    this.feeds[step.lrInput] = new ort.Tensor('float32', this.lr, []);
+    this.stepNo = new Float32Array(1);
+    if (step.stepInput) this.feeds[step.stepInput] = new ort.Tensor('float32', this.stepNo, []);
+    this.lossOut = new Float32Array(1);
+    this.fetches[step.lossOutput] = new ort.Tensor('float32', this.lossOut, []);
+    this.normOut = new Float32Array(1);
+    this.fetches[step.gradNormOutput] = new ort.Tensor('float32', this.normOut, []);
+    this.logits = new Float32Array(logitsDims.reduce((a, b) => a * b, 1));
+    if (step.extraOutputs[0]) this.fetches[step.extraOutputs[0]] = new ort.Tensor('float32', this.logits, logitsDims);
+    this.wire();
+  }
+
+  /** Builds the session and allocates every buffer once. */
+  static async create(o: StepRunnerOptions & { logitsDims: number[] }): Promise<StepRunner> {
+    const { step } = o;
+    const names = new Set(o.feeds.map((f) => f.name));
+    for (const d of step.dataInputs) if (!names.has(d)) throw new Error(`step input '${d}' has no feed`);
+    const carried: Carried[] = step.state.map((slot) => {
+      const src = o.restore?.get(slot.input) ?? slot.initial;
+      if (src.dims.join(',') !== slot.initial.dims.join(',')) {
+        throw new TrainferError(`checkpoint tensor '${slot.input}' has shape [${src.dims.join(', ')}], the model needs [${slot.initial.dims.join(', ')}]`);
+      }
+      return { slot, cur: ortOf(src.clone()), next: ortOf(slot.initial.clone()) };
+    });
+    const session = await Session.create({ model: step.model }, { intraOpThreads: o.threads, graphOptimizationLevel: 'all' });
+    return new StepRunner(session, step, carried, o.feeds, o.logitsDims);
+  }
+
+  private wire(): void {
+    for (const c of this.carried) {
+      this.feeds[c.slot.input] = c.cur;
+      this.fetches[c.slot.output] = c.next;
+    }
+  }
+
+  /** Runs one step with learning rate `lr` (step number `n` is 1-based). Returns loss and gradient norm. */
+  async run(lr: number, n: number): Promise<{ loss: number; gradNorm: number }> {
+    this.lr[0] = lr;
+    this.stepNo[0] = n;
+    try {
+      await this.session.ort.run(this.feeds, this.fetches);
+    } catch (err) {
+      throw new TrainferError(`training step ${n} failed in onnxruntime: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    }
+    for (const c of this.carried) {
+      const t = c.cur;
+      c.cur = c.next;
+      c.next = t;
+    }
+    this.wire();
+    return { loss: this.lossOut[0]!, gradNorm: this.normOut[0]! };
+  }
+
+  /** Copies of every carried tensor, by slot input name (for checkpoints). */
+  snapshot(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const c of this.carried) out.set(c.slot.input, new Tensor(c.slot.initial.dtype, c.slot.initial.dims, (c.cur.data as TypedArray).slice()));
+    return out;
+  }
+
+  /** Current parameter and buffer values (copies), by forward-graph initializer name. */
+  weights(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const c of this.carried) {
+      if (c.slot.kind === 'optimizer') continue;
+      out.set(forwardName(c.slot), new Tensor(c.slot.initial.dtype, c.slot.initial.dims, (c.cur.data as TypedArray).slice()));
+    }
+    return out;
+  }
+
+  /** Releases the session. */
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** The forward-graph initializer a param/buffer slot stands for (`param` when given, else the input name). */
+export function forwardName(slot: StateSlot): string {
+  return slot.param ?? slot.input;
+}
