@@ -19,6 +19,8 @@ import {
   TensorProtoSchema,
   TensorShapeProtoSchema,
   TensorShapeProto_DimensionSchema,
+  type TensorProto,
+  TensorProto_DataLocation,
   type TypeProto,
   TypeProtoSchema,
   TypeProto_TensorSchema,
@@ -27,7 +29,43 @@ import {
 } from './gen/onnx_pb.js';
 import { dtypeFromOnnx, dtypeToOnnx } from './dtype.js';
 import { type Attribute, type Dim, Graph, Model, type Node, type ValueInfo, type ValueType } from './ir.js';
-import { type ExternalDataLoader, tensorFromProto, tensorToProto } from './tensor.js';
+import { type ExternalDataLoader, type Tensor, tensorFromProto, tensorToProto } from './tensor.js';
+
+/**
+ * The `TensorProto` each decoded tensor came from. Writing reuses it while the tensor's bytes are
+ * unchanged, so typed-field encodings, doc strings and unknown fields survive a round trip.
+ */
+const TENSOR_ORIGIN = new WeakMap<Tensor, TensorProto>();
+
+function decodeTensor(p: TensorProto, options: FromProtoOptions): Tensor {
+  const t = tensorFromProto(p, options.loadExternal);
+  TENSOR_ORIGIN.set(t, p);
+  return t;
+}
+
+/** Encodes a tensor, reusing its original proto when its contents and name are unchanged. */
+export function encodeTensor(t: Tensor, name: string): TensorProto {
+  const orig = TENSOR_ORIGIN.get(t);
+  if (!orig || orig.dataLocation === TensorProto_DataLocation.EXTERNAL || !sameContents(t, orig)) return tensorToProto(t, name);
+  return orig.name === name ? orig : Object.assign(create(TensorProtoSchema), orig, { name });
+}
+
+function sameContents(t: Tensor, orig: TensorProto): boolean {
+  if (Array.isArray(t.data)) return false;
+  const mine = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  if (orig.rawData.byteLength > 0) {
+    const raw = orig.rawData;
+    if (raw.buffer === mine.buffer && raw.byteOffset === mine.byteOffset && raw.byteLength === mine.byteLength) return true;
+    return raw.byteLength === mine.byteLength && Buffer.compare(raw, mine) === 0;
+  }
+  try {
+    const again = tensorFromProto(orig).data;
+    if (Array.isArray(again)) return false;
+    return Buffer.compare(new Uint8Array(again.buffer, again.byteOffset, again.byteLength), mine) === 0;
+  } catch {
+    return false;
+  }
+}
 
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
@@ -68,15 +106,19 @@ export function modelFromProto(p: ModelProto, options: FromProtoOptions = {}): M
 
 /** Converts a `Model` to a `ModelProto` (initializers as raw_data). */
 export function modelToProto(m: Model): ModelProto {
-  const p = m.proto ? clone(ModelProtoSchema, m.proto) : create(ModelProtoSchema);
+  const p = m.proto ? shallow(ModelProtoSchema, m.proto) : create(ModelProtoSchema);
   p.irVersion = BigInt(m.irVersion);
-  p.opsetImport = [...m.opsets].map(([domain, version]) => create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) }));
+  const origOpsets = m.proto?.opsetImport.map((o) => [o.domain === 'ai.onnx' ? '' : o.domain, Number(o.version)] as const);
+  const sameOpsets = origOpsets?.length === m.opsets.size && origOpsets.every(([d, v]) => m.opsets.get(d) === v);
+  if (!sameOpsets) p.opsetImport = [...m.opsets].map(([domain, version]) => create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) }));
   setIf(p, 'producerName', m.producerName);
   setIf(p, 'producerVersion', m.producerVersion);
   setIf(p, 'domain', m.domain);
   setIf(p, 'modelVersion', BigInt(m.modelVersion));
   setIf(p, 'docString', m.docString);
-  p.metadataProps = [...m.metadata].map(([key, value]) => create(StringStringEntryProtoSchema, { key, value }));
+  const origMeta = m.proto?.metadataProps;
+  const sameMeta = origMeta?.length === m.metadata.size && origMeta.every((e) => m.metadata.get(e.key) === e.value);
+  if (!sameMeta) p.metadataProps = [...m.metadata].map(([key, value]) => create(StringStringEntryProtoSchema, { key, value }));
   p.functions = m.functions;
   p.graph = graphToProto(m.graph);
   return p;
@@ -88,7 +130,7 @@ export function graphFromProto(p: GraphProto, options: FromProtoOptions = {}, pa
   g.proto = p;
   for (const t of p.initializer) {
     try {
-      g.initializers.set(t.name, tensorFromProto(t, options.loadExternal));
+      g.initializers.set(t.name, decodeTensor(t, options));
     } catch (err) {
       throw new Error(`${path}: initializer '${t.name}': ${(err as Error).message}`, { cause: err });
     }
@@ -102,10 +144,10 @@ export function graphFromProto(p: GraphProto, options: FromProtoOptions = {}, pa
 
 /** Converts a `Graph` (and its subgraphs) to a `GraphProto`. */
 export function graphToProto(g: Graph): GraphProto {
-  const p = g.proto ? clone(GraphProtoSchema, g.proto) : create(GraphProtoSchema);
+  const p = g.proto ? shallow(GraphProtoSchema, g.proto) : create(GraphProtoSchema);
   setIf(p, 'name', g.name);
   p.node = g.nodes.map(nodeToProto);
-  p.initializer = [...g.initializers].map(([name, t]) => tensorToProto(t, name));
+  p.initializer = [...g.initializers].map(([name, t]) => encodeTensor(t, name));
   p.input = g.inputs.map(valueInfoToProto);
   p.output = g.outputs.map(valueInfoToProto);
   p.valueInfo = [...g.valueInfo.values()].map(valueInfoToProto);
@@ -119,7 +161,7 @@ function nodeFromProto(p: NodeProto, options: FromProtoOptions, path: string): N
 }
 
 function nodeToProto(n: Node): NodeProto {
-  const p = n.proto ? clone(NodeProtoSchema, n.proto) : create(NodeProtoSchema);
+  const p = n.proto ? shallow(NodeProtoSchema, n.proto) : create(NodeProtoSchema);
   setIf(p, 'name', n.name);
   setIf(p, 'opType', n.opType);
   setIf(p, 'domain', n.domain);
@@ -137,12 +179,12 @@ function attributeFromProto(a: AttributeProto, options: FromProtoOptions, path: 
       case AT.FLOAT: return { type: 'float', value: a.f };
       case AT.INT: return { type: 'int', value: int64ToNumber(a.i) };
       case AT.STRING: return { type: 'string', value: new TextDecoder().decode(a.s) };
-      case AT.TENSOR: return { type: 'tensor', value: tensorFromProto(a.t ?? create(TensorProtoSchema), options.loadExternal) };
+      case AT.TENSOR: return { type: 'tensor', value: decodeTensor(a.t ?? create(TensorProtoSchema), options) };
       case AT.GRAPH: return { type: 'graph', value: graphFromProto(a.g ?? create(GraphProtoSchema), options, `${path} (subgraph)`) };
       case AT.FLOATS: return { type: 'floats', value: [...a.floats] };
       case AT.INTS: return { type: 'ints', value: a.ints.map(int64ToNumber) };
       case AT.STRINGS: return { type: 'strings', value: a.strings.map((s) => new TextDecoder().decode(s)) };
-      case AT.TENSORS: return { type: 'tensors', value: a.tensors.map((t) => tensorFromProto(t, options.loadExternal)) };
+      case AT.TENSORS: return { type: 'tensors', value: a.tensors.map((t) => decodeTensor(t, options)) };
       case AT.GRAPHS: return { type: 'graphs', value: a.graphs.map((sg, i) => graphFromProto(sg, options, `${path}[${i}]`)) };
       default: return { type: 'raw', value: a };
     }
@@ -152,23 +194,33 @@ function attributeFromProto(a: AttributeProto, options: FromProtoOptions, path: 
   }
 }
 
+const ATTR_TYPE = { float: AT.FLOAT, int: AT.INT, string: AT.STRING, tensor: AT.TENSOR, graph: AT.GRAPH, floats: AT.FLOATS, ints: AT.INTS, strings: AT.STRINGS, tensors: AT.TENSORS, graphs: AT.GRAPHS } as const;
+
 function attributeToProto(name: string, a: Attribute, orig: AttributeProto | undefined): AttributeProto {
   if (a.type === 'raw') return a.value;
-  const p = create(AttributeProtoSchema, { name });
-  if (orig?.docString) p.docString = orig.docString;
+  const type = ATTR_TYPE[a.type];
+  // Start from the original (keeps doc strings and unknown fields); overwrite only what changed.
+  const p = orig && orig.type === type && orig.name === name ? shallow(AttributeProtoSchema, orig) : create(AttributeProtoSchema, { name, type });
+  if (orig?.docString && !p.docString) p.docString = orig.docString;
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
   switch (a.type) {
-    case 'float': p.type = AT.FLOAT; p.f = a.value; break;
-    case 'int': p.type = AT.INT; p.i = numberToInt64(a.value); break;
-    case 'string': p.type = AT.STRING; p.s = new TextEncoder().encode(a.value); break;
-    case 'tensor': p.type = AT.TENSOR; p.t = tensorToProto(a.value, orig?.t?.name ?? ''); break;
-    case 'graph': p.type = AT.GRAPH; p.g = graphToProto(a.value); break;
-    case 'floats': p.type = AT.FLOATS; p.floats = [...a.value]; break;
-    case 'ints': p.type = AT.INTS; p.ints = a.value.map(numberToInt64); break;
-    case 'strings': p.type = AT.STRINGS; p.strings = a.value.map((s) => new TextEncoder().encode(s)); break;
-    case 'tensors': p.type = AT.TENSORS; p.tensors = a.value.map((t) => tensorToProto(t)); break;
-    case 'graphs': p.type = AT.GRAPHS; p.graphs = a.value.map(graphToProto); break;
+    case 'float': setIf(p, 'f', a.value); break;
+    case 'int': setIf(p, 'i', numberToInt64(a.value)); break;
+    case 'string': if (dec.decode(p.s) !== a.value) p.s = enc.encode(a.value); break;
+    case 'tensor': p.t = encodeTensor(a.value, orig?.t?.name ?? ''); break;
+    case 'graph': p.g = graphToProto(a.value); break;
+    case 'floats': if (!sameList(p.floats, a.value)) p.floats = [...a.value]; break;
+    case 'ints': if (!sameList(p.ints.map(int64ToNumber), a.value)) p.ints = a.value.map(numberToInt64); break;
+    case 'strings': if (!sameList(p.strings.map((b) => dec.decode(b)), a.value)) p.strings = a.value.map((x) => enc.encode(x)); break;
+    case 'tensors': p.tensors = a.value.map((t, i) => encodeTensor(t, orig?.tensors[i]?.name ?? '')); break;
+    case 'graphs': p.graphs = a.value.map(graphToProto); break;
   }
   return p;
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => Object.is(x, b[i]) || x === b[i]);
 }
 
 function valueInfoFromProto(p: ValueInfoProto): ValueInfo {
@@ -179,8 +231,15 @@ function valueInfoToProto(v: ValueInfo): ValueInfoProto {
   const p = v.proto ? clone(ValueInfoProtoSchema, v.proto) : create(ValueInfoProtoSchema);
   setIf(p, 'name', v.name);
   // Non-tensor types (sequences, maps, optionals) are not modelled: keep the original type proto.
-  if (v.type) p.type = typeToProto(v.type, p.type);
+  // An unchanged tensor type keeps its original proto too (denotations, unknown fields).
+  if (v.type && !sameType(v.type, typeFromProto(p.type))) p.type = typeToProto(v.type, p.type);
   return p;
+}
+
+function sameType(a: ValueType, b: ValueType | undefined): boolean {
+  if (!b || a.dtype !== b.dtype) return false;
+  if (!a.shape || !b.shape) return !a.shape && !b.shape;
+  return sameList(a.shape, b.shape);
 }
 
 /** A `TypeProto` tensor type → `ValueType` (undefined for non-tensor or unknown element types). */
@@ -217,6 +276,14 @@ export function typeToProto(v: ValueType, orig?: TypeProto): TypeProto {
   }
   t.value = { case: 'tensorType', value: tensor };
   return t;
+}
+
+/**
+ * A shallow copy of a message: own properties (proto2 presence, `$unknown`) are kept; nested messages
+ * and byte arrays are shared, never mutated — a deep `clone` would copy every weight on each write.
+ */
+function shallow<T extends object>(schema: Parameters<typeof create>[0], m: T): T {
+  return Object.assign(create(schema) as object, m) as T;
 }
 
 /** Assigns a field only when it changes, so proto2 presence (and the bytes written) stay as they were. */

@@ -159,7 +159,7 @@ export function trainingOpsFixture(batch = 4): Fixture {
   const c = 3;
   const t = (v: number) => Tensor.f32([c], Array(c).fill(v));
   const [y, rm, rv] = g.op('BatchNormalization', [x, g.constant(t(1)), g.constant(t(0)), g.constant(t(0)), g.constant(t(1))], { training_mode: attr.int(1), momentum: attr.float(0.9) }, { outputs: 3 }) as [string, string, string];
-  const [dy, mask] = g.dropout(y, g.scalar(0.25), g.constant(new Tensor('bool', [], Uint8Array.of(1)), 'train'));
+  const [dy, mask] = g.op('Dropout', [y, g.scalar(0.25), g.constant(new Tensor('bool', [], Uint8Array.of(1)), 'train')], { seed: attr.int(7) }, { outputs: 2 }) as [string, string];
   const flat = g.flatten(dy, 1);
   const logits = g.matMul(flat, g.initializer('w', randF32(r, [48, 10])));
   const [loss, logp] = g.op('SoftmaxCrossEntropyLoss', [logits, labels], { reduction: attr.string('mean') }, { outputs: 2 }) as [string, string];
