@@ -10,8 +10,10 @@ import type { CliCommand } from './command.js';
 import { demoCommand } from './demo.js';
 import { serveCommand } from './serve.js';
 import { inferCommand } from './infer.js';
+import { trainCommand } from './train.js';
+import { evalCommand } from './eval.js';
 
-const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, inferCommand];
+const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, inferCommand, trainCommand, evalCommand];
 
 /** Builds the root program (exported for tests). */
 export function buildProgram(): Command {
