@@ -6,7 +6,7 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { GraphProtoSchema, type ModelProto, ModelProtoSchema, StringStringEntryProtoSchema, TensorProtoSchema, TensorProto_DataLocation } from './gen/onnx_pb.js';
-import { FileFormatError } from '../util/errors.js';
+import { FileFormatError, oneLine } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { modelFromProto, modelToProto } from './ir-proto.js';
 import type { Model } from './ir.js';
@@ -23,10 +23,18 @@ export function decodeModelProto(bytes: Uint8Array, file = '<bytes>'): ModelProt
   try {
     p = fromBinary(ModelProtoSchema, bytes, { readUnknownFields: true });
   } catch (err) {
-    throw new FileFormatError(file, `not a valid ONNX model (protobuf decode failed: ${(err as Error).message})`, { cause: err });
+    throw new FileFormatError(file, decodeFailure((err as Error).message), { cause: err });
   }
   checkModelProto(p, file);
   return p;
+}
+
+/** Turns a protobuf decoder message into a reason a user can act on. */
+function decodeFailure(msg: string): string {
+  const detail = oneLine(msg);
+  if (/premature EOF/i.test(detail)) return `truncated or corrupt ONNX file (protobuf data ends early: ${detail})`;
+  if (/recursion depth/i.test(detail)) return `not a valid ONNX model (messages nest too deeply: ${detail})`;
+  return `not a valid ONNX model (protobuf decode failed: ${detail})`;
 }
 
 function checkModelProto(p: ModelProto, file: string): void {
