@@ -12,8 +12,9 @@ import { serveCommand } from './serve.js';
 import { inferCommand } from './infer.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
+import { quantizeCommand } from './quantize.js';
 
-const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, inferCommand, trainCommand, evalCommand];
+const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand];
 
 /** Builds the root program (exported for tests). */
 export function buildProgram(): Command {

@@ -1,0 +1,101 @@
+/**
+ * `trainfer quantize <in.onnx> --out <out.onnx> --mode dynamic|static|fp16|int4|qat`: quantize a model,
+ * then print a before/after table (size, latency, throughput, accuracy, output agreement) or `--json`.
+ */
+import type { Command } from 'commander';
+import { TrainferError } from '../util/errors.js';
+import { formatResult, resultJson } from '../compress/quantize/format.js';
+import { quantizeFile } from '../compress/quantize/pipeline.js';
+import { runQatFile } from '../compress/quantize/qat-file.js';
+import type { QuantizeMode } from '../compress/quantize/quantize.js';
+import type { CalibrationMethod } from '../compress/quantize/calib-stats.js';
+import { type CliCommand, parseNumber, parsePositiveInt } from './command.js';
+
+interface QuantizeFlags {
+  out: string;
+  mode: string;
+  calib?: string;
+  calibSize?: number;
+  method: string;
+  percentile?: number;
+  perChannel: boolean;
+  activations: string;
+  symmetric?: boolean;
+  reduceRange?: boolean;
+  blockSize?: number;
+  data?: string;
+  evalSize?: number;
+  steps?: number;
+  measure: boolean;
+  budgetMs?: number;
+  threads?: number;
+  exclude?: string;
+  json?: boolean;
+}
+
+const MODES = ['dynamic', 'static', 'fp16', 'int4', 'qat'] as const;
+const METHODS = ['minmax', 'percentile', 'entropy'] as const;
+
+/** `trainfer quantize` */
+export const quantizeCommand: CliCommand = {
+  name: 'quantize',
+  define(program: Command) {
+    program
+      .command('quantize')
+      .description('quantize an ONNX model (int8 static/dynamic, fp16, int4, QAT) and compare it with the original')
+      .argument('<in.onnx>', 'model to quantize (never modified)')
+      .requiredOption('--out <out.onnx>', 'where to write the quantized model')
+      .option('--mode <mode>', `one of ${MODES.join(', ')}`, 'static')
+      .option('--calib <data>', 'calibration data: mnist, a directory of IDX files, or a .csv (its training split)')
+      .option('--calib-size <n>', 'calibration samples (default 512)', parsePositiveInt('--calib-size'))
+      .option('--method <m>', `calibration method: ${METHODS.join(', ')}`, 'minmax')
+      .option('--percentile <p>', 'percentile kept by --method percentile (default 99.999)', parseNumber('--percentile'))
+      .option('--per-channel', 'per-channel weight scales (default)', true)
+      .option('--no-per-channel', 'one scale per weight tensor')
+      .option('--activations <type>', 'static: activation type uint8 (U8S8, default) or int8 (S8S8)', 'uint8')
+      .option('--symmetric', 'static: symmetric activations (default asymmetric)')
+      .option('--reduce-range', '7-bit weights, for x86 CPUs without VNNI')
+      .option('--block-size <n>', 'int4: block size along K (default 32)', parsePositiveInt('--block-size'))
+      .option('--data <data>', 'labelled data for accuracy (its test split); qat: the training data')
+      .option('--eval-size <n>', 'samples for accuracy and agreement (default 10000)', parsePositiveInt('--eval-size'))
+      .option('--steps <n>', 'qat: fine-tuning steps (default 300)', parsePositiveInt('--steps'))
+      .option('--no-measure', 'skip the before/after measurements')
+      .option('--budget-ms <ms>', 'time spent per speed measurement (default 1500)', parsePositiveInt('--budget-ms'))
+      .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', parsePositiveInt('--threads'))
+      .option('--exclude <nodes>', 'comma-separated node names to keep float')
+      .option('--json', 'print the numbers as one JSON object')
+      .action(async (input: string, flags: QuantizeFlags) => {
+        await runQuantize(input, flags);
+      });
+  },
+};
+
+async function runQuantize(input: string, f: QuantizeFlags): Promise<void> {
+  if (!(MODES as readonly string[]).includes(f.mode)) throw new TrainferError(`--mode must be one of ${MODES.join(', ')}, got '${f.mode}'`);
+  if (!(METHODS as readonly string[]).includes(f.method)) throw new TrainferError(`--method must be one of ${METHODS.join(', ')}, got '${f.method}'`);
+  if (f.activations !== 'uint8' && f.activations !== 'int8') throw new TrainferError(`--activations must be uint8 or int8, got '${f.activations}'`);
+  if (f.percentile !== undefined && !(f.percentile > 50 && f.percentile <= 100)) throw new TrainferError(`--percentile must be in (50, 100], got ${f.percentile}`);
+  const common = {
+    input,
+    output: f.out,
+    calib: f.calib,
+    calibSize: f.calibSize,
+    method: f.method as CalibrationMethod,
+    perChannel: f.perChannel,
+    data: f.data,
+    evalSize: f.evalSize,
+    measure: f.measure,
+    budgetMs: f.budgetMs,
+    threads: f.threads,
+    extra: {
+      activationType: f.activations as 'uint8' | 'int8',
+      activationSymmetric: f.symmetric ?? false,
+      reduceRange: f.reduceRange ?? false,
+      blockSize: f.blockSize,
+      percentile: f.percentile,
+      exclude: f.exclude ? f.exclude.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    },
+  };
+  const result = f.mode === 'qat' ? await runQatFile({ ...common, steps: f.steps }) : await quantizeFile({ ...common, mode: f.mode as QuantizeMode });
+  process.stdout.write(f.json ? `${JSON.stringify(resultJson(result), null, 2)}\n` : formatResult(result));
+}

@@ -1,0 +1,171 @@
+/**
+ * Before/after measurements of a quantized model against its float original, both run on
+ * onnxruntime-node in the same process: file size, batch-1 latency (p50, p99), batch-64 throughput,
+ * accuracy on labelled data, and output agreement (max |Δ|, mean cosine similarity, top-1 agreement).
+ */
+import type { Dataset } from '../../data/dataset.js';
+import { Tensor } from '../../onnx/tensor.js';
+import { Session, toOrt } from '../../runtime/session.js';
+import { type FeedTarget, batchTensor } from './data-feed.js';
+
+/** Speed and size of one model. */
+export interface ModelMetrics {
+  fileBytes: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  /** Samples per second at `throughputBatch`. */
+  throughput: number;
+  /** Top-1 accuracy on the labelled data (0–1), when given. */
+  accuracy?: number;
+}
+
+/** How closely the quantized model's first output follows the float model's. */
+export interface Agreement {
+  maxAbsDiff: number;
+  /** Mean over samples of the cosine similarity of the output vectors. */
+  cosine: number;
+  /** Fraction of samples whose argmax matches. */
+  top1: number;
+  samples: number;
+}
+
+/** A before/after comparison. */
+export interface Comparison {
+  float: ModelMetrics;
+  quantized: ModelMetrics;
+  agreement: Agreement;
+  throughputBatch: number;
+  threads: number | 'default';
+}
+
+/** Options for `compareModels`. */
+export interface CompareOptions {
+  floatBytes: Uint8Array;
+  quantizedBytes: Uint8Array;
+  /** Inputs for agreement (and accuracy when labelled). */
+  data: Dataset;
+  target: FeedTarget;
+  /** Use labels for accuracy (default: only when the data is labelled). */
+  labelled: boolean;
+  /** Samples used for accuracy/agreement (default all). */
+  evalSize?: number;
+  throughputBatch?: number;
+  /** Wall-clock budget per timing measurement (default 1500 ms). */
+  budgetMs?: number;
+  /** intra-op threads (default: onnxruntime's choice). */
+  threads?: number;
+}
+
+/** Measures both models. Sessions are created and released here. */
+export async function compareModels(o: CompareOptions): Promise<Comparison> {
+  const opts = o.threads === undefined ? {} : { intraOpThreads: o.threads };
+  const fs = await Session.create({ bytes: o.floatBytes }, opts);
+  const qs = await Session.create({ bytes: o.quantizedBytes }, opts);
+  const tb = o.throughputBatch ?? 64;
+  const budget = o.budgetMs ?? 1500;
+  try {
+    const n = Math.min(o.evalSize ?? o.data.count, o.data.count);
+    const evalBatch = 256;
+    let maxAbsDiff = 0;
+    let cosSum = 0;
+    let agree = 0;
+    let correctF = 0;
+    let correctQ = 0;
+    for (let i = 0; i < n; i += evalBatch) {
+      const b = Math.min(evalBatch, n - i);
+      const x = batchTensor(o.data, o.target, i, b);
+      const yf = first(await fs.run({ [o.target.name]: x }));
+      const yq = first(await qs.run({ [o.target.name]: x }));
+      const a = yf.data as Float32Array;
+      const c = yq.data as Float32Array;
+      const per = a.length / b;
+      for (let s = 0; s < b; s++) {
+        let dot = 0;
+        let na = 0;
+        let nc = 0;
+        let af = 0;
+        let aq = 0;
+        for (let k = 0; k < per; k++) {
+          const u = a[s * per + k]!;
+          const v = c[s * per + k]!;
+          const d = Math.abs(u - v);
+          if (d > maxAbsDiff || Number.isNaN(d)) maxAbsDiff = Number.isNaN(d) ? Infinity : d;
+          dot += u * v;
+          na += u * u;
+          nc += v * v;
+          if (u > a[s * per + af]!) af = k;
+          if (v > c[s * per + aq]!) aq = k;
+        }
+        cosSum += na === 0 && nc === 0 ? 1 : dot / Math.sqrt(na * nc || 1);
+        if (af === aq) agree++;
+        if (o.labelled) {
+          const label = o.data.y[i + s]!;
+          if (af === label) correctF++;
+          if (aq === label) correctQ++;
+        }
+      }
+    }
+    const timing = async (s: Session): Promise<Omit<ModelMetrics, 'fileBytes' | 'accuracy'>> => {
+      const lat = await latency(s, batchTensor(o.data, o.target, 0, 1), o.target.name, budget);
+      const tp = await throughput(s, tiled(o.data, o.target, tb), o.target.name, budget);
+      return { ...lat, throughput: tp };
+    };
+    // Interleave the two models' timings so background load hits both alike.
+    const tf = await timing(fs);
+    const tq = await timing(qs);
+    const acc = (c: number): number | undefined => (o.labelled && n ? c / n : undefined);
+    return {
+      float: { fileBytes: o.floatBytes.byteLength, ...tf, accuracy: acc(correctF) },
+      quantized: { fileBytes: o.quantizedBytes.byteLength, ...tq, accuracy: acc(correctQ) },
+      agreement: { maxAbsDiff, cosine: n ? cosSum / n : 1, top1: n ? agree / n : 1, samples: n },
+      throughputBatch: tb,
+      threads: o.threads ?? 'default',
+    };
+  } finally {
+    await fs.release();
+    await qs.release();
+  }
+}
+
+function first(out: Record<string, Tensor>): Tensor {
+  return Object.values(out)[0]!;
+}
+
+/** A batch of `b` samples, repeating the data when it has fewer. */
+function tiled(ds: Dataset, target: FeedTarget, b: number): Tensor {
+  if (ds.count >= b) return batchTensor(ds, target, 0, b);
+  const one = batchTensor(ds, target, 0, ds.count);
+  const per = one.size / ds.count;
+  const x = new Float32Array(b * per);
+  for (let i = 0; i < b; i++) x.set((one.data as Float32Array).subarray((i % ds.count) * per, ((i % ds.count) + 1) * per), i * per);
+  return new Tensor('float32', [b, ...target.sampleShape], x);
+}
+
+/** Batch-1 latency percentiles: warm up, then time single runs until the budget is spent (≥ 20 runs). */
+export async function latency(s: Session, x: Tensor, name: string, budgetMs: number): Promise<{ latencyP50Ms: number; latencyP99Ms: number }> {
+  const feeds = { [name]: x };
+  for (let i = 0; i < 10; i++) await s.run(feeds);
+  const times: number[] = [];
+  const end = performance.now() + budgetMs;
+  while (times.length < 20 || (performance.now() < end && times.length < 5000)) {
+    const t0 = performance.now();
+    await s.ort.run({ [name]: toOrt(x) });
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const q = (p: number): number => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
+  return { latencyP50Ms: q(0.5), latencyP99Ms: q(0.99) };
+}
+
+/** Samples/s at the batch size of `x`: warm up, then run until the budget is spent (≥ 5 runs). */
+export async function throughput(s: Session, x: Tensor, name: string, budgetMs: number): Promise<number> {
+  const feeds = { [name]: toOrt(x) };
+  for (let i = 0; i < 3; i++) await s.ort.run(feeds);
+  let runs = 0;
+  const t0 = performance.now();
+  while (runs < 5 || performance.now() - t0 < budgetMs) {
+    await s.ort.run(feeds);
+    runs++;
+  }
+  return (runs * x.dims[0]!) / ((performance.now() - t0) / 1000);
+}
