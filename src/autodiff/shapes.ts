@@ -6,13 +6,32 @@
  */
 import { type Dim, type Graph, type Node, type ValueType, attrInt, attrInts } from '../onnx/ir.js';
 import { type DType, dtypeFromOnnx } from '../onnx/dtype.js';
+import { inferTypes as inferOnnxTypes } from '../onnx/shape-infer.js';
 import type { Tensor } from '../onnx/tensor.js';
 
 /** Value name → dtype and (possibly partial) shape. */
 export type TypeMap = Map<string, ValueType>;
 
-/** Infers the types of every value in `g` (forward order). Values it cannot infer are left out. */
+/**
+ * Infers the types of every value in `g`: the project's shape inference (src/onnx/shape-infer.ts) merged
+ * with this module's own propagation, keeping per value whichever knows more dims.
+ */
 export function inferTypes(g: Graph): TypeMap {
+  const local = inferTypesLocal(g);
+  let shared: Map<string, ValueType> | undefined;
+  try {
+    shared = inferOnnxTypes(g).types;
+  } catch {
+    shared = undefined;
+  }
+  if (!shared) return local;
+  const known = (t: ValueType | undefined): number => (t?.shape ? 1 + t.shape.filter((d) => d !== null).length : 0);
+  for (const [k, t] of shared) if (known(t) > known(local.get(k))) local.set(k, t);
+  return local;
+}
+
+/** This module's own propagation (forward order). Values it cannot infer are left out. */
+function inferTypesLocal(g: Graph): TypeMap {
   const types: TypeMap = new Map();
   for (const v of g.inputs) if (v.type) types.set(v.name, v.type);
   for (const [k, t] of g.initializers) types.set(k, { dtype: t.dtype, shape: [...t.dims] });
@@ -69,7 +88,8 @@ export function normAxis(axis: number, rank: number): number {
 const SAME_AS_FIRST = new Set([
   'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Erf', 'Gelu', 'Exp', 'Log', 'Sqrt', 'Neg', 'Abs', 'Reciprocal',
   'Softmax', 'LogSoftmax', 'Identity', 'Clip', 'Dropout', 'LayerNormalization', 'BatchNormalization',
-  'Elu', 'Selu', 'Softplus', 'HardSigmoid', 'Floor', 'Ceil', 'Round', 'Sign',
+  'Elu', 'Selu', 'Softplus', 'HardSigmoid', 'Floor', 'Ceil', 'Round', 'Sign', 'Sin', 'Cos', 'Tan', 'Asin',
+  'Acos', 'Atan', 'Sinh', 'Cosh', 'Softsign', 'Mish', 'HardSwish', 'Celu', 'ThresholdedRelu',
 ]);
 const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean']);
 const COMPARE = new Set(['Greater', 'Less', 'Equal', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Xor', 'Not']);

@@ -56,15 +56,16 @@ export const LINALG_RULES = {
     const ra = Math.max(sa.length, 2);
     const rb = Math.max(sb.length, 2);
     const out: (string | undefined)[] = [undefined, undefined];
+    const rank = Math.max(ra, rb); // rank of the promoted product
     if (ctx.needs[0]) {
       let da = B.matMul(dy2, swapLast(ctx, b2, rb)); // [..., M, K]
-      if (sa.length === 1) da = B.reshape(da, [-1]);
+      if (sa.length === 1) da = B.reduceSum(da, Array.from({ length: rank - 1 }, (_, i) => i), false); // [K]
       else da = unbroadcastBatch(ctx, da, a, sa.length);
       out[0] = da;
     }
     if (ctx.needs[1]) {
       let db = B.matMul(swapLast(ctx, a2, ra), dy2); // [..., K, N]
-      if (sb.length === 1) db = B.reshape(db, [-1]);
+      if (sb.length === 1) db = B.reshape(B.reduceSum(db, [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1], true), [-1]); // [K]
       else db = unbroadcastBatch(ctx, db, b, sb.length);
       out[1] = db;
     }
@@ -90,7 +91,7 @@ export const LINALG_RULES = {
       db = tb ? gemm(ctx, dy, a, { transA: true, transB: ta, alpha }) : gemm(ctx, a, dy, { transA: !ta, alpha });
     }
     if (c && ctx.needs[2]) {
-      const scaled = beta === 1 ? dy : ctx.b.mul(dy, scalarLike(ctx, beta, dy));
+      const scaled = beta === 1 ? dy : ctx.b.mul(dy, scalarLike(ctx, beta, ctx.node.outputs[0]!));
       dc = unbroadcast(ctx, scaled, c, ctx.node.outputs[0]!);
     }
     return [da, db, dc];

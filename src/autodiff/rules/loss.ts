@@ -24,8 +24,10 @@ export const LOSS_RULES = {
     const dloss = ctx.dy[0];
     if (dloss) {
       const depth = typeof classes === 'number' ? b.constant(Tensor.i64([], [classes]), 'depth') : b.gather(b.shape(scores), b.constant(Tensor.i64([], [1]), 'one'));
-      const onOff = b.constant(dt === 'float64' ? Tensor.f64([2], [0, 1]) : Tensor.f32([2], [0, 1]), 'onehot_values');
-      const onehot = b.op1('OneHot', [labels, depth, onOff], { axis: attr.int(1) }); // [N, C, d…]
+      // ORT's OneHot has float32 values only; cast for other dtypes.
+      const onOff = b.constant(Tensor.f32([2], [0, 1]), 'onehot_values');
+      let onehot = b.op1('OneHot', [labels, depth, onOff], { axis: attr.int(1) }); // [N, C, d…]
+      if (dt !== 'float32') onehot = b.cast(onehot, dt);
       let diff = b.sub(p, onehot);
       // Per-sample weight w[N, d…]: class weight × (label ≠ ignore_index).
       let w: string | undefined;
