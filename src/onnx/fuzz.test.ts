@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FileFormatError } from '../util/errors.js';
 import { countParameters, estimateFlops } from './cost.js';
+import { create } from '@bufbuild/protobuf';
+import { TensorProtoSchema } from './gen/onnx_pb.js';
 import { modelToProto } from './ir-proto.js';
 import { encodeModelProto, loadModel } from './model-io.js';
 import { inferTypes } from './shape-infer.js';
@@ -97,7 +99,19 @@ test('hand-made hostile inputs give FileFormatError', () => {
     // 10 000 nested subgraphs via If attributes would be large; a deep chain of unknown groups instead
     deepGroups: new Uint8Array([...Array(20000).fill(0x0b /* field 1, start group */)]),
   };
+  // Dims claiming 2^30 floats with one value stored: must fail before allocating 4 GiB.
+  const claim = modelToProto(controlFlowFixture().model);
+  claim.graph!.initializer.push(create(TensorProtoSchema, { name: 'liar', dataType: 1, dims: [1n << 30n], floatData: [1] }));
+  bad.liar = encodeModelProto(claim);
   for (const [name, bytes] of Object.entries(bad)) {
     assert.throws(() => loadModel(bytes, { file: `${name}.onnx` }), (e: unknown) => e instanceof FileFormatError && e.message.startsWith(`${name}.onnx: `), name);
   }
+});
+
+test('absurd declared shapes do not crash analysis', () => {
+  const p = modelToProto(controlFlowFixture().model);
+  const dim = p.graph!.input[0]!.type!.value.value as { shape?: { dim: { value: { case: string; value: unknown } }[] } };
+  dim.shape!.dim[0]!.value = { case: 'dimValue', value: 2n ** 62n };
+  dim.shape!.dim[1]!.value = { case: 'dimValue', value: -5n };
+  analyse(encodeModelProto(p));
 });

@@ -128,10 +128,12 @@ export function tensorFromProto(p: TensorProto, loadExternal?: ExternalDataLoade
     if (count === 0) return new Tensor(dtype, dims);
     return new Tensor(dtype, dims, viewBytes(dtype, p.rawData, count));
   }
-  const out = allocate(dtype, count) as TypedArray;
   const src: ArrayLike<number | bigint> =
     p.floatData.length ? p.floatData : p.int32Data.length ? p.int32Data : p.int64Data.length ? p.int64Data : p.doubleData.length ? p.doubleData : p.uint64Data;
-  if (src.length !== out.length) throw new Error(`expected ${out.length} values, found ${src.length}`);
+  // Check before allocating: a corrupt file must not make us allocate what its dims claim.
+  const want = storageLength(dtype, count);
+  if (src.length !== want) throw new Error(`expected ${want} values, found ${src.length}`);
+  const out = allocate(dtype, count) as TypedArray;
   const big = out instanceof BigInt64Array || out instanceof BigUint64Array;
   for (let i = 0; i < out.length; i++) {
     const v = src[i]!;

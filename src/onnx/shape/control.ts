@@ -54,6 +54,7 @@ const scan: ShapeFn = (ctx) => {
   const body = graphAttr(ctx, 'body');
   if (!body) return [];
   const nScan = attrInt(ctx.node, 'num_scan_inputs', 0);
+  if (!(nScan >= 0 && nScan <= ctx.inputCount)) throw new ShapeError(`num_scan_inputs ${nScan} exceeds the ${ctx.inputCount} inputs`);
   const nState = ctx.inputCount - nScan;
   const inAxes = attrInts(ctx.node, 'scan_input_axes') ?? Array.from({ length: nScan }, () => 0);
   const inTypes: (ValueType | undefined)[] = [];

@@ -7,7 +7,7 @@ import { dtypeFromOnnx } from '../dtype.js';
 import type { Dim, ValueType } from '../ir.js';
 import { attrInt, attrTensor } from '../ir.js';
 import { constantValue } from '../passes.js';
-import { type ShapeContext, type ShapeFn, ShapeError, dt, intsFrom, normAxis, withShape } from './types.js';
+import { type ShapeContext, type ShapeFn, ShapeError, dt, intsFrom, normAxis, unknownDims, withShape } from './types.js';
 
 const gather: ShapeFn = (ctx) => {
   const data = ctx.input(0);
@@ -66,7 +66,7 @@ const constantOfShape: ShapeFn = (ctx) => {
   const k = ctx.known(0);
   if (k) return [{ dtype, shape: k.values }];
   const len = ctx.input(0)?.shape?.[0];
-  return [{ dtype, shape: typeof len === 'number' ? Array.from({ length: len }, () => null) : undefined }];
+  return [{ dtype, shape: typeof len === 'number' ? unknownDims(len) : undefined }];
 };
 
 /** Number of elements `Range(start, limit, delta)` yields. */

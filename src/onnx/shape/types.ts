@@ -111,8 +111,12 @@ export function withShape(dtype: DType | undefined, shape: Dim[] | undefined): V
   return shape ? { dtype, shape } : { dtype };
 }
 
+/** Largest rank inference will build (corrupt files can claim any length). */
+export const MAX_RANK = 1024;
+
 /** `n` unknown dims. */
 export function unknownDims(n: number): Dim[] {
+  if (!(n >= 0 && n <= MAX_RANK)) throw new ShapeError(`rank ${n} is not plausible`);
   return Array.from({ length: n }, () => null);
 }
 
