@@ -8,13 +8,14 @@ import { Command, CommanderError } from 'commander';
 import { TrainferError, oneLine } from '../util/errors.js';
 import type { CliCommand } from './command.js';
 import { demoCommand } from './demo.js';
+import { inspectCommand } from './inspect.js';
 import { serveCommand } from './serve.js';
 import { inferCommand } from './infer.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { quantizeCommand } from './quantize.js';
 
-const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand];
+const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand];
 
 /** Builds the root program (exported for tests). */
 export function buildProgram(): Command {

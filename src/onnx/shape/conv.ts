@@ -116,8 +116,8 @@ const globalPool: ShapeFn = (ctx) => {
 const maxUnpool: ShapeFn = (ctx) => {
   const t = ctx.input(0);
   if (!t?.shape) return [t];
-  const given = ctx.has(2) ? ctx.ints(2) : undefined;
-  if (given) return [{ dtype: t.dtype, shape: given }];
+  const given = ctx.has(2) ? ctx.known(2)?.values : undefined;
+  if (given) return [{ dtype: t.dtype, shape: [...given] }];
   if (ctx.has(2)) return [{ dtype: t.dtype, shape: t.shape.map(() => null) }];
   const spatial = t.shape.length - 2;
   const win = windowOf(ctx, spatial);
