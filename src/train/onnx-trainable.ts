@@ -27,7 +27,7 @@ export interface OnnxTrainableOptions {
   input?: string;
   /** Per-sample input shape when the model's input dims are symbolic. */
   inputShape?: readonly number[];
-  /** Class count when the output's last dim is symbolic. */
+  /** Class count, used only when the output's last dim is symbolic. */
   numClasses?: number;
 }
 
@@ -63,11 +63,12 @@ export class OnnxModelTrainable implements Trainable {
     const outName = o.output ?? g.outputs[0]?.name;
     if (!outName || !g.outputs.some((v) => v.name === outName)) throw new TrainferError(`${this.name}: ${o.output ? `no output named '${o.output}'` : 'the model has no outputs'}`);
     // A model ending in Softmax outputs probabilities; the loss wants the scores before it.
-    const producer = g.nodes.find((n) => n.outputs.includes(outName));
+    let producer = g.nodes.find((n) => n.outputs.includes(outName));
+    while (producer?.opType === 'Identity') producer = g.nodes.find((n) => n.outputs.includes(producer!.inputs[0]!));
     this.logitsName = producer?.opType === 'Softmax' ? producer.inputs[0]! : outName;
     const outShape = g.outputs.find((v) => v.name === outName)?.type?.shape;
     const last = outShape?.[outShape.length - 1];
-    const classes = o.numClasses ?? (typeof last === 'number' ? last : undefined);
+    const classes = typeof last === 'number' ? last : o.numClasses;
     if (classes === undefined) throw new TrainferError(`${this.name}: output '${outName}' has no fixed class dimension (pass numClasses)`);
     this.numClasses = classes;
     const bnStats = new Set(g.nodes.filter((n) => n.opType === 'BatchNormalization').flatMap((n) => [n.inputs[3], n.inputs[4]]));
@@ -97,7 +98,7 @@ export class OnnxModelTrainable implements Trainable {
     if (extra.length) throw new TrainferError(`${this.name}: input '${extra[0]!.name}' has no data to feed (only '${this.inputName}' is fed)`);
     g.outputs = [];
     const b = new GraphBuilder({ graph: g });
-    const { loss, labels } = attachLoss(b, { logits: this.logitsName, spec: options.loss ?? { type: 'cross-entropy' }, labels: b.fresh('labels') });
+    const { loss, labels } = attachLoss(b, { logits: this.logitsName, spec: options.loss ?? { type: 'cross-entropy' }, labels: g.uniqueName('labels') });
     b.output(loss, loss, { dtype: 'float32', shape: [] });
     return {
       graph: g,
