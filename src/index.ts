@@ -19,6 +19,15 @@ export { modelFromProto, modelToProto, graphFromProto, graphToProto } from './on
 export { readModel, writeModel, loadModel, readModelProto, writeModelProto, decodeModelProto, encodeModelProto } from './onnx/model-io.js';
 export type { ReadModelOptions, WriteModelOptions } from './onnx/model-io.js';
 export { topoSort, eliminateDeadNodes, foldConstants, constantValue } from './onnx/passes.js';
+// ONNX analysis: shape/dtype inference, validation, cost model (`inferTypes` here is autodiff's; the
+// non-mutating ONNX inference is `inferShapes(…)`'s result or `onnx/shape-infer.js#inferTypes`)
+export { inferShapes, formatType, SHAPE_FUNCTIONS } from './onnx/shape-infer.js';
+export type { InferShapesOptions, ShapeInference, ShapeProblem } from './onnx/shape-infer.js';
+export type { ShapeFn, ShapeContext, KnownValue } from './onnx/shape/types.js';
+export { validateGraph, assertValidGraph, NodeValidationError } from './onnx/validate.js';
+export type { ValidateOptions, Severity } from './onnx/validate.js';
+export { countParameters, estimateFlops, PER_ELEMENT } from './onnx/cost.js';
+export type { ParameterCount, FlopOptions, NodeCost, FlopEstimate } from './onnx/cost.js';
 
 // Runtime
 export { Session, availableDevices } from './runtime/session.js';
