@@ -111,3 +111,14 @@ test('a parameter the loss does not use gets a zero gradient of its shape', asyn
   assert.deepEqual(dx, [2, -4]);
   assert.deepEqual(du, [0, 0, 0, 0]);
 });
+
+test('MaxPool (mask formulation) splits dy evenly between tied maxima, conserving its sum', async () => {
+  const g = new GraphBuilder();
+  const x = g.input('x', 'float32', [1, 1, 2, 4]);
+  const y = g.maxPool(x, { kernelShape: [2, 2], strides: [2, 2] });
+  const loss = g.reduceSum(g.mul(y, g.constant(Tensor.f32([1, 1, 1, 2], [4, 10]), 'r')), undefined, false);
+  const dx = gradients({ graph: g.graph, loss, wrt: [x] }).get(x)!;
+  // window 1 has a 2-way tie at 3; window 2 a unique max 7
+  const [d] = await runGraph(g, { x: Tensor.f32([1, 1, 2, 4], [3, 1, 5, 7, 0, 3, 2, 6]) }, [dx]);
+  assert.deepEqual(d, [2, 0, 0, 10, 0, 2, 0, 0]);
+});

@@ -59,22 +59,28 @@ export interface TrainStepOptions {
 /** Equivalent ways to emit some gradients; all are exact, they differ only in speed. */
 export interface Formulations {
   /**
-   * Conv weight gradient. `unfold-*`: a Conv with an identity kernel unfolds X into patches cols[N, C·K, L],
+   * Conv weight gradient. `unfold3d-gemm` (default): X[N, C, H, W] viewed as C single-channel volumes
+   * [C, 1, N, H, W]; a 3-D Conv with an identity kernel [K, 1, 1, kh, kw] unfolds them straight into
+   * cols[C·K, N·L], so dW = dY[M, N·L] · colsᵀ is ONE large Gemm (2-D convs; others use `unfold-matmul`).
+   * `unfold-*`: a grouped Conv with an identity kernel unfolds X into patches cols[N, C·K, L],
    * then `unfold-matmul` = Σₙ dYₙ·colsₙᵀ (batched MatMul, ReduceSum over N), `unfold-matmul-t` =
    * Σₙ colsₙ·dYₙᵀ then one small Transpose, `unfold-gemm` = one Gemm over (N·L) after transposing cols.
    * `conv`: a Conv of batch-transposed X with batch-transposed dY as the kernel.
    */
-  convWeight?: 'unfold-matmul' | 'unfold-matmul-t' | 'unfold-gemm' | 'conv';
+  convWeight?: 'unfold3d-gemm' | 'unfold-matmul' | 'unfold-matmul-t' | 'unfold-gemm' | 'conv';
   /**
    * Conv input gradient: `conv` (a Conv of dY with flipped, transposed weights; stride 1 only, other
    * strides fall back to ConvTranspose) or `conv-transpose`.
    */
   convInput?: 'conv' | 'conv-transpose';
   /**
-   * MaxPool gradient: `unpool` (MaxPool's Indices + MaxUnpool; non-overlapping windows only, else
-   * `scatter`) or `scatter` (ScatterElements add at the argmax indices).
+   * MaxPool gradient. `mask` (default where windows tile the input: kernel = stride, no pads/dilation,
+   * sizes divisible): dy goes to the positions equal to their window's max, split evenly between ties —
+   * no Indices output needed, and MaxPool without Indices runs ~8× faster in ORT. `unpool`: MaxPool's
+   * Indices + MaxUnpool (non-overlapping windows). `scatter`: ScatterElements-add at the Indices (any
+   * geometry; the fallback).
    */
-  maxPool?: 'unpool' | 'scatter';
+  maxPool?: 'mask' | 'unpool' | 'scatter';
 }
 
 /** A built training step: the model to run and how to wire its inputs and outputs across steps. */

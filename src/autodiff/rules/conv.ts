@@ -11,7 +11,7 @@ import { type VjpContext, type VjpRule, dtypeOf, scalarLike, shapeOf } from '../
 import { type ConvGeometry, convGeometry } from '../shapes.js';
 
 /** Default formulations (measured; see bench/conv-step.ts). */
-export const CONV_DEFAULTS = { convWeight: 'unfold-matmul', convInput: 'conv', maxPool: 'unpool' } as const;
+export const CONV_DEFAULTS = { convWeight: 'unfold3d-gemm', convInput: 'conv', maxPool: 'mask' } as const;
 
 function staticDims(ctx: VjpContext, name: string, what: string): number[] {
   const s = shapeOf(ctx, name);
@@ -90,11 +90,27 @@ function convWeightGrad(ctx: VjpContext, geo: ConvGeometry, x: string, wd: numbe
     const cropped = full.some((f, i) => f !== geo.kernel[i]) ? b.slice(r, range(sp).map(() => 0), geo.kernel, range(sp, 2)) : r;
     return b.transpose(cropped, [1, 0, ...range(sp, 2)]);
   }
-  // Unfold: an identity kernel e[C·K, 1, *k] (group C) copies each patch element into its own channel.
-  const eye = new Float32Array(C * K * K);
-  for (let c = 0; c < C; c++) for (let j = 0; j < K; j++) eye[(c * K + j) * K + j] = 1;
   const dt = dtypeOf(ctx, x);
-  const e = b.constant(dt === 'float64' ? Tensor.f64([C * K, 1, ...geo.kernel], eye) : new Tensor('float32', [C * K, 1, ...geo.kernel], eye), 'unfold_kernel');
+  const eyeTensor = (dims: number[], channels: number): Tensor => {
+    const eye = new Float32Array(channels * K * K);
+    for (let c = 0; c < channels; c++) for (let j = 0; j < K; j++) eye[(c * K + j) * K + j] = 1;
+    return dt === 'float64' ? Tensor.f64(dims, eye) : new Tensor('float32', dims, eye);
+  };
+  if (choice === 'unfold3d-gemm' && sp <= 2) {
+    // View x as C single-channel volumes xv[C, 1, N, *S]; a Conv with the identity kernel e[K, 1, 1, *k]
+    // (kernel 1 along N) writes patches straight in the layout cols[C, K, N, *So] = [C·K, N·L].
+    const xv = b.unsqueeze(b.transpose(x, [1, 0, ...range(sp, 2)]), [1]);
+    const e = b.constant(eyeTensor([K, 1, 1, ...geo.kernel], 1), 'unfold_kernel');
+    const cols = b.op1('Conv', [xv, e], convAttrs({ strides: [1, ...geo.strides], dilations: [1, ...geo.dilations], padsBegin: [0, ...geo.padsBegin], padsEnd: [0, ...geo.padsEnd] }));
+    const cols2 = b.reshape(cols, [C * K, -1]); // [C·K, N·L]
+    const dyt = b.reshape(b.transpose(dy, [1, 0, ...range(sp, 2)]), [M, -1]); // [M, N·L]
+    if (group === 1) return b.reshape(b.gemm(dyt, cols2, undefined, { transB: true }), wd); // [M, C·K]
+    // Per group: dy[g, M/g, N·L] · cols[g, C/g·K, N·L]ᵀ
+    const prod = b.matMul(b.reshape(dyt, [group, M / group, -1]), b.transpose(b.reshape(cols2, [group, Cg * K, -1]), [0, 2, 1]));
+    return b.reshape(prod, wd);
+  }
+  // Unfold: an identity kernel e[C·K, 1, *k] (group C) copies each patch element into its own channel.
+  const e = b.constant(eyeTensor([C * K, 1, ...geo.kernel], C), 'unfold_kernel');
   const cols = b.op1('Conv', [x, e], convAttrs(geo, C)); // [N, C·K, *So]
   if (group === 1 && choice === 'unfold-gemm') {
     // [M, N·L] · [C·K, N·L]ᵀ
@@ -134,6 +150,25 @@ export const CONV_RULES = {
     const n = ctx.node;
     const x = n.inputs[0]!;
     const b = ctx.b;
+    const inSizes0 = spatialDims(ctx, x);
+    const kernel0 = (n.attributes.kernel_shape as { value: number[] }).value;
+    const geo0 = convGeometry(n, inSizes0.length, kernel0, inSizes0);
+    const tiles = geo0.dilations.every((d) => d === 1) && geo0.strides.every((s, i) => s === kernel0[i]) &&
+      [...geo0.padsBegin, ...geo0.padsEnd].every((p) => p === 0) && inSizes0.every((h, i) => h % kernel0[i]! === 0);
+    const choice = ctx.formulations.maxPool ?? CONV_DEFAULTS.maxPool;
+    if (tiles && choice === 'mask') {
+      // Windows tile x: view x as [N, C, Ho, k₀, Wo, k₁, …] and y, dy as [N, C, Ho, 1, Wo, 1, …].
+      // dx = [x = max] · dy / (ties in the window): exact without ties, an even split of dy with them.
+      const y = n.outputs[0]!;
+      const dt = dtypeOf(ctx, x);
+      const outSizes = geo0.out as number[];
+      const split = outSizes.flatMap((o, i) => [o, kernel0[i]!]);
+      const ones = outSizes.flatMap((o) => [o, 1]);
+      const mask = b.cast(b.equal(b.reshape(x, [0, 0, ...split]), b.reshape(y, [0, 0, ...ones])), dt);
+      const winAxes = outSizes.map((_, i) => 3 + 2 * i);
+      const share = b.div(b.reshape(ctx.dy[0]!, [0, 0, ...ones]), b.reduceSum(mask, winAxes, true));
+      return [b.reshape(b.mul(mask, share), [0, 0, ...inSizes0])];
+    }
     // The argmax positions come from MaxPool's own Indices output; add it to the forward node if absent.
     if (!n.outputs[1]) {
       if (attrInt(n, 'storage_order', 0) !== 0) throw new TrainferError(`autodiff: MaxPool node '${n.name}' uses storage_order=1; not differentiable`);

@@ -1,0 +1,183 @@
+/**
+ * Times the generated training step of a LeNet-like CNN (conv 1→32 5×5 pad 2, ReLU, maxpool 2, conv 32→64
+ * 5×5 pad 2, ReLU, maxpool 2, FC 3136→128, ReLU, FC 128→10; batch 64; SGD momentum) under each backward
+ * formulation of the Conv weight/input gradients and the MaxPool gradient, profiles the default with ORT's
+ * profiler (kernel time per op), and times the 784-256-10 MLP step (batch 128) for reference. With PyTorch
+ * in /tmp/peers (see shared README) it also times the same models in torch in the same run.
+ *
+ * Run: flock /tmp/trainfer-bench.lock npx tsx bench/conv-step.ts [--quick]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { GraphBuilder } from '../src/onnx/builder.js';
+import { Tensor } from '../src/onnx/tensor.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { Session, toOrtOptions } from '../src/runtime/session.js';
+import { encodeModelProto } from '../src/onnx/model-io.js';
+import { modelToProto } from '../src/onnx/ir-proto.js';
+import { buildTrainStep } from '../src/autodiff/train-step.js';
+import { softmaxCrossEntropy } from '../src/autodiff/losses.js';
+import { seededUniform } from '../src/autodiff/gradcheck.js';
+import type { Formulations, TrainStep } from '../src/autodiff/types.js';
+
+const quick = process.argv.includes('--quick');
+/** `--profile=<variant name>` profiles that variant instead of the default; `--profile-only` skips timing. */
+const profileVariant = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length) ?? 'default';
+const profileOnly = process.argv.includes('--profile-only');
+const THREADS = 2;
+const rand = seededUniform(1);
+const normal = (): number => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+const he = (dims: number[], fanIn: number): Tensor => Tensor.f32(dims, Array.from({ length: dims.reduce((p, d) => p * d, 1) }, () => normal() * Math.sqrt(2 / fanIn)));
+
+function lenet(): { g: GraphBuilder; loss: string; params: string[] } {
+  const g = new GraphBuilder({ name: 'lenet' });
+  const x = g.input('x', 'float32', ['N', 1, 28, 28]);
+  const y = g.input('y', 'int64', ['N']);
+  const p = (name: string, t: Tensor): string => g.initializer(name, t);
+  p('c1.w', he([32, 1, 5, 5], 25)); p('c1.b', Tensor.f32([32], new Float32Array(32)));
+  p('c2.w', he([64, 32, 5, 5], 800)); p('c2.b', Tensor.f32([64], new Float32Array(64)));
+  p('f1.w', he([3136, 128], 3136)); p('f1.b', Tensor.f32([128], new Float32Array(128)));
+  p('f2.w', he([128, 10], 128)); p('f2.b', Tensor.f32([10], new Float32Array(10)));
+  const pool = { kernelShape: [2, 2], strides: [2, 2] };
+  let h = g.maxPool(g.relu(g.conv(x, 'c1.w', 'c1.b', { pads: [2, 2, 2, 2] })), pool); // [N, 32, 14, 14]
+  h = g.maxPool(g.relu(g.conv(h, 'c2.w', 'c2.b', { pads: [2, 2, 2, 2] })), pool); // [N, 64, 7, 7]
+  h = g.relu(g.gemm(g.flatten(h, 1), 'f1.w', 'f1.b')); // [N, 128]
+  const logits = g.gemm(h, 'f2.w', 'f2.b'); // [N, 10]
+  return { g, loss: softmaxCrossEntropy(g, { logits, labels: y }), params: ['c1.w', 'c1.b', 'c2.w', 'c2.b', 'f1.w', 'f1.b', 'f2.w', 'f2.b'] };
+}
+
+function mlp(): { g: GraphBuilder; loss: string; params: string[] } {
+  const g = new GraphBuilder({ name: 'mlp' });
+  const x = g.input('x', 'float32', ['N', 784]);
+  const y = g.input('y', 'int64', ['N']);
+  g.initializer('w1', he([784, 256], 784)); g.initializer('b1', Tensor.f32([256], new Float32Array(256)));
+  g.initializer('w2', he([256, 10], 256)); g.initializer('b2', Tensor.f32([10], new Float32Array(10)));
+  const logits = g.gemm(g.relu(g.gemm(x, 'w1', 'b1')), 'w2', 'b2');
+  return { g, loss: softmaxCrossEntropy(g, { logits, labels: y }), params: ['w1', 'b1', 'w2', 'b2'] };
+}
+
+interface Timing { samplesPerSec: number; msPerStep: number; profile?: Map<string, number> }
+
+async function timeStep(step: TrainStep, data: Record<string, Tensor>, batch: number, seconds: number, profile = false): Promise<Timing> {
+  // Session's `profile` option does not set ORT's required profileFilePrefix yet: pass it through `raw`.
+  const s = profile ? await profiledSession(step) : await Session.create({ model: step.model }, { intraOpThreads: THREADS });
+  const feeds: Record<string, Tensor> = { ...data, [step.lrInput]: Tensor.scalar('float32', 0.01) };
+  for (const sl of step.state) feeds[sl.input] = sl.initial;
+  const once = async (): Promise<void> => {
+    const out = await s.run(feeds);
+    for (const sl of step.state) feeds[sl.input] = out[sl.output]!;
+  };
+  for (let i = 0; i < 3; i++) await once();
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000 || n < 5) {
+    await once();
+    n++;
+  }
+  const ms = (performance.now() - t0) / n;
+  let prof: Map<string, number> | undefined;
+  if (profile) {
+    s.endProfiling(); // writes <prefix>_<timestamp>.json (onnxruntime-node returns nothing)
+    const name = readdirSync(tmpdir()).filter((f) => f.startsWith('conv-step-profile')).sort().pop();
+    if (!name) throw new Error('ORT wrote no profile file');
+    const file = join(tmpdir(), name);
+    prof = new Map();
+    for (const e of JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[]) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+      const key = `${e.args?.op_name ?? '?'} ${e.name.replace(/_kernel_time$/, '')}`;
+      prof.set(key, (prof.get(key) ?? 0) + e.dur / 1000 / (n + 3));
+    }
+    rmSync(file, { force: true });
+  }
+  await s.release();
+  return { samplesPerSec: (batch * 1000) / ms, msPerStep: ms, profile: prof };
+}
+
+async function profiledSession(step: TrainStep): Promise<Session> {
+  const opts = { ...toOrtOptions({ intraOpThreads: THREADS }), enableProfiling: true, profileFilePrefix: join(tmpdir(), 'conv-step-profile') };
+  const ortSession = await ort.InferenceSession.create(encodeModelProto(modelToProto(step.model)), opts);
+  return new (Session as unknown as new (s: ort.InferenceSession) => Session)(ortSession);
+}
+
+function batchData(batch: number, shape: number[]): Record<string, Tensor> {
+  const size = shape.reduce((p, d) => p * d, 1);
+  return { x: Tensor.f32([batch, ...shape], Array.from({ length: batch * size }, () => rand())), y: Tensor.i64([batch], Array.from({ length: batch }, (_, i) => i % 10)) };
+}
+
+function torchBaseline(): { mlp: number; cnn: number } | undefined {
+  const py = '/tmp/peers/bin/python';
+  if (!existsSync(py)) return undefined;
+  const script = `
+import time, torch, torch.nn as nn, json
+torch.set_num_threads(${THREADS}); torch.manual_seed(0)
+def bench(model, x, y, secs):
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    lossf = nn.CrossEntropyLoss()
+    def step():
+        opt.zero_grad(); lossf(model(x), y).backward(); opt.step()
+    for _ in range(3): step()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < secs or n < 5: step(); n += 1
+    return x.shape[0] * n / (time.perf_counter() - t0)
+mlp = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+cnn = nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+print(json.dumps({"mlp": bench(mlp, torch.rand(128, 784), torch.randint(0, 10, (128,)), ${quick ? 2 : 4}), "cnn": bench(cnn, torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,)), ${quick ? 3 : 6})}))
+`;
+  const r = spawnSync(py, ['-c', script], { encoding: 'utf8' });
+  if (r.status !== 0) return undefined;
+  try {
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { mlp: number; cnn: number };
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}; onnxruntime-node intraOpThreads=${THREADS}; load ${(await import('node:os')).loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+  const secs = quick ? 2 : 4;
+  const variants: { name: string; f: Formulations }[] = [
+    { name: 'default', f: {} },
+    { name: 'dW unfold-matmul-t', f: { convWeight: 'unfold-matmul-t' } },
+    { name: 'dW unfold-gemm', f: { convWeight: 'unfold-gemm' } },
+    { name: 'dW conv (batch-transposed)', f: { convWeight: 'conv' } },
+    { name: 'dX conv-transpose', f: { convInput: 'conv-transpose' } },
+    { name: 'maxpool scatter', f: { maxPool: 'scatter' } },
+  ];
+  const data = batchData(64, [1, 28, 28]);
+  console.log('\nLeNet-like CNN step, batch 64, SGD momentum 0.9:');
+  const results: { name: string; t: Timing }[] = [];
+  for (const v of profileOnly ? [] : variants) {
+    const { g, loss, params } = lenet();
+    const step = buildTrainStep({ graph: g.graph, loss, params, optimizer: { type: 'sgd', momentum: 0.9 }, formulations: v.f });
+    const t = await timeStep(step, data, 64, secs);
+    results.push({ name: v.name, t });
+    console.log(`  ${v.name.padEnd(28)} ${t.samplesPerSec.toFixed(0).padStart(6)} samples/s  ${t.msPerStep.toFixed(1)} ms/step`);
+  }
+  // Profile the default: kernel time per node, grouped.
+  const { g, loss, params } = lenet();
+  const pv = variants.find((v) => v.name === profileVariant) ?? variants[0]!;
+  const step = buildTrainStep({ graph: g.graph, loss, params, optimizer: { type: 'sgd', momentum: 0.9 }, formulations: pv.f });
+  const prof = (await timeStep(step, data, 64, quick ? 1 : 2, true)).profile!;
+  const total = [...prof.values()].reduce((a, b) => a + b, 0);
+  console.log(`\nORT profile of the '${pv.name}' CNN step (kernel ms/step, total ${total.toFixed(1)}):`);
+  for (const [k, v] of [...prof].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`  ${v.toFixed(2).padStart(6)} ms  ${(100 * v / total).toFixed(0).padStart(3)}%  ${k}`);
+
+  if (profileOnly) return;
+  console.log('\n784-256-10 MLP step, batch 128, SGD momentum 0.9:');
+  const m = mlp();
+  const mstep = buildTrainStep({ graph: m.g.graph, loss: m.loss, params: m.params, optimizer: { type: 'sgd', momentum: 0.9 } });
+  const mt = await timeStep(mstep, batchData(128, [784]), 128, secs);
+  console.log(`  generated step               ${mt.samplesPerSec.toFixed(0).padStart(6)} samples/s  ${mt.msPerStep.toFixed(2)} ms/step`);
+
+  const torch = torchBaseline();
+  const best = results.reduce((a, b) => (b.t.samplesPerSec > a.t.samplesPerSec ? b : a));
+  if (torch) {
+    console.log(`\nPyTorch (same run, ${THREADS} threads): MLP ${torch.mlp.toFixed(0)} samples/s, CNN ${torch.cnn.toFixed(0)} samples/s`);
+    console.log(`ratio trainfer/torch: MLP ${(mt.samplesPerSec / torch.mlp).toFixed(2)}×, CNN default ${(results[0]!.t.samplesPerSec / torch.cnn).toFixed(2)}×, CNN best (${best.name}) ${(best.t.samplesPerSec / torch.cnn).toFixed(2)}×`);
+  } else console.log('\nPyTorch not found in /tmp/peers: no same-run baseline (shared README: MLP ≈ 60k, CNN ≈ 2.0k samples/s)');
+}
+
+await main();
