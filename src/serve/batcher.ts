@@ -79,11 +79,11 @@ export class DynamicBatcher {
   /** Queues a request. Rejects with `InferenceError` 503 (queue full), 504 (timeout), 499 (cancelled) or 500. */
   submit(req: BatchRequest): Promise<BatchResult> {
     if (this.closed) return Promise.reject(new InferenceError('model is being unloaded', 503, { 'Retry-After': '1' }));
-    if (this.queue.length >= this.o.maxQueueSize) {
-      return Promise.reject(new InferenceError(`queue is full (${this.o.maxQueueSize} requests waiting); retry later`, 503, { 'Retry-After': '1' }));
-    }
     if (this.o.maxBatchSize > 0 && req.batch > this.o.maxBatchSize) {
       return Promise.reject(new InferenceError(`batch size ${req.batch} exceeds the model's maxBatchSize ${this.o.maxBatchSize}`, 400));
+    }
+    if (this.queue.length >= this.o.maxQueueSize) {
+      return Promise.reject(new InferenceError(`queue is full (${this.o.maxQueueSize} requests waiting); retry later`, 503, { 'Retry-After': '1' }));
     }
     return new Promise<BatchResult>((resolve, reject) => {
       const e: Entry = { ...req, key: batchKey(req.feeds), enqueuedAt: performance.now(), done: false, resolve, reject };

@@ -72,7 +72,14 @@ export class InferenceServer {
   /** Stops accepting connections, finishes requests in flight, then unloads every model. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.app.close();
+      // Keep-alive connections that were busy when close began would otherwise linger until their
+      // idle timeout: responses now carry `Connection: close`, and idle sockets are swept.
+      const sweep = setInterval(() => this.app.server.closeIdleConnections(), 50);
+      try {
+        await this.app.close();
+      } finally {
+        clearInterval(sweep);
+      }
       await this.repository.close();
     })();
     return this.closing;
@@ -103,6 +110,10 @@ function buildApp(d: AppDeps): FastifyInstance {
     return reply.code(500).send({ error: oneLine(err) });
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` }));
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (d.isClosing()) reply.header('Connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
   });
