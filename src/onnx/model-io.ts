@@ -4,11 +4,12 @@
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create, fromBinary } from '@bufbuild/protobuf';
 import { GraphProtoSchema, type ModelProto, ModelProtoSchema, StringStringEntryProtoSchema, TensorProtoSchema, TensorProto_DataLocation } from './gen/onnx_pb.js';
 import { FileFormatError, oneLine } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { modelFromProto, modelToProto } from './ir-proto.js';
+import { concatChunks, encodeModelChunks } from './proto-chunks.js';
 import type { Model } from './ir.js';
 import type { ExternalDataLoader } from './tensor.js';
 
@@ -48,9 +49,9 @@ function checkModelProto(p: ModelProto, file: string): void {
   }
 }
 
-/** Encodes a `ModelProto` to bytes (unknown fields are written back). */
+/** Encodes a `ModelProto` to bytes (unknown fields are written back). Large weights are copied once. */
 export function encodeModelProto(p: ModelProto): Uint8Array {
-  return toBinary(ModelProtoSchema, p, { writeUnknownFields: true });
+  return concatChunks(encodeModelChunks(p));
 }
 
 /** Reads a `.onnx` file as a `ModelProto` (external data is not loaded). Errors name the file. */
@@ -134,7 +135,7 @@ export function writeModel(path: string, model: Model, options: WriteModelOption
 export function writeModelProto(path: string, p: ModelProto, options: WriteModelOptions = {}): void {
   const threshold = options.externalDataThreshold;
   if (threshold === undefined || !p.graph) {
-    writeFileAtomic(path, encodeModelProto(p));
+    writeFileAtomic(path, encodeModelChunks(p));
     return;
   }
   const location = options.externalDataLocation ?? `${path.split(/[\\/]/).pop()}.data`;
@@ -160,7 +161,7 @@ export function writeModelProto(path: string, p: ModelProto, options: WriteModel
   });
   out.graph = graph;
   writeFileAtomic(join(dirname(path), location), chunks);
-  writeFileAtomic(path, encodeModelProto(out));
+  writeFileAtomic(path, encodeModelChunks(out));
 }
 
 /** ONNX data types moved to external data: float32, float16, float64, bfloat16, int8, uint8, int4, uint4. */

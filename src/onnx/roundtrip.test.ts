@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import {
   AttributeProtoSchema,
   AttributeProto_AttributeType,
   FunctionProtoSchema,
   type ModelProto,
+  ModelProtoSchema,
   NodeProtoSchema,
   OperatorSetIdProtoSchema,
   SparseTensorProtoSchema,
@@ -16,6 +17,7 @@ import {
   TensorProtoSchema,
 } from './gen/onnx_pb.js';
 import { modelFromProto, modelToProto } from './ir-proto.js';
+import { encodeModelChunks } from './proto-chunks.js';
 import { decodeModelProto, encodeModelProto, loadModel, readModel, writeModel } from './model-io.js';
 import { allFixtures, mlpFixture, transformerFixture } from './test-fixtures.js';
 import { runOrt } from './test-ort.js';
@@ -155,4 +157,17 @@ test('external data: write → read → write is byte-identical (model and data 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('chunked encoding equals protobuf-es toBinary, including large tensors with unknown fields', () => {
+  const p = modelToProto(mlpFixture().model);
+  const big = create(TensorProtoSchema, { name: 'big', dataType: 1, dims: [40000n], rawData: new Uint8Array(160000).map((_, i) => i % 251), docString: 'after raw' });
+  (big as { $unknown?: unknown }).$unknown = [{ no: 88, wireType: 0, data: Uint8Array.of(5) }];
+  p.graph!.initializer.splice(1, 0, big);
+  (p.graph as { $unknown?: unknown }).$unknown = [{ no: 99, wireType: 0, data: Uint8Array.of(1) }];
+  p.metadataProps.push(create(StringStringEntryProtoSchema, { key: 'k', value: 'v' }));
+  const chunks = encodeModelChunks(p);
+  assert.ok(chunks.length > 3, 'large tensors are referenced, not copied');
+  assert.ok(chunks.some((c) => c === big.rawData), 'raw data is passed through by reference');
+  assert.ok(Buffer.compare(Buffer.concat(chunks), toBinary(ModelProtoSchema, p, { writeUnknownFields: true })) === 0);
 });
