@@ -210,7 +210,50 @@ export function controlFlowFixture(batch = 2): Fixture {
   };
 }
 
+/** Less common ops: Einsum, Scan, TopK, Gather{Elements,ND}, DepthToSpace/SpaceToDepth, Trilu, CumSum, norms, ArgMax, NonZero, Constant. */
+export function miscOpsFixture(batch = 2): Fixture {
+  const r = seededRandom(7);
+  const g = new GraphBuilder({ name: 'misc' });
+  const x = g.input('x', 'float32', ['n', 4, 6]);
+  const img = g.input('img', 'float32', ['n', 8, 4, 4]);
+  const outs: Record<string, string> = {};
+  outs.einsum = g.op1('Einsum', [x, g.initializer('e', randF32(r, [6, 3]))], { equation: attr.string('bij,jk->bik') });
+  outs.einsumImplicit = g.op1('Einsum', [x], { equation: attr.string('bij') });
+  const [vals, idx] = g.op('TopK', [x, g.int64s([2])], { axis: attr.int(-1) }, { outputs: 2 }) as [string, string];
+  Object.assign(outs, { vals, idx });
+  outs.gatherEl = g.op1('GatherElements', [x, idx], { axis: attr.int(2) });
+  outs.gatherNd = g.op1('GatherND', [g.initializer('gnd', randF32(r, [3, 4, 5])), g.constant(Tensor.i64([2, 2], [0, 1, 2, 3]), 'nd')]);
+  outs.d2s = g.op1('DepthToSpace', [img], { blocksize: attr.int(2) });
+  outs.s2d = g.op1('SpaceToDepth', [img], { blocksize: attr.int(2) });
+  outs.trilu = g.op1('Trilu', [x], { upper: attr.int(0) });
+  outs.cumsum = g.op1('CumSum', [x, g.constant(Tensor.i64([], [1]), 'ax')]);
+  outs.inorm = g.op1('InstanceNormalization', [img, g.initializer('in.s', randF32(r, [8])), g.initializer('in.b', randF32(r, [8]))]);
+  outs.argmax = g.op1('ArgMax', [x], { axis: attr.int(1), keepdims: attr.int(0) });
+  outs.nonzero = g.op1('NonZero', [g.greater(x, g.scalar(0))]);
+  outs.logsm = g.logSoftmax(x, 1);
+  outs.l2 = g.op1('ReduceL2', [x, g.int64s([0, 2])], { keepdims: attr.int(1) });
+  outs.gmax = g.op1('GlobalMaxPool', [img]);
+  outs.lp = g.op1('LpPool', [img], { kernel_shape: attr.ints([2, 2]), p: attr.int(2) });
+  outs.sum3 = g.op1('Sum', [x, g.initializer('bias3', randF32(r, [6])), g.initializer('bias43', randF32(r, [4, 1]))]);
+  outs.clip = g.clip(x, g.scalar(-0.5), g.scalar(0.5));
+  outs.size = g.op1('Size', [x]);
+  outs.konst = g.op1('Constant', [], { value_floats: attr.floats([1, 2, 3]) });
+  outs.flat0 = g.flatten(img, 0);
+  // Scan: running sum over the 4 rows of each sample's [4, 6] block, emitting the doubled partial sums.
+  const body = new GraphBuilder({ name: 'scan_body', prefix: 'scan/' });
+  const st = body.input('scan/state', 'float32', [6]);
+  const row = body.input('scan/row', 'float32', [6]);
+  const next = body.add(st, row);
+  const emit = body.mul(next, body.scalar(2));
+  body.graph.outputs.push({ name: next, type: { dtype: 'float32', shape: [6] } }, { name: emit, type: { dtype: 'float32', shape: [6] } });
+  const first = g.squeeze(g.slice(x, [0], [1], [0]), [0]); // x[0]: [4, 6]
+  const [final, ys] = g.op('Scan', [g.initializer('s0', randF32(r, [6])), first], { body: attr.graph(body.graph), num_scan_inputs: attr.int(1) }, { outputs: 2 }) as [string, string];
+  Object.assign(outs, { final, ys });
+  for (const [name, v] of Object.entries(outs)) g.output(v, name);
+  return { name: 'misc_ops', model: g.toModel(), feeds: { x: randF32(r, [batch, 4, 6], 1), img: randF32(r, [batch, 8, 4, 4], 1) } };
+}
+
 /** All fixtures. */
 export function allFixtures(): Fixture[] {
-  return [mlpFixture(), cnnFixture(), transformerFixture(), quantFixture(), trainingOpsFixture(), controlFlowFixture()];
+  return [mlpFixture(), cnnFixture(), transformerFixture(), quantFixture(), trainingOpsFixture(), controlFlowFixture(), miscOpsFixture()];
 }

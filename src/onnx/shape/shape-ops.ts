@@ -265,7 +265,11 @@ const slice: ShapeFn = (ctx) => {
     const d = out[a]!;
     const [s, e, st] = [p.starts[i]!, p.ends[i]!, p.steps[i]!];
     if (typeof d === 'number') out[a] = sliceLen(d, s, e, st)[1];
-    else out[a] = s === 0 && st === 1 && e >= 2 ** 31 - 1 ? d : null; // x[0:] keeps a symbolic dim
+    else if (s === 0 && st === 1 && e >= 2 ** 31 - 1) out[a] = d; // x[0:] keeps a symbolic dim
+    // Like ONNX's own inference: starts and ends of one sign give a size-independent length
+    // (x[:, 0:1] is 1 whenever the dim is at least 1).
+    else if (((s >= 0 && e >= 0 && e < 2 ** 31 - 1) || (s < 0 && e < 0 && e > -(2 ** 31))) && st !== 0) out[a] = Math.max(0, Math.ceil((e - s) / st));
+    else out[a] = null;
   });
   return [{ dtype: x.dtype, shape: out }];
 };
