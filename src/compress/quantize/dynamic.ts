@@ -20,7 +20,7 @@ export interface DynamicOptions {
   perChannel: boolean;
   /** 7-bit weights for CPUs without VNNI. */
   reduceRange: boolean;
-  /** `fused` = com.microsoft DynamicQuantizeMatMul (default), `integer` = standard MatMulInteger chain. */
+  /** `integer` = standard DynamicQuantizeLinear → MatMulInteger chain (ORT fuses it into DynamicQuantizeMatMul), `fused` = that contrib op directly. */
   matmulFormat: DynamicMatMulFormat;
   /** Quantize Conv too (ConvInteger; per-tensor zero point). Default true. */
   conv: boolean;

@@ -24,6 +24,11 @@ export interface QdqRule {
   /** Input slot holding a bias initializer, quantized to int32 with scale = x_scale · w_scale. */
   bias?: number;
   output: OutputRule;
+  /**
+   * Light ops (everything but Conv/ConvTranspose/MatMul/Gemm) are quantized only when an input already is:
+   * int8 elementwise/pooling pays off only inside an int8 region, never as a float → int8 → float detour.
+   */
+  light?: boolean;
 }
 
 const first = (): number[] => [0];
@@ -36,21 +41,21 @@ export const QDQ_RULES = {
   ConvTranspose: { acts: first, weight: { index: 1, axis: (n) => (attrInt(n, 'group', 1) === 1 ? 1 : undefined) }, bias: 2, output: 'quantize' },
   MatMul: { acts: all, weight: { index: 1, axis: (_n, w) => (w.dims.length === 2 ? 1 : undefined) }, output: 'optional' },
   Gemm: { acts: first, weight: { index: 1, axis: (n) => (attrInt(n, 'transB', 0) ? 0 : 1) }, bias: 2, output: 'optional' },
-  Add: { acts: all, output: 'quantize' },
-  Mul: { acts: all, output: 'quantize' },
-  Relu: { acts: first, output: 'quantize' },
-  Clip: { acts: first, output: 'quantize' },
-  MaxPool: { acts: first, output: 'share' },
-  AveragePool: { acts: first, output: 'quantize' },
-  GlobalAveragePool: { acts: first, output: 'quantize' },
-  Concat: { acts: all, output: 'quantize' },
-  Reshape: { acts: first, output: 'share' },
-  Transpose: { acts: first, output: 'share' },
-  Flatten: { acts: first, output: 'share' },
-  Squeeze: { acts: first, output: 'share' },
-  Unsqueeze: { acts: first, output: 'share' },
-  Resize: { acts: first, output: 'share' },
-  Softmax: { acts: first, output: 'softmax' },
+  Add: { acts: all, output: 'quantize', light: true },
+  Mul: { acts: all, output: 'quantize', light: true },
+  Relu: { acts: first, output: 'quantize', light: true },
+  Clip: { acts: first, output: 'quantize', light: true },
+  MaxPool: { acts: first, output: 'share', light: true },
+  AveragePool: { acts: first, output: 'quantize', light: true },
+  GlobalAveragePool: { acts: first, output: 'quantize', light: true },
+  Concat: { acts: all, output: 'quantize', light: true },
+  Reshape: { acts: first, output: 'share', light: true },
+  Transpose: { acts: first, output: 'share', light: true },
+  Flatten: { acts: first, output: 'share', light: true },
+  Squeeze: { acts: first, output: 'share', light: true },
+  Unsqueeze: { acts: first, output: 'share', light: true },
+  Resize: { acts: first, output: 'share', light: true },
+  Softmax: { acts: first, output: 'softmax', light: true },
   Gather: { acts: first, output: 'share' },
 } as const satisfies Record<string, QdqRule>;
 

@@ -26,6 +26,12 @@ export interface QdqOptions {
   reduceRange: boolean;
   /** Ops to leave float, by node name. */
   exclude?: ReadonlySet<string>;
+  /**
+   * Keep a Conv float when its reduction size C_in/group · ∏kernel is below this (default 64): measured on
+   * ORT 1.30 x86, QLinearConv is 2–3× slower than fp32 Conv for 1-channel 3×3 inputs (K = 9) and faster from
+   * 16 channels (K = 144) up. 0 quantizes every Conv.
+   */
+  minConvReduction?: number;
 }
 
 /** Main-graph values whose ranges static quantization may need: activation inputs and outputs of covered ops. */
@@ -43,7 +49,6 @@ export function calibrationTargets(g: Graph): string[] {
 /** Rewrites `model` (prepared, main graph calibrated) into QDQ form in place; fills `report`. */
 export function insertQdq(model: Model, cal: Calibration, o: QdqOptions, report: QuantizeReport): void {
   const g = model.graph;
-  if (!o.activationSymmetric) foldRelus(g, cal, report);
   const isFloatValue = (v: string): boolean => {
     const init = g.initializers.get(v);
     if (init) return init.dtype === 'float32';
@@ -70,11 +75,27 @@ export function insertQdq(model: Model, cal: Calibration, o: QdqOptions, report:
   };
   const idx = g.index();
   const graphOutputs = new Set(g.outputs.map((v) => v.name));
+  const willQuantize = (c: Node): boolean => ruleFor(c) !== undefined && !o.exclude?.has(c.name) && !(c.opType === 'Softmax' && graphOutputs.has(c.outputs[0]!));
   const weightPlans: { node: Node; slot: number; axis: number | undefined }[] = [];
   const biasPlans: { node: Node; slot: number; weightSlot: number; axis: number | undefined }[] = [];
+  const quantizedNodes = new Set<Node>();
+  const dropped = new Set<Node>();
   for (const n of g.nodes) {
     const rule = ruleFor(n);
     const where = { graph: 'main', node: n.name, opType: n.opType };
+    // Relu / Clip(0, ·) right after a quantized op: its output Q (zero point at qmin) saturates at 0 — the same clamp.
+    const x = n.inputs[0] ?? '';
+    const p = idx.producer.get(x);
+    const r = cal.ranges.get(n.outputs[0] ?? '');
+    if (!o.activationSymmetric && (n.opType === 'Relu' || (n.opType === 'Clip' && clipStartsAtZero(g, n))) && n.domain === '' && p && quantizedNodes.has(p)
+      && RELU_FOLD_PRODUCERS.has(p.opType) && actParams.has(x) && (idx.consumers.get(x) ?? []).length === 1 && !graphOutputs.has(x) && !graphOutputs.has(n.outputs[0]!) && r && !o.exclude?.has(n.name)) {
+      p.outputs = [n.outputs[0]!, ...p.outputs.slice(1)];
+      actParams.delete(x);
+      actParams.set(n.outputs[0]!, paramsOf(n.outputs[0]!, { min: 0, max: r.max }));
+      dropped.add(n);
+      report.outcomes.push({ ...where, status: 'folded', detail: `into ${p.opType} '${p.name}' output quantization` });
+      continue;
+    }
     if (!rule) {
       if (n.opType === 'Identity') continue;
       report.outcomes.push({ ...where, status: 'float', detail: 'not covered by static quantization' });
@@ -97,8 +118,19 @@ export function insertQdq(model: Model, cal: Calibration, o: QdqOptions, report:
       report.outcomes.push({ ...where, status: 'float', detail: `input '${n.inputs[notFloat]}' is not a calibrated float tensor` });
       continue;
     }
-    if (rule.output === 'share' && !actParams.has(n.inputs[0]!)) {
-      report.outcomes.push({ ...where, status: 'float', detail: 'pass-through op on a float input' });
+    const light = rule.light || (n.opType === 'Gather' && !g.initializers.has(n.inputs[0]!));
+    if (light && !acts.some((i) => actParams.has(n.inputs[i]!))) {
+      report.outcomes.push({ ...where, status: 'float', detail: 'float input (int8 here would only add Q/DQ)' });
+      continue;
+    }
+    if (n.opType === 'Softmax' && graphOutputs.has(n.outputs[0]!)) {
+      report.outcomes.push({ ...where, status: 'float', detail: 'graph output (probabilities kept float)' });
+      continue;
+    }
+    const k = convReduction(n, w);
+    if (k !== undefined && k < (o.minConvReduction ?? 64)) {
+      const min = o.minConvReduction ?? 64;
+      report.outcomes.push({ ...where, status: 'float', detail: Number.isFinite(min) ? `too narrow for int8 to pay off (C_in·∏k = ${k} < ${min})` : 'fp32 Conv measured faster here (autotune)' });
       continue;
     }
     if (n.opType === 'MaxPool' && n.outputs.filter(Boolean).length > 1) {
@@ -125,11 +157,13 @@ export function insertQdq(model: Model, cal: Calibration, o: QdqOptions, report:
     const out = n.outputs[0]!;
     const consumers = idx.consumers.get(out) ?? [];
     if (rule.output === 'quantize' && isFloatValue(out) && rangeOf(out)) actParams.set(out, paramsOf(out, rangeOf(out)!));
-    else if (rule.output === 'optional' && !graphOutputs.has(out) && consumers.some((c) => ruleFor(c)) && rangeOf(out)) actParams.set(out, paramsOf(out, rangeOf(out)!));
+    else if (rule.output === 'optional' && !graphOutputs.has(out) && consumers.some((c) => willQuantize(c)) && rangeOf(out)) actParams.set(out, paramsOf(out, rangeOf(out)!));
     else if (rule.output === 'share') actParams.set(out, actParams.get(n.inputs[0]!)!);
     else if (rule.output === 'softmax') actParams.set(out, paramsOf(out, { min: 0, max: 1 }));
     report.outcomes.push({ ...where, status: 'quantized', detail: how });
+    quantizedNodes.add(n);
   }
+  g.nodes = g.nodes.filter((n) => !dropped.has(n));
   emit(g, actParams, weightPlans, biasPlans, o);
   for (const sg of walkGraphs(g)) {
     if (sg === g) continue;
@@ -137,25 +171,12 @@ export function insertQdq(model: Model, cal: Calibration, o: QdqOptions, report:
   }
 }
 
-/** Removes Relu / Clip(min 0) that follow a quantized-output op: the output Q's saturation at zp does the clamp. */
-function foldRelus(g: Graph, cal: Calibration, report: QuantizeReport): void {
-  const idx = g.index();
-  const outputs = new Set(g.outputs.map((v) => v.name));
-  const drop = new Set<Node>();
-  for (const n of g.nodes) {
-    if (n.domain !== '' || (n.opType !== 'Relu' && n.opType !== 'Clip')) continue;
-    if (n.opType === 'Clip' && !clipStartsAtZero(g, n)) continue;
-    const x = n.inputs[0]!;
-    const p = idx.producer.get(x);
-    if (!p || !RELU_FOLD_PRODUCERS.has(p.opType) || p.domain !== '' || outputs.has(x) || outputs.has(n.outputs[0]!)) continue;
-    if ((idx.consumers.get(x) ?? []).length !== 1 || !cal.ranges.has(n.outputs[0]!)) continue;
-    const r = cal.ranges.get(n.outputs[0]!)!;
-    cal.ranges.set(n.outputs[0]!, { min: 0, max: r.max });
-    p.outputs = [n.outputs[0]!, ...p.outputs.slice(1)];
-    drop.add(n);
-    report.outcomes.push({ graph: 'main', node: n.name, opType: n.opType, status: 'folded', detail: `into ${p.opType} '${p.name}' output quantization` });
-  }
-  g.nodes = g.nodes.filter((n) => !drop.has(n));
+/** C_in/group · ∏kernel of a Conv / ConvTranspose weight (undefined for other ops). */
+function convReduction(n: Node, w: Tensor | undefined): number | undefined {
+  if (!w || (n.opType !== 'Conv' && n.opType !== 'ConvTranspose')) return undefined;
+  const kernel = w.dims.slice(2).reduce((a, b) => a * b, 1);
+  const group = n.attributes.group?.type === 'int' ? n.attributes.group.value : 1;
+  return (n.opType === 'Conv' ? w.dims[1]! : w.dims[0]! / group) * kernel;
 }
 
 function clipStartsAtZero(g: Graph, n: Node): boolean {

@@ -35,7 +35,7 @@ export interface RangeOptions {
 /**
  * Scale and zero point that map [rmin, rmax] (widened to include 0, so 0 is exact) onto the type's range.
  * Asymmetric: scale = (rmax − rmin)/(qmax − qmin), zp = round(qmin − rmin/scale).
- * Symmetric: scale = max(|rmin|, |rmax|)/((qmax − qmin)/2), zp = middle of the range.
+ * Symmetric: scale = max(|rmin|, |rmax|)/127 for int8 (±127, as ORT), /127.5 for uint8; zp = middle of the range.
  *
  * @example paramsFromRange(0, 2.55, { qtype: 'uint8', symmetric: false }) // { scale: 0.01, zeroPoint: 0 }
  */
@@ -51,7 +51,9 @@ export function paramsFromRange(rmin: number, rmax: number, o: RangeOptions): { 
   }
   if (hi === lo) return { scale: 1, zeroPoint: o.symmetric ? midpoint(o.qtype) : qmin };
   if (o.symmetric) {
-    const scale = f32((2 * hi) / (qmax - qmin));
+    // Symmetric int8 uses [-127, 127] (as ORT does) so +max and −max both map exactly.
+    const half = o.qtype === 'int8' ? qmax : (qmax - qmin) / 2;
+    const scale = f32(hi / half);
     return { scale, zeroPoint: midpoint(o.qtype) };
   }
   const scale = f32((hi - lo) / (qmax - qmin));

@@ -10,7 +10,9 @@ import type { CalibrationMethod } from './calib-stats.js';
 import { type DynamicMatMulFormat, quantizeDynamic } from './dynamic.js';
 import { convertFp16 } from './fp16.js';
 import { quantizeInt4 } from './int4.js';
-import { calibrationTargets, insertQdq } from './qdq.js';
+import { type QdqOptions, calibrationTargets, insertQdq } from './qdq.js';
+import { autotuneConvs } from './autotune.js';
+import type { Tensor } from '../../onnx/tensor.js';
 import type { QType } from './qmath.js';
 import { prepareModel } from './prepare.js';
 import { type QuantizeReport, newReport, quantizedCount } from './report.js';
@@ -36,7 +38,9 @@ export interface QuantizeOptions {
   activationSymmetric?: boolean;
   /** 7-bit weights, for x86 CPUs without VNNI (default false). */
   reduceRange?: boolean;
-  /** Dynamic: MatMul form (default `fused`). */
+  /** Static: keep Convs with C_in/group·∏kernel below this float (default 64; 0 = quantize all). */
+  minConvReduction?: number;
+  /** Dynamic: MatMul form (default `integer`: standard ops, which ORT fuses into the same kernel). */
   dynamicMatMul?: DynamicMatMulFormat;
   /** Dynamic: also quantize Conv via ConvInteger (default false: measured slower than fp32 Conv on ORT CPU). */
   dynamicConv?: boolean;
@@ -52,6 +56,8 @@ export interface QuantizeOptions {
   keepIoTypes?: boolean;
   /** Node names to leave float. */
   exclude?: readonly string[];
+  /** Static: time the Conv plans (narrow float / all int8 / all float) and keep the fastest (default true). */
+  autotune?: boolean;
   /** Threads for calibration runs (default 1). */
   threads?: number;
 }
@@ -84,20 +90,30 @@ export async function quantize(o: QuantizeOptions): Promise<QuantizeResult> {
       if (values.length === 0) throw new TrainferError('nothing to quantize: the model has no operator static quantization covers');
       const cal = await calibrate({ model, values, batches: o.calibration, method: o.method, percentile: o.percentile, threads: o.threads });
       report.notes.push(`calibrated ${cal.ranges.size} tensor(s) over ${cal.samples} sample(s) with ${o.method ?? 'minmax'}`);
-      insertQdq(model, cal, {
+      const qdq: QdqOptions = {
         activationType: o.activationType ?? 'uint8',
         activationSymmetric: o.activationSymmetric ?? false,
         perChannel: o.perChannel ?? true,
         reduceRange: o.reduceRange ?? false,
+        minConvReduction: o.minConvReduction,
         exclude,
-      }, report);
+      };
+      if (o.autotune !== false && o.minConvReduction === undefined) {
+        const sample = await firstBatch(o.calibration);
+        const timed = sample ? await autotuneConvs({ prepared: model, cal, qdq, sample, threads: o.threads }) : [];
+        if (timed.length) {
+          qdq.minConvReduction = timed[0]!.minConvReduction;
+          report.notes.push(`autotune (batch 64, ${o.threads ?? 1} thread): ${timed.map((t) => `${t.label} ${Math.round(t.samplesPerSecond)}/s`).join(', ')} → ${timed[0]!.label}`);
+        }
+      }
+      insertQdq(model, cal, qdq, report);
       break;
     }
     case 'dynamic':
       quantizeDynamic(model, {
         perChannel: o.perChannel ?? true,
         reduceRange: o.reduceRange ?? false,
-        matmulFormat: o.dynamicMatMul ?? 'fused',
+        matmulFormat: o.dynamicMatMul ?? 'integer',
         conv: o.dynamicConv ?? false,
         exclude,
       }, report);
@@ -115,4 +131,9 @@ export async function quantize(o: QuantizeOptions): Promise<QuantizeResult> {
   }
   model.producerName = 'trainfer';
   return { model, report };
+}
+
+async function firstBatch(src: BatchSource): Promise<Record<string, Tensor> | undefined> {
+  for await (const b of src()) return b;
+  return undefined;
 }
