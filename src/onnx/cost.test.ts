@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { create } from '@bufbuild/protobuf';
+import { SparseTensorProtoSchema, TensorProtoSchema } from './gen/onnx_pb.js';
 import { countParameters, estimateFlops } from './cost.js';
+import { modelToProto } from './ir-proto.js';
+import { encodeModelProto, loadModel } from './model-io.js';
 import { cnnFixture, controlFlowFixture, mlpFixture, quantFixture, transformerFixture } from './test-fixtures.js';
 
 test('MLP: parameters and per-node FLOPs by hand', () => {
@@ -67,4 +71,17 @@ test('Loop bodies count once per trip; If branches at half weight', () => {
   const branches = f.nodes.filter((n) => n.graph === 'then' || n.graph === 'else').map((n) => n.flops);
   assert.deepEqual(branches, [4, 4]);
   assert.ok(f.assumptions.some((a) => a.includes('half weight')));
+});
+
+test('sparse initializers count their stored values; subgraph initializers count too', () => {
+  const p = modelToProto(mlpFixture().model);
+  p.graph!.sparseInitializer.push(create(SparseTensorProtoSchema, {
+    dims: [10n],
+    values: create(TensorProtoSchema, { name: 'sp', dataType: 1, dims: [3n], floatData: [1, 2, 3] }),
+    indices: create(TensorProtoSchema, { dataType: 7, dims: [3n], int64Data: [0n, 4n, 9n] }),
+  }));
+  const m = loadModel(encodeModelProto(p));
+  assert.equal(countParameters(m).parameters, 64 * 32 + 32 + 10 * 32 + 10 + 3);
+  // control flow: three float32 scalars live inside If branches and the Loop body
+  assert.equal(countParameters(controlFlowFixture().model).byDType.float32!.tensors, 3);
 });

@@ -7,7 +7,7 @@
  * Conventions: one multiply-accumulate = 2 FLOPs (Conv, ConvTranspose, MatMul, Gemm, Einsum and their
  * integer/QLinear forms); elementwise ops 1 per output element; see `PER_ELEMENT` for the rest.
  */
-import { byteLength } from './dtype.js';
+import { byteLength, dtypeFromOnnx } from './dtype.js';
 import type { Dim, Graph, Model, Node, ValueType } from './ir.js';
 import { attrInt, attrString } from './ir.js';
 import { inferTypes } from './shape-infer.js';
@@ -53,8 +53,8 @@ export function countParameters(target: Model | Graph): ParameterCount {
       const v = s.values;
       if (!v) continue;
       const n = Number(v.dims.reduce((a, b) => a * b, 1n));
-      const t = ['', 'float32', 'uint8', 'int8', 'uint16', 'int16', 'int32', 'int64', 'string', 'bool', 'float16', 'float64'][v.dataType] ?? 'float32';
-      addTensor(t, n, t === 'string' ? 0 : byteLength(t as 'float32', n));
+      const t = dtypeFromOnnx(v.dataType);
+      if (t) addTensor(t, n, t === 'string' ? 0 : byteLength(t, n));
     }
     for (const n of g.nodes) {
       for (const a of Object.values(n.attributes)) {

@@ -103,6 +103,9 @@ test('hand-made hostile inputs give FileFormatError', () => {
   const claim = modelToProto(controlFlowFixture().model);
   claim.graph!.initializer.push(create(TensorProtoSchema, { name: 'liar', dataType: 1, dims: [1n << 30n], floatData: [1] }));
   bad.liar = encodeModelProto(claim);
+  const odd = modelToProto(controlFlowFixture().model);
+  odd.graph!.initializer.push(create(TensorProtoSchema, { name: 'odd', dataType: 99, dims: [1n], rawData: Uint8Array.of(1, 2, 3, 4) }));
+  bad.unknownDtype = encodeModelProto(odd);
   for (const [name, bytes] of Object.entries(bad)) {
     assert.throws(() => loadModel(bytes, { file: `${name}.onnx` }), (e: unknown) => e instanceof FileFormatError && e.message.startsWith(`${name}.onnx: `), name);
   }
