@@ -74,3 +74,15 @@ test('subgraphs see outer-scope values defined before their node, and may not sh
     "graph 'then': node 'then/Add' (Add): output 'x' shadows a value of an outer scope",
   ]);
 });
+
+test('opsets and IR versions newer than trainfer knows are warnings', () => {
+  const g = new GraphBuilder();
+  g.output(g.relu(g.input('x', 'float32', [1])), 'y');
+  const m = g.toModel({ opset: 30, irVersion: 12 });
+  const p = validateGraph(m);
+  assert.deepEqual(p.map((e) => [e.severity, e.reason]), [
+    ['warning', 'ai.onnx opset 30 is newer than the newest trainfer knows (22); checks follow opset 22 rules'],
+    ['warning', 'IR version 12 is newer than the newest trainfer knows (10)'],
+  ]);
+  assert.doesNotThrow(() => assertValidGraph(m));
+});

@@ -76,10 +76,17 @@ export function assertValidGraph(target: Model | Graph, options: ValidateOptions
   throw new NodeValidationError(first.graph, first.node, first.opType, first.input, `${first.reason} (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''})`);
 }
 
+/** Newest default-domain opset and IR version the schema and checks cover. */
+const NEWEST_OPSET = 22;
+const NEWEST_IR = 10;
+
 type Add = (g: Graph, n: Node | undefined, input: string | undefined, reason: string, severity?: Severity) => void;
 
 function checkOpsets(m: Model, add: Add): void {
-  if (!m.opsets.has('')) add(m.graph, undefined, undefined, 'the model imports no default (ai.onnx) opset');
+  const opset = m.opsets.get('');
+  if (opset === undefined) add(m.graph, undefined, undefined, 'the model imports no default (ai.onnx) opset');
+  else if (opset > NEWEST_OPSET) add(m.graph, undefined, undefined, `ai.onnx opset ${opset} is newer than the newest trainfer knows (${NEWEST_OPSET}); checks follow opset ${NEWEST_OPSET} rules`, 'warning');
+  if (m.irVersion > NEWEST_IR) add(m.graph, undefined, undefined, `IR version ${m.irVersion} is newer than the newest trainfer knows (${NEWEST_IR})`, 'warning');
   const functionDomains = new Set(m.functions.map((f) => f.domain));
   const seen = new Set<string>();
   const visit = (g: Graph): void => {
