@@ -74,7 +74,12 @@ export function insertQdq(model: Model, cal: Calibration, o: QdqOptions, report:
     return cal.ranges.get(v);
   };
   const idx = g.index();
+  // Graph outputs, and values that reach one only through Identity (how exporters rename outputs).
   const graphOutputs = new Set(g.outputs.map((v) => v.name));
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (n.opType === 'Identity' && graphOutputs.has(n.outputs[0]!)) graphOutputs.add(n.inputs[0]!);
+  }
   const willQuantize = (c: Node): boolean => ruleFor(c) !== undefined && !o.exclude?.has(c.name) && !(c.opType === 'Softmax' && graphOutputs.has(c.outputs[0]!));
   const weightPlans: { node: Node; slot: number; axis: number | undefined }[] = [];
   const biasPlans: { node: Node; slot: number; weightSlot: number; axis: number | undefined }[] = [];
