@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { estimateFlops, countParameters } from '../onnx/cost.js';
 import { writeModel } from '../onnx/model-io.js';
 import { controlFlowFixture, transformerFixture } from '../onnx/test-fixtures.js';
-import { formatInspectReport, reportFor } from './inspect.js';
+import { FileFormatError } from '../util/errors.js';
+import { buildInspectReport, formatInspectReport, reportFor } from './inspect.js';
 
 const here = fileURLToPath(import.meta.url);
 const isTs = here.endsWith('.ts');
@@ -107,4 +108,15 @@ test('--debug adds the stack trace; a bad --batch is a one-line error', () => {
   assert.equal(b.status, 1);
   assert.equal(b.stderr.trimEnd().split('\n').length, 1, b.stderr);
   assert.match(b.stderr, /--batch/);
+});
+
+test('external data is checked, not read; a short data file is a one-line error', () => {
+  const fx = transformerFixture();
+  const file = join(dir, 'ext', 'block.onnx');
+  writeModel(file, fx.model, { externalDataThreshold: 256 });
+  const r = buildInspectReport(file);
+  assert.equal(r.parameters, countParameters(fx.model).parameters);
+  assert.ok(r.fileBytes < r.parameterBytes, 'the weights live in the data file');
+  truncateSync(`${file}.data`, 100);
+  assert.throws(() => buildInspectReport(file), (e: unknown) => e instanceof FileFormatError && /^.*block\.onnx: .*external data 'block\.onnx\.data' is 100 bytes; .* past its end$/.test(e.message));
 });

@@ -63,7 +63,8 @@ export interface InspectOptions {
 
 /** Reads `file` and builds the report. Throws `FileFormatError` for unreadable files. */
 export function buildInspectReport(file: string, options: InspectOptions = {}): InspectReport {
-  const model = readModel(file);
+  // Weights are not needed to describe a model: external data is checked, not read.
+  const model = readModel(file, { externalData: 'check' });
   return reportFor(model, file, options);
 }
 

@@ -63,11 +63,17 @@ export function readModelProto(path: string): ModelProto {
 export interface ReadModelOptions {
   /** Directory against which external data locations resolve (default: the model's directory). */
   externalDataDir?: string;
+  /**
+   * `load` (default) reads external tensor data. `check` only checks that each external file exists
+   * and is long enough, and gives those tensors zero-filled storage the OS maps lazily — for tools that
+   * need shapes and sizes but not weights (`trainfer inspect`). Never write or run such a model.
+   */
+  externalData?: 'load' | 'check';
 }
 
 /** Reads a `.onnx` file into the IR, loading external data from beside it. Errors name the file. */
 export function readModel(path: string, options: ReadModelOptions = {}): Model {
-  return loadModel(readFileOrThrow(path), { file: path, externalDataDir: options.externalDataDir ?? dirname(resolve(path)) });
+  return loadModel(readFileOrThrow(path), { ...options, file: path, externalDataDir: options.externalDataDir ?? dirname(resolve(path)) });
 }
 
 /** Decodes model bytes into the IR. `file` names the source in errors. */
@@ -75,15 +81,19 @@ export function loadModel(bytes: Uint8Array, options: ReadModelOptions & { file?
   const file = options.file ?? '<bytes>';
   const p = decodeModelProto(bytes, file);
   try {
-    return modelFromProto(p, { loadExternal: options.externalDataDir ? externalLoader(options.externalDataDir) : undefined });
+    const dir = options.externalDataDir;
+    return modelFromProto(p, { loadExternal: dir ? externalLoader(dir, { readData: options.externalData !== 'check' }) : undefined });
   } catch (err) {
     if (err instanceof FileFormatError) throw err;
     throw new FileFormatError(file, (err as Error).message, { cause: err });
   }
 }
 
-/** Loads external data from files under `dir`, refusing locations that escape it. */
-export function externalLoader(dir: string): ExternalDataLoader {
+/**
+ * Loads external data from files under `dir`, refusing locations that escape it. With
+ * `readData: false` the ranges are checked but zero-filled buffers are returned instead.
+ */
+export function externalLoader(dir: string, options: { readData?: boolean } = {}): ExternalDataLoader {
   const root = resolve(dir);
   return (location, offset, length) => {
     if (isAbsolute(location)) throw new Error(`external data location '${location}' must be relative`);
@@ -97,7 +107,8 @@ export function externalLoader(dir: string): ExternalDataLoader {
       throw new Error(`external data file '${location}' not found`);
     }
     const len = length ?? size - offset;
-    if (offset + len > size) throw new Error(`external data '${location}' is ${size} bytes; ${offset}+${len} is past its end`);
+    if (len < 0 || offset + len > size) throw new Error(`external data '${location}' is ${size} bytes; ${offset}+${len} is past its end`);
+    if (options.readData === false) return new Uint8Array(len); // calloc'd: untouched pages cost no memory
     const buf = Buffer.allocUnsafe(len);
     const fd = openSync(full, 'r');
     try {
