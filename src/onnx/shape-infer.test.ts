@@ -136,3 +136,18 @@ test('inference never throws on nonsense attributes', () => {
   assert.equal(res.problems.length, 6);
   assert.deepEqual(bad, []);
 });
+
+test('older opsets: Resize-10 scales as input 1, Split/Squeeze/Pad attributes', () => {
+  const g = new GraphBuilder();
+  const x = g.input('x', 'float32', ['n', 3, 4, 4]);
+  g.output(g.op1('Resize', [x, g.constant(Tensor.f32([4], [1, 1, 2, 2]))]), 'up');
+  const parts = g.op('Split', [x], { axis: attr.int(1), split: attr.ints([1, 2]) }, { outputs: 2 });
+  g.output(parts[1]!, 'part');
+  g.output(g.op1('Squeeze', [g.op1('ReduceMean', [x], { axes: attr.ints([1]) })], { axes: attr.ints([1]) }), 'sq');
+  g.output(g.op1('Pad', [x], { pads: attr.ints([0, 0, 1, 1, 0, 0, 1, 1]) }), 'pad');
+  const t = inferTypes(g.toModel({ opset: 10 })).types;
+  assert.deepEqual(t.get('up')?.shape, ['n', 3, 8, 8]);
+  assert.deepEqual(t.get('part')?.shape, ['n', 2, 4, 4]);
+  assert.deepEqual(t.get('sq')?.shape, ['n', 4, 4]);
+  assert.deepEqual(t.get('pad')?.shape, ['n', 3, 6, 6]);
+});

@@ -162,10 +162,11 @@ const resize: ShapeFn = (ctx) => {
   if (!x?.shape) return [x];
   const r = x.shape.length;
   const axes = (attrInts(ctx.node, 'axes') ?? x.shape.map((_, i) => i)).map((a) => normAxis(a, r));
-  const isUpsample = ctx.node.opType === 'Upsample';
-  const sizes = !isUpsample && ctx.has(3) ? ctx.known(3)?.values : undefined;
+  // Upsample (opset 9) and Resize-10 take scales as input 1; Resize-11+ takes (roi, scales, sizes).
+  const scalesAt1 = ctx.node.opType === 'Upsample' || ctx.opset < 11;
+  const sizes = !scalesAt1 && ctx.has(3) ? ctx.known(3)?.values : undefined;
   const scalesAttr = ctx.node.attributes.scales;
-  const scales = scalesAttr?.type === 'floats' ? scalesAttr.value : ctx.known(isUpsample ? 1 : 2)?.values;
+  const scales = scalesAttr?.type === 'floats' ? scalesAttr.value : ctx.known(scalesAt1 ? 1 : 2)?.values;
   const out: Dim[] = [...x.shape];
   if (sizes && sizes.length === axes.length) axes.forEach((a, i) => (out[a] = sizes[i]!));
   else if (scales && scales.length === axes.length) {
