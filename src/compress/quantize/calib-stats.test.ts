@@ -43,3 +43,15 @@ test('entropy threshold clips a long tail but keeps a uniform range', () => {
   const thr = entropyThreshold(t);
   assert.ok(thr > 2.5 && thr < 10, `threshold ${thr}`);
 });
+
+test('entropy keeps the rare large values when a spike holds most of the mass', () => {
+  // 90 % of values sit at 0.4 (a constant background response), 10 % spread up to 7: clipping near 0.4
+  // would minimise KL but destroy the signal; the guard keeps ≥ 99.9 % of the non-zero values.
+  const h = new Histogram(0, 7, 2048, true);
+  const xs: number[] = [];
+  for (let i = 0; i < 90000; i++) xs.push(0.4);
+  for (let i = 0; i < 10000; i++) xs.push((i / 10000) * 7);
+  h.update(xs);
+  assert.ok(entropyThreshold(h) > 6.9, `threshold ${entropyThreshold(h)}`);
+  assert.ok(entropyThreshold(h, 128, 1) < 1, 'without the guard KL clips onto the spike');
+});

@@ -112,11 +112,15 @@ function clampTo(r: Range, seen: Range): Range {
 /**
  * Entropy (KL) threshold over a histogram of |x| (TensorRT's calibration): for each candidate threshold
  * i ≥ `quantBins` bins, P = the first i bins with the tail folded into the last, Q = P merged into `quantBins`
- * levels and spread back over the non-empty bins; pick the i minimising KL(P‖Q). Returns the threshold.
+ * levels and spread back over the non-empty bins; pick the i minimising KL(P‖Q) — but never below the
+ * (1 − guard) quantile of the non-zero values (default: clip at most 0.1 % of them). Returns the threshold.
  */
-export function entropyThreshold(h: Histogram, quantBins = 128): number {
+export function entropyThreshold(h: Histogram, quantBins = 128, guard = 1e-3): number {
   const n = h.bins;
-  const c = h.counts;
+  // The spike of exact zeros (post-ReLU) would dominate the divergence and pull the threshold down; like
+  // NVIDIA's pytorch-quantization, flatten it to its neighbour before the search.
+  const c = Float64Array.from(h.counts);
+  if (n > 1) c[0] = c[1]!;
   if (n <= quantBins) return h.hi;
   let best = n;
   let bestKl = Infinity;
@@ -161,5 +165,19 @@ export function entropyThreshold(h: Histogram, quantBins = 128): number {
       best = i;
     }
   }
-  return h.lo + best * h.binWidth;
+  // Guard: never clip more than `guard` of the non-zero mass. Pure KL weighs values by frequency, so a
+  // spike (e.g. the constant response to MNIST's background pixels) pulls the threshold onto it and clips
+  // the rare large values that carry the signal.
+  let nonzero = 0;
+  for (let b = 1; b < n; b++) nonzero += h.counts[b]!;
+  let acc = 0;
+  let floor = n;
+  for (let b = 1; b < n; b++) {
+    acc += h.counts[b]!;
+    if (acc >= (1 - guard) * nonzero) {
+      floor = b + 1;
+      break;
+    }
+  }
+  return h.lo + Math.max(best, floor) * h.binWidth;
 }

@@ -75,7 +75,8 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
     const bins = o.bins ?? 2048;
     const hists = new Map<string, Histogram>();
     for (const v of names) {
-      if (dtypes.get(v) !== 'float32') continue;
+      // Graph inputs are data with a known range: clipping them rarely helps, so they keep min/max.
+      if (dtypes.get(v) !== 'float32' || inputs.has(v)) continue;
       const r = ranges.get(v)!;
       hists.set(v, method === 'entropy' ? new Histogram(0, Math.max(Math.abs(r.min), Math.abs(r.max)), bins, true) : new Histogram(r.min, r.max, bins));
     }
