@@ -40,6 +40,53 @@ export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOption
 export { gradients, VJP_RULES, softmaxCrossEntropy, mse, binaryCrossEntropy, klDivergence, buildTrainStep, cloneGraph, inferTypes } from './autodiff/index.js';
 export type { GradientsOptions, DifferentiableOp, VjpRule, VjpContext, SoftmaxCrossEntropyOptions, KlDivergenceOptions, TypeMap } from './autodiff/index.js';
 
+// Layers and networks: a model yields a training graph and an inference graph
+export { Network, INPUT_NAMES } from './nn/network.js';
+export type { NetworkOptions, TrainingGraph, RandomInput, InputKind } from './nn/network.js';
+export { ParamStore, initWeight } from './nn/layer.js';
+export type { Layer, BuildContext, ForwardContext, InitScheme } from './nn/layer.js';
+export { Linear, Activation, ReLU, GELU, Sigmoid, Tanh, Flatten, Dropout, Embedding, Normalize } from './nn/layers-dense.js';
+export type { LinearOptions, ActivationKind, EmbeddingOptions } from './nn/layers-dense.js';
+export { Conv2d, Pool2d, MaxPool2d, AvgPool2d, GlobalAvgPool, BatchNorm, LayerNorm } from './nn/layers-conv.js';
+export type { Conv2dOptions, Pool2dOptions, BatchNormOptions } from './nn/layers-conv.js';
+export { Sequential, Residual } from './nn/compose.js';
+export { buildPreset, isPreset, PRESET_NAMES } from './nn/presets.js';
+export type { PresetOptions } from './nn/presets.js';
+export type { LossSpec } from './nn/loss.js';
+export { checkLayer } from './nn/layer-check.js';
+export type { CheckLayerOptions, CheckLayerResult } from './nn/layer-check.js';
+
+// Data: MNIST, IDX directories, CSV; seeded splits; allocation-free batching
+export { Rng } from './data/rng.js';
+export type { RngState } from './data/rng.js';
+export { Batcher, subset, take, splitValidation, checkLabels, featureStats, sampleSize } from './data/dataset.js';
+export type { Dataset, DataSplits } from './data/dataset.js';
+export { loadData, mnistDir } from './data/load.js';
+export type { LoadDataOptions } from './data/load.js';
+export { readIdx, readIdxDir, readIdxPair, parseIdx, encodeIdx, IDX_FILES } from './data/idx.js';
+export { readCsv, parseCsv } from './data/csv.js';
+export type { CsvOptions } from './data/csv.js';
+
+// Training: fit, schedules, checkpoints, evaluation, fine-tuning imported ONNX models, the CLI job
+export { fit, DEFAULT_OPTIMIZER, defaultLr } from './train/fit.js';
+export type { FitOptions, FitResult } from './train/fit.js';
+export { learningRate, parseSchedule, formatSchedule } from './train/schedule.js';
+export type { Schedule, SchedulePoint } from './train/schedule.js';
+export { saveCheckpoint, loadCheckpoint, checkpointPath, CHECKPOINT_FILE } from './train/checkpoint.js';
+export type { Checkpoint, CheckpointMeta } from './train/checkpoint.js';
+export { evaluate } from './train/evaluate.js';
+export type { EvalResult, EvaluateOptions } from './train/evaluate.js';
+export { OnnxModelTrainable } from './train/onnx-trainable.js';
+export type { OnnxTrainableOptions } from './train/onnx-trainable.js';
+export type { Trainable } from './train/trainable.js';
+export { StepRunner } from './train/step-runner.js';
+export type { StepFeed, StepRunnerOptions } from './train/step-runner.js';
+export { createReporter, formatEpoch, MetricsLog } from './train/progress.js';
+export type { EpochMetrics, ProgressMode, ProgressReporter } from './train/progress.js';
+export { runTrainJob } from './train/job.js';
+export type { TrainJobOptions, TrainJobResult } from './train/job.js';
+export { FAMILY_DEFAULTS, resolveDefaults } from './train/defaults.js';
+
 // Serving: the Open Inference Protocol (KServe v2) server, its client and model repository
 export { InferenceServer, EXTENSIONS } from './serve/server.js';
 export type { ServeOptions } from './serve/server.js';
