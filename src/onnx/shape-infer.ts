@@ -201,9 +201,11 @@ function inferNode(n: Node, scope: Scope, g: Graph, run: RunState, problem: (n: 
   }
   n.outputs.forEach((name, i) => {
     if (!name) return;
-    const t = refine(outs[i], g.valueInfo.get(name)?.type ?? g.outputs.find((o) => o.name === name)?.type);
-    if (t) scope.types.set(name, t);
+    let t = refine(outs[i], g.valueInfo.get(name)?.type ?? g.outputs.find((o) => o.name === name)?.type);
+    // A propagated value knows its own length even where the shape rule could not tell.
     const v = vals[i];
+    if (v && (!t?.shape || t.shape.includes(null))) t = { dtype: t?.dtype ?? v.dtype, shape: v.rank === 0 ? [] : [v.values.length] };
+    if (t) scope.types.set(name, t);
     if (v) scope.values.set(name, v);
   });
 }

@@ -120,6 +120,13 @@ export const ELEMENTWISE_VALUES = {
   Max: knownBinary(Math.max),
   Min: knownBinary(Math.min),
   Equal: knownBinary((a, b) => Number(a === b), undefined, true),
+  // ONNX Mod with fmod=0 takes the divisor's sign (Python semantics); fmod=1 is C fmod.
+  Mod: (ctx) => knownBinary(attrInt(ctx.node, 'fmod', 0) ? (a, b) => a % b : (a, b) => (b === 0 ? NaN : a - b * Math.floor(a / b)))(ctx),
+  Less: knownBinary((a, b) => Number(a < b), undefined, true),
+  Greater: knownBinary((a, b) => Number(a > b), undefined, true),
+  Floor: (ctx) => [knownMap(ctx, Math.floor)],
+  Ceil: (ctx) => [knownMap(ctx, Math.ceil)],
+  Sqrt: (ctx) => [knownMap(ctx, Math.sqrt)],
   Neg: (ctx) => [knownMap(ctx, (x) => -x)],
   Abs: (ctx) => [knownMap(ctx, Math.abs)],
   Cast: (ctx) => {
