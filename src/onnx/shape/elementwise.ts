@@ -6,7 +6,7 @@
 import type { Dim } from '../ir.js';
 import { attrInt } from '../ir.js';
 import { dtypeFromOnnx } from '../dtype.js';
-import { type KnownValue, type ShapeContext, type ShapeFn, type ValueFn, ShapeError, broadcastShapes, dt, fmtShape, sameDType, withShape } from './types.js';
+import { type KnownValue, type ShapeContext, type ShapeFn, type ValueFn, ShapeError, broadcastShapes, divDim, dt, fmtShape, mulDim, sameDType, withShape } from './types.js';
 
 /** Output = input 0's type. */
 const same: ShapeFn = (ctx) => [ctx.input(0)];
@@ -79,7 +79,7 @@ export const ELEMENTWISE_SHAPES = {
 type Num2 = (a: number, b: number) => number;
 
 /** Applies `f` elementwise to two known values (rank 0/1, broadcasting); symbols pass through identities. */
-function knownBinary(f: Num2, identity?: { right?: number; left?: number }, outBool = false): ValueFn {
+function knownBinary(f: Num2, identity?: { right?: number; left?: number }, outBool = false, symbolic?: (a: Dim, b: Dim) => Dim): ValueFn {
   return (ctx) => {
     const a = ctx.known(0);
     const b = ctx.known(1);
@@ -95,6 +95,7 @@ function knownBinary(f: Num2, identity?: { right?: number; left?: number }, outB
       else if (identity?.right !== undefined && y === identity.right) values.push(x);
       else if (identity?.left !== undefined && x === identity.left) values.push(y);
       else if (outBool && x !== null && x === y) values.push(1);
+      else if (symbolic && x !== null && y !== null) values.push(symbolic(x, y));
       else values.push(null);
     }
     const rank = a.rank === 1 || b.rank === 1 ? 1 : 0;
@@ -115,8 +116,8 @@ export const ELEMENTWISE_VALUES = {
   Identity: (ctx) => [ctx.known(0)],
   Add: knownBinary((a, b) => a + b, { right: 0, left: 0 }),
   Sub: knownBinary((a, b) => a - b, { right: 0 }),
-  Mul: knownBinary((a, b) => a * b, { right: 1, left: 1 }),
-  Div: (ctx) => knownBinary(['float32', 'float64', 'float16'].includes(ctx.known(0)?.dtype ?? '') ? (a, b) => a / b : intDiv, { right: 1 })(ctx),
+  Mul: knownBinary((a, b) => a * b, { right: 1, left: 1 }, false, mulDim),
+  Div: (ctx) => knownBinary(['float32', 'float64', 'float16'].includes(ctx.known(0)?.dtype ?? '') ? (a, b) => a / b : intDiv, { right: 1 }, false, divDim)(ctx),
   Max: knownBinary(Math.max),
   Min: knownBinary(Math.min),
   Equal: knownBinary((a, b) => Number(a === b), undefined, true),

@@ -5,7 +5,7 @@
  */
 import type { Dim } from '../ir.js';
 import { attrInt, attrInts } from '../ir.js';
-import { type ShapeContext, type ShapeFn, ShapeError, broadcastShapes, dimProduct, fmtShape, intsFrom, normAxis, sameDType, unknownDims, withShape } from './types.js';
+import { type ShapeContext, type ShapeFn, ShapeError, broadcastShapes, dimProduct, divDim, fmtShape, intsFrom, mulDim, mulDims, normAxis, sameDType, unknownDims, withShape } from './types.js';
 
 /** Resolves a Reshape target against the input shape (0 copies, -1 infers, symbols cancel by name). */
 export function reshapeShape(input: readonly Dim[] | undefined, target: readonly Dim[], allowZero: boolean): Dim[] {
@@ -18,27 +18,14 @@ export function reshapeShape(input: readonly Dim[] | undefined, target: readonly
 }
 
 function inferMinusOne(input: readonly Dim[], rest: readonly Dim[]): Dim {
-  const symbols: string[] = [];
-  let num = 1;
-  for (const d of input) {
-    if (d === null) return null;
-    if (typeof d === 'string') symbols.push(d);
-    else num *= d;
+  const total = mulDims(input);
+  const known = mulDims(rest);
+  const n = dimProduct(input);
+  const k = dimProduct(rest);
+  if (n !== null && k !== null && k !== 0 && n % k !== 0) {
+    throw new ShapeError(`cannot reshape ${fmtShape(input)} to ${fmtShape([...rest, -1])}: ${n} elements do not divide by ${k}`);
   }
-  let den = 1;
-  for (const d of rest) {
-    if (d === null) return null;
-    if (typeof d === 'string') {
-      const k = symbols.indexOf(d);
-      if (k < 0) return null;
-      symbols.splice(k, 1);
-    } else den *= d;
-  }
-  if (den === 0) return null;
-  if (num % den !== 0) throw new ShapeError(`cannot reshape ${fmtShape(input)} to ${fmtShape([...rest, -1])}: ${num} elements do not divide by ${den}`);
-  if (symbols.length === 0) return num / den;
-  if (symbols.length === 1 && num === den) return symbols[0]!;
-  return null;
+  return known === 0 ? null : divDim(total, known);
 }
 
 const reshape: ShapeFn = (ctx) => {
@@ -57,13 +44,8 @@ const reshape: ShapeFn = (ctx) => {
   return [withShape(x?.dtype, typeof len === 'number' ? unknownDims(len) : undefined)];
 };
 
-/** Product of a dim range keeping a lone symbol (`[batch] → batch`). */
-function flatDim(dims: readonly Dim[]): Dim {
-  const p = dimProduct(dims);
-  if (p !== null) return p;
-  const nonOne = dims.filter((d) => d !== 1);
-  return nonOne.length === 1 ? nonOne[0]! : null;
-}
+/** Product of a dim range, symbolic where needed (`[batch, seq] → batch*seq`). */
+const flatDim = (dims: readonly Dim[]): Dim => mulDims(dims);
 
 const flatten: ShapeFn = (ctx) => {
   const x = ctx.input(0);
@@ -133,12 +115,6 @@ const tile: ShapeFn = (ctx) => {
   return [{ dtype: x.dtype, shape: x.shape.map((d, i) => mulDim(d, reps[i]!)) }];
 };
 
-function mulDim(a: Dim, b: Dim): Dim {
-  if (b === 1) return a;
-  if (a === 1) return b;
-  return typeof a === 'number' && typeof b === 'number' ? a * b : null;
-}
-
 const pad: ShapeFn = (ctx) => {
   const x = ctx.input(0);
   if (!x?.shape) return [x];
@@ -173,7 +149,7 @@ const resize: ShapeFn = (ctx) => {
     axes.forEach((a, i) => {
       const d = x.shape![a]!;
       const s = scales[i]!;
-      out[a] = s === 1 ? d : typeof d === 'number' && typeof s === 'number' ? Math.floor(d * s + 1e-7) : null;
+      out[a] = s === 1 ? d : typeof d === 'number' && typeof s === 'number' ? Math.floor(d * s + 1e-7) : Number.isInteger(s) ? mulDim(d, s) : null;
     });
   } else axes.forEach((a) => (out[a] = null));
   return [{ dtype: x.dtype, shape: out }];
@@ -280,9 +256,8 @@ const depthToSpace: ShapeFn = (ctx) => {
   const b = attrInt(ctx.node, 'blocksize', 1);
   if (!x?.shape || x.shape.length !== 4) return [x];
   const [n, c, h, w] = x.shape as [Dim, Dim, Dim, Dim];
-  const m = (d: Dim, f: number) => (typeof d === 'number' ? d * f : null);
-  if (ctx.node.opType === 'DepthToSpace') return [{ dtype: x.dtype, shape: [n, typeof c === 'number' ? c / (b * b) : null, m(h, b), m(w, b)] }];
-  return [{ dtype: x.dtype, shape: [n, m(c, b * b), typeof h === 'number' ? h / b : null, typeof w === 'number' ? w / b : null] }];
+  if (ctx.node.opType === 'DepthToSpace') return [{ dtype: x.dtype, shape: [n, divDim(c, b * b), mulDim(h, b), mulDim(w, b)] }];
+  return [{ dtype: x.dtype, shape: [n, mulDim(c, b * b), divDim(h, b), divDim(w, b)] }];
 };
 
 /** Layout-op inference functions. */

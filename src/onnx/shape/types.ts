@@ -128,10 +128,58 @@ export function intsFrom(ctx: ShapeContext, attrName: string, inputIndex: number
   return undefined;
 }
 
-/** Dims divided exactly, keeping unknowns; symbols divide only by 1. */
-export function divDim(d: Dim, by: number): Dim {
-  if (by === 1) return d;
-  return typeof d === 'number' ? d / by : null;
+/**
+ * Symbolic products: a dim like `batch*seq` or `4*heads` is a coefficient times named symbols, written
+ * canonically (coefficient first, symbols sorted) so equal products compare equal as strings.
+ */
+interface Monomial {
+  coef: number;
+  syms: string[];
+}
+
+function parseDim(d: Dim): Monomial | null {
+  if (d === null) return null;
+  if (typeof d === 'number') return { coef: d, syms: [] };
+  let coef = 1;
+  const syms: string[] = [];
+  for (const part of d.split('*')) {
+    if (/^\d+$/.test(part)) coef *= Number(part);
+    else syms.push(part);
+  }
+  return { coef, syms: syms.sort() };
+}
+
+function formatDim(m: Monomial): Dim {
+  if (m.syms.length === 0) return m.coef;
+  if (m.coef === 0) return 0;
+  return [...(m.coef === 1 ? [] : [String(m.coef)]), ...m.syms].join('*');
+}
+
+/** Product of two dims, symbolic when either is a symbol (`batch` × `seq` = `batch*seq`). */
+export function mulDim(a: Dim, b: Dim): Dim {
+  const x = parseDim(a);
+  const y = parseDim(b);
+  if (!x || !y) return a === 0 || b === 0 ? 0 : null;
+  return formatDim({ coef: x.coef * y.coef, syms: [...x.syms, ...y.syms].sort() });
+}
+
+/** Product of many dims (1 for none). */
+export function mulDims(dims: readonly Dim[]): Dim {
+  return dims.reduce<Dim>((p, d) => mulDim(p, d), 1);
+}
+
+/** `a / b` when it divides exactly (symbols cancel by name), else null. */
+export function divDim(a: Dim, b: Dim): Dim {
+  const x = parseDim(a);
+  const y = parseDim(b);
+  if (!x || !y || y.coef === 0 || x.coef % y.coef !== 0) return null;
+  const syms = [...x.syms];
+  for (const s of y.syms) {
+    const k = syms.indexOf(s);
+    if (k < 0) return null;
+    syms.splice(k, 1);
+  }
+  return formatDim({ coef: x.coef / y.coef, syms });
 }
 
 /** dtype of input `i`, if known. */

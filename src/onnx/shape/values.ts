@@ -9,7 +9,7 @@ import { constantValue } from '../passes.js';
 import type { Tensor } from '../tensor.js';
 import { sliceLen, sliceParams } from './shape-ops.js';
 import { rangeCount, shapeRange } from './index-ops.js';
-import type { KnownValue, ValueFn } from './types.js';
+import { type KnownValue, type ValueFn, mulDims } from './types.js';
 
 /** Largest tensor tracked by value (shape vectors are short; weights are not tracked). */
 export const MAX_KNOWN_ELEMENTS = 64;
@@ -39,9 +39,7 @@ export const SHAPE_VALUES = {
   Size: (ctx) => {
     const s = ctx.input(0)?.shape;
     if (!s) return [undefined];
-    const nonOne = s.filter((d) => d !== 1);
-    const v = s.every((d) => typeof d === 'number') ? s.reduce<number>((p, d) => p * (d as number), 1) : nonOne.length === 1 ? nonOne[0]! : null;
-    return [{ dtype: 'int64', rank: 0, values: [v] }];
+    return [{ dtype: 'int64', rank: 0, values: [mulDims(s)] }];
   },
   Constant: (ctx) => {
     const t = constantValue(ctx.node);
