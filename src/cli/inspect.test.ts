@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { estimateFlops, countParameters } from '../onnx/cost.js';
 import { writeModel } from '../onnx/model-io.js';
@@ -119,4 +119,17 @@ test('external data is checked, not read; a short data file is a one-line error'
   assert.ok(r.fileBytes < r.parameterBytes, 'the weights live in the data file');
   truncateSync(`${file}.data`, 100);
   assert.throws(() => buildInspectReport(file), (e: unknown) => e instanceof FileFormatError && /^.*block\.onnx: .*external data 'block\.onnx\.data' is 100 bytes; .* past its end$/.test(e.message));
+});
+
+test('a PyTorch export: producer, opset, exporter-made output dims with the inferred shape beside them', () => {
+  let root = dirname(here);
+  while (!existsSync(join(root, 'package.json'))) root = dirname(root);
+  const r = buildInspectReport(join(root, 'src', 'onnx', 'testdata', 'torch-transformer-block.onnx'), { batch: 2, dims: { seq: 7 } });
+  assert.deepEqual(r.producer, { name: 'pytorch', version: '2.13.0' });
+  assert.deepEqual(r.opsets, { 'ai.onnx': 17 });
+  assert.deepEqual(r.inputs, [{ name: 'tokens', dtype: 'int64', shape: ['batch', 'seq'] }]);
+  assert.deepEqual(r.outputs[0]!.inferredShape, ['batch', 5]);
+  assert.equal(r.ops.LayerNormalization, 2);
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.uncountedOps, []);
 });

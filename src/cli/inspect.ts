@@ -21,6 +21,8 @@ export interface InspectValue {
   shape: Dim[] | null;
   /** True when the file declares no type and this one was inferred. */
   inferred?: boolean;
+  /** What inference found when it differs from the declared shape (e.g. exporter-made dim names). */
+  inferredShape?: Dim[];
 }
 
 /** Everything `inspect` reports (the `--json` object). */
@@ -91,6 +93,8 @@ export function reportFor(model: Model, file: string, options: InspectOptions = 
     const t = guess ?? v.type;
     const out: InspectValue = { name: v.name, dtype: t?.dtype ?? null, shape: t?.shape ? [...t.shape] : null };
     if (guess) out.inferred = true;
+    const found = inferred.get(v.name)?.shape;
+    if (!guess && found && JSON.stringify(found) !== JSON.stringify(out.shape)) out.inferredShape = [...found];
     return out;
   };
   let fileBytes = 0;
@@ -177,7 +181,7 @@ export function formatInspectReport(r: InspectReport): string {
   out.push(...table(head));
   for (const [title, vals] of [['Inputs', r.inputs], ['Outputs', r.outputs]] as const) {
     out.push('', `${title} (${vals.length})`);
-    if (vals.length) out.push(...table([['name', 'dtype', 'shape'], ...vals.map((v) => [v.name, v.dtype ?? '?', `${fmtDims(v.shape)}${v.inferred ? '  (inferred)' : ''}`])]));
+    if (vals.length) out.push(...table([['name', 'dtype', 'shape'], ...vals.map((v) => [v.name, v.dtype ?? '?', `${fmtDims(v.shape)}${v.inferred ? '  (inferred)' : v.inferredShape ? `  (inferred ${fmtDims(v.inferredShape)})` : ''}`])]));
   }
   const opEntries = Object.entries(r.ops);
   out.push('', `Ops (${r.nodes} nodes, ${opEntries.length} types${r.subgraphs ? `, ${r.subgraphs} subgraph${r.subgraphs === 1 ? '' : 's'}` : ''})`);
