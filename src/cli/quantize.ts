@@ -26,6 +26,7 @@ interface QuantizeFlags {
   data?: string;
   evalSize?: number;
   steps?: number;
+  lr?: number;
   measure: boolean;
   budgetMs?: number;
   threads?: number;
@@ -59,6 +60,7 @@ export const quantizeCommand: CliCommand = {
       .option('--data <data>', 'labelled data for accuracy (its test split); qat: the training data')
       .option('--eval-size <n>', 'samples for accuracy and agreement (default 10000)', parsePositiveInt('--eval-size'))
       .option('--steps <n>', 'qat: fine-tuning steps (default 300)', parsePositiveInt('--steps'))
+      .option('--lr <x>', 'qat: Adam learning rate (default 1e-4)', parseNumber('--lr'))
       .option('--no-measure', 'skip the before/after measurements')
       .option('--budget-ms <ms>', 'time spent per speed measurement (default 1500)', parsePositiveInt('--budget-ms'))
       .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', parsePositiveInt('--threads'))
@@ -96,6 +98,6 @@ async function runQuantize(input: string, f: QuantizeFlags): Promise<void> {
       exclude: f.exclude ? f.exclude.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     },
   };
-  const result = f.mode === 'qat' ? await runQatFile({ ...common, steps: f.steps }) : await quantizeFile({ ...common, mode: f.mode as QuantizeMode });
+  const result = f.mode === 'qat' ? await runQatFile({ ...common, steps: f.steps, lr: f.lr }) : await quantizeFile({ ...common, mode: f.mode as QuantizeMode });
   process.stdout.write(f.json ? `${JSON.stringify(resultJson(result), null, 2)}\n` : formatResult(result));
 }

@@ -19,6 +19,7 @@ import type { QuantizeFileOptions, QuantizeFileResult } from './pipeline.js';
 import { prepareModel } from './prepare.js';
 import { type QdqOptions, calibrationTargets, insertQdq } from './qdq.js';
 import { fakeQuantModel } from './qat.js';
+import { autotuneConvs } from './autotune.js';
 import { newReport, type QuantizeReport } from './report.js';
 import type { CalibrationMethod } from './calib-stats.js';
 
@@ -30,12 +31,16 @@ export interface QatOptions {
   /** Calibration samples (default: the first 512 of `train`). */
   calib?: Dataset;
   method?: CalibrationMethod;
+  /** Fine-tuning steps (default 300). */
   steps?: number;
+  /** Adam learning rate (default 1e-4: measured stable where SGD at 2e-3 diverged on outlier channels). */
   lr?: number;
   batchSize?: number;
   qdq?: Partial<QdqOptions>;
   threads?: number;
   seed?: number;
+  /** Time the Conv plans first, as static mode does (default true). */
+  autotune?: boolean;
 }
 
 /** Runs QAT and returns the exported int8 model and the report. The input model is not modified. */
@@ -53,25 +58,34 @@ export async function quantizeQat(o: QatOptions): Promise<{ model: Model; report
     activationSymmetric: o.qdq?.activationSymmetric ?? false,
     perChannel: o.qdq?.perChannel ?? true,
     reduceRange: o.qdq?.reduceRange ?? false,
+    minConvReduction: o.qdq?.minConvReduction,
   };
+  if (o.autotune !== false && o.qdq?.minConvReduction === undefined) {
+    const sample = feedBatches(calib, target, 64, limit).next().value;
+    const timed = sample ? await autotuneConvs({ prepared: prep.model, cal, qdq, sample, threads: o.threads }) : [];
+    if (timed.length) {
+      qdq.minConvReduction = timed[0]!.minConvReduction;
+      report.notes.push(`autotune (batch 64): ${timed.map((t) => `${t.label} ${Math.round(t.samplesPerSecond)}/s`).join(', ')} → ${timed[0]!.label}`);
+    }
+  }
   const fq = fakeQuantModel(prep.model, cal, qdq);
   const trainable = new OnnxModelTrainable({ model: fq.model, name: 'fake-quant model', trainable: fq.params, inputShape: target.sampleShape });
   const steps = o.steps ?? 300;
   const batchSize = o.batchSize ?? 64;
   const epochs = Math.max(1, Math.ceil((steps * batchSize) / o.train.count));
-  const r = await fit({ model: trainable, train: o.train, epochs, maxSteps: steps, batchSize, lr: o.lr ?? 0.002, optimizer: { type: 'sgd', momentum: 0.9 }, progress: 'none', threads: o.threads, seed: o.seed ?? 0 });
+  const r = await fit({ model: trainable, train: o.train, epochs, maxSteps: steps, batchSize, lr: o.lr ?? 1e-4, optimizer: { type: 'adam' }, progress: 'none', threads: o.threads, seed: o.seed ?? 0 });
   // Export: the prepared float model with the trained weights, quantized with the same calibration.
   const final = prep.model;
   for (const [k, t] of r.weights) if (final.graph.initializers.has(k)) final.graph.initializers.set(k, t as Tensor);
   insertQdq(final, { ...cal, ranges: new Map(cal.ranges) }, qdq, report);
-  report.notes.push(`QAT: fine-tuned ${r.steps} step(s) of batch ${batchSize} (SGD momentum 0.9, lr ${o.lr ?? 0.002}) through fake-quant nodes; ${fq.params.length} float tensors trained`);
+  report.notes.push(`QAT: fine-tuned ${r.steps} step(s) of batch ${batchSize} (Adam, lr ${o.lr ?? 1e-4}) through fake-quant nodes; ${fq.params.length} float tensors trained`);
   report.notes.push(`calibrated ${cal.ranges.size} tensor(s) over ${cal.samples} sample(s) with ${o.method ?? 'minmax'}`);
   final.producerName = 'trainfer';
   return { model: final, report };
 }
 
 /** File-to-file QAT for the CLI. `data` (labelled) is required. */
-export async function runQatFile(o: Omit<QuantizeFileOptions, 'mode'> & { steps?: number }): Promise<QuantizeFileResult> {
+export async function runQatFile(o: Omit<QuantizeFileOptions, 'mode'> & { steps?: number; lr?: number }): Promise<QuantizeFileResult> {
   if (resolve(o.input) === resolve(o.output)) throw new TrainferError(`--out must differ from the input (${o.input} is never modified)`);
   if (!o.data) throw new TrainferError('--mode qat needs labelled training data: --data <mnist | IDX directory | file.csv>');
   let floatBytes: Uint8Array;
@@ -84,7 +98,7 @@ export async function runQatFile(o: Omit<QuantizeFileOptions, 'mode'> & { steps?
   const train = loadDataArg(o.data, 'train');
   const calib = o.calib ? loadDataArg(o.calib, 'train', o.calibSize ?? 512) : undefined;
   feedTarget(model, train, '--data');
-  const { model: q, report } = await quantizeQat({ model, train, calib, method: o.method, steps: o.steps, threads: o.threads, qdq: { perChannel: o.perChannel, activationType: o.extra?.activationType, activationSymmetric: o.extra?.activationSymmetric, reduceRange: o.extra?.reduceRange } });
+  const { model: q, report } = await quantizeQat({ model, train, calib, method: o.method, steps: o.steps, lr: o.lr, threads: o.threads, qdq: { perChannel: o.perChannel, activationType: o.extra?.activationType, activationSymmetric: o.extra?.activationSymmetric, reduceRange: o.extra?.reduceRange } });
   writeModel(o.output, q);
   const result: QuantizeFileResult = { input: o.input, output: o.output, mode: 'qat', report };
   if (o.measure === false) return result;

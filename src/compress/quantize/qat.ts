@@ -67,6 +67,11 @@ export function fakeQuantModel(prepared: Model, cal: Calibration, o: QdqOptions)
     replaced.push(n);
   }
   g.nodes.push(...extra);
+  // Weights of compute ops that stay float (e.g. a narrow first Conv) are fine-tuned too.
+  for (const n of g.nodes) {
+    if (n.domain !== '' || !['Conv', 'ConvTranspose', 'Gemm', 'MatMul'].includes(n.opType)) continue;
+    for (const v of n.inputs.slice(1, 3)) if (v && g.initializers.get(v)?.dtype === 'float32') params.add(v);
+  }
   topoSort(g);
   eliminateDeadNodes(g);
   return { model: m, params: [...params] };
