@@ -102,13 +102,25 @@ export class Batcher {
   readonly batchSize: number;
   private readonly d: Dataset;
   private readonly s: number;
+  private readonly chunk: number;
+  private readonly mul: Float32Array;
+  private readonly add: Float32Array;
+  private readonly plain: boolean;
 
-  constructor(options: { dataset: Dataset; batchSize: number }) {
+  constructor(options: { dataset: Dataset; batchSize: number; normalize?: { mean: readonly number[]; std: readonly number[] } }) {
     this.d = options.dataset;
     this.batchSize = options.batchSize;
     this.s = sampleSize(this.d);
     this.x = new Float32Array(this.batchSize * this.s);
     this.labels = new BigInt64Array(this.batchSize);
+    // y = raw·scale·(1/std_c) − mean_c/std_c, per channel (axis 0 of the sample) or one for all.
+    const nz = options.normalize;
+    const c = nz ? nz.mean.length : 1;
+    if (this.s % c !== 0) throw new TrainferError(`normalisation has ${c} channels but samples have ${this.s} values`);
+    this.chunk = this.s / c;
+    this.mul = Float32Array.from({ length: c }, (_, k) => this.d.scale / (nz ? nz.std[k]! : 1));
+    this.add = Float32Array.from({ length: c }, (_, k) => (nz ? -nz.mean[k]! / nz.std[k]! : 0));
+    this.plain = !nz && this.d.scale === 1 && this.d.x instanceof Float32Array;
   }
 
   /**
@@ -116,23 +128,32 @@ export class Batcher {
    * Returns the number of samples copied.
    */
   fill(order: ArrayLike<number> | null, start: number, count = this.batchSize): number {
-    const { d, s, x, labels } = this;
+    const { d, s, x, labels, chunk, mul, add } = this;
     const n = Math.min(count, (order ? order.length : d.count) - start);
-    const src = d.x;
-    const scale = d.scale;
+    const y = d.y;
     for (let i = 0; i < n; i++) {
       const j = order ? order[start + i]! : start + i;
-      const off = j * s;
-      const o = i * s;
-      if (scale === 1 && src instanceof Float32Array) {
-        x.set(src.subarray(off, off + s), o);
-      } else {
-        for (let k = 0; k < s; k++) x[o + k] = src[off + k]! * scale;
+      if (this.plain) x.set((d.x as Float32Array).subarray(j * s, j * s + s), i * s);
+      else {
+        for (let c = 0; c < mul.length; c++) {
+          const from = j * s + c * chunk;
+          const to = i * s + c * chunk;
+          if (d.x instanceof Uint8Array) affineU8(d.x, from, x, to, chunk, mul[c]!, add[c]!);
+          else affineF32(d.x, from, x, to, chunk, mul[c]!, add[c]!);
+        }
       }
-      labels[i] = BigInt(d.y[j]!);
+      labels[i] = BigInt(y[j]!);
     }
     return n;
   }
+}
+
+// Monomorphic copy loops, one element type each, so V8 keeps them fast (the batch copy runs every step).
+function affineU8(src: Uint8Array, from: number, dst: Float32Array, to: number, n: number, mul: number, add: number): void {
+  for (let k = 0; k < n; k++) dst[to + k] = src[from + k]! * mul + add;
+}
+function affineF32(src: Float32Array, from: number, dst: Float32Array, to: number, n: number, mul: number, add: number): void {
+  for (let k = 0; k < n; k++) dst[to + k] = src[from + k]! * mul + add;
 }
 
 /** Per-feature mean and standard deviation over a dataset (features as float64, std floored at 1e-6). */

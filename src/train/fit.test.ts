@@ -103,3 +103,21 @@ test('a diverging run stops with the step and a lower-learning-rate hint', async
     /loss became (NaN|-?Infinity) at step \d+ \(epoch 1, lr 1\.00e\+9\); training diverged — try a lower learning rate, e\.g\. --lr 1\.0e\+8/,
   );
 });
+
+test('early stopping ends the run after `patience` epochs without improvement and keeps the best weights', async () => {
+  const net = buildPreset({ spec: 'mlp:16', inputShape: [1, 28, 28], numClasses: 10, seed: 5 });
+  const seen: number[] = [];
+  const r = await fit({
+    model: net, train: take(mnist.train, 1000), validation: take(mnist.test, 200), epochs: 6, batchSize: 50, seed: 1, threads: 1, progress: 'none',
+    // minDelta 1: only the first epoch counts as an improvement.
+    earlyStopping: { patience: 2, minDelta: 1 },
+    onEpochEnd: (m) => void seen.push(m.epoch),
+  });
+  assert.deepEqual(seen, [1, 2, 3]);
+  assert.equal(r.stopReason, 'early-stopping');
+  assert.equal(r.epochs, 3);
+  // The kept weights are epoch 1's: rerun one epoch with the same seed and compare.
+  const again = buildPreset({ spec: 'mlp:16', inputShape: [1, 28, 28], numClasses: 10, seed: 5 });
+  const one = await fit({ model: again, train: take(mnist.train, 1000), epochs: 6, batchSize: 50, seed: 1, threads: 1, progress: 'none', maxSteps: 20 });
+  for (const [k, t] of r.weights) assert.deepEqual(t.data, one.weights.get(k)!.data, `${k} is epoch 1's`);
+});

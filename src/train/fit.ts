@@ -122,7 +122,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const totalSteps = stepsPerEpoch * epochs;
 
   // The step graph: forward + loss + backward + optimizer, built once.
-  const tg = model.trainingGraph({ loss: o.loss });
+  const tg = model.trainingGraph({ loss: o.loss, normalizeInput: 'batcher' });
   const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer, clipGradNorm: o.clipGradNorm, buffers: tg.buffers, extraOutputs: [tg.logits] });
   const fingerprint = JSON.stringify({ model: model.name, params: step.state.map((s) => `${s.input}:${s.initial.dims.join('x')}`), batchSize, optimizer, lr: baseLr, schedule: config.schedule, epochs, seed, samples: o.train.count });
 
@@ -137,7 +137,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   }
 
   // Buffers filled in place every step.
-  const batcher = new Batcher({ dataset: o.train, batchSize });
+  const batcher = new Batcher({ dataset: o.train, batchSize, normalize: tg.inputNormalize });
   const random = tg.random.map((r) => ({ name: r.name, data: new Float32Array(batchSize * r.shape.reduce((a, b) => a * b, 1)), dims: [batchSize, ...r.shape] }));
   const feeds: StepFeed[] = [
     { name: tg.input.name, data: batcher.x, dims: [batchSize, ...tg.input.shape] },

@@ -88,7 +88,7 @@ export class OnnxModelTrainable implements Trainable {
   }
 
   /** The imported forward graph + cross-entropy on the chosen output; batch axis made symbolic. */
-  trainingGraph(options: { loss?: LossSpec } = {}): TrainingGraph {
+  trainingGraph(options: { loss?: LossSpec; normalizeInput?: 'graph' | 'batcher' } = {}): TrainingGraph {
     const g: Graph = cloneGraph(this.source.graph);
     for (const [k, t] of this.weights) g.initializers.set(k, t);
     foldConstants(g);

@@ -16,7 +16,7 @@ export interface Trainable {
   readonly inputKind: InputKind;
   readonly numClasses: number;
   /** Forward in training mode + loss. */
-  trainingGraph(options: { loss?: LossSpec }): TrainingGraph;
+  trainingGraph(options: { loss?: LossSpec; normalizeInput?: 'graph' | 'batcher' }): TrainingGraph;
   /** The deployable model with `weights` (by initializer name) replacing the current values. */
   inferenceGraph(options: { weights?: ReadonlyMap<string, Tensor> }): Model;
   /** Trainable scalars. */
