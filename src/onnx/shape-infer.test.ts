@@ -7,6 +7,8 @@ import { allFixtures } from './test-fixtures.js';
 import { runOrtAllValues } from './test-ort.js';
 import { Tensor } from './tensor.js';
 import { attr } from './attr.js';
+import { create } from '@bufbuild/protobuf';
+import { FunctionProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema } from './gen/onnx_pb.js';
 
 const EXPECTED_UNKNOWN: Record<string, string[]> = {
   misc_ops: ['NonZero_out0', 'nonzero'], // data-dependent
@@ -168,4 +170,26 @@ test('symbolic products: Flatten, Reshape -1 and Mul of shape values cancel by n
   assert.deepEqual(t.get('flat')?.shape, ['b', '8*h*w']);
   assert.deepEqual(t.get('back')?.shape, ['b', 'h*w', 8]);
   assert.deepEqual(t.get('viaValues')?.shape, ['b', 'h*w', 8]);
+});
+
+test('calls to model-local functions are inferred through the function body', async () => {
+  const g = new GraphBuilder();
+  const a = g.input('a', 'float32', ['n', 3]);
+  const b = g.input('b', 'float32', [3]);
+  g.output(g.op1('AddRelu', [a, b], {}, { domain: 'local' }), 'y');
+  const m = g.toModel({ opsets: { local: 1 } });
+  m.functions.push(create(FunctionProtoSchema, {
+    name: 'AddRelu',
+    domain: 'local',
+    input: ['x', 'bias'],
+    output: ['out'],
+    opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 21n })],
+    node: [
+      create(NodeProtoSchema, { opType: 'Add', input: ['x', 'bias'], output: ['s'] }),
+      create(NodeProtoSchema, { opType: 'Relu', input: ['s'], output: ['out'] }),
+    ],
+  }));
+  assert.deepEqual(inferTypes(m).types.get('y'), { dtype: 'float32', shape: ['n', 3] });
+  const out = await runOrtAllValues(m, { a: Tensor.f32([2, 3], [1, -2, 3, -4, 5, -6]), b: Tensor.f32([3], [0, 0, 1]) });
+  assert.deepEqual(out.y!.dims, [2, 3]);
 });

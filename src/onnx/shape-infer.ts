@@ -8,6 +8,9 @@
  * const { types, problems } = inferShapes(model);          // also fills model.graph.valueInfo
  * types.get('logits');                                      // { dtype: 'float32', shape: ['batch', 10] }
  */
+import { create } from '@bufbuild/protobuf';
+import { type FunctionProto, GraphProtoSchema, ValueInfoProtoSchema } from './gen/onnx_pb.js';
+import { graphFromProto } from './ir-proto.js';
 import type { Dim, Graph, Model, Node, ValueType } from './ir.js';
 import { CONTROL_SHAPES } from './shape/control.js';
 import { CONV_SHAPES } from './shape/conv.js';
@@ -83,7 +86,8 @@ export function inferTypes(target: Model | Graph, options: InferShapesOptions = 
   const graph = 'graph' in target ? target.graph : target;
   const opset = 'graph' in target ? target.opset : 21;
   const state: ShapeInference = { types: new Map(), values: new Map(), subgraphs: new Map(), problems: [] };
-  const scope = inferGraph(graph, undefined, undefined, { opset, state, inputShapes: options.inputShapes ?? {}, depth: 0 });
+  const functions = new Map(('graph' in target ? target.functions : []).map((f) => [`${f.domain}::${f.name}`, f]));
+  const scope = inferGraph(graph, undefined, undefined, { opset, state, inputShapes: options.inputShapes ?? {}, depth: 0, functions, functionGraphs: new Map() });
   state.types = scope.types;
   state.values = scope.values;
   return state;
@@ -126,6 +130,25 @@ interface RunState {
   state: ShapeInference;
   inputShapes: Record<string, Dim[]>;
   depth: number;
+  /** Model-local function bodies by `domain::name`, converted on first use. */
+  functions: Map<string, FunctionProto>;
+  functionGraphs: Map<string, Graph | null>;
+}
+
+/** A model-local function's body as a graph (formal inputs/outputs untyped), or null if it cannot be read. */
+function functionGraph(run: RunState, key: string): Graph | null | undefined {
+  if (run.functionGraphs.has(key)) return run.functionGraphs.get(key);
+  const f = run.functions.get(key);
+  if (!f) return undefined;
+  let g: Graph | null;
+  try {
+    const vi = (name: string) => create(ValueInfoProtoSchema, { name });
+    g = graphFromProto(create(GraphProtoSchema, { name: `${f.domain}.${f.name}`, node: f.node, input: f.input.map(vi), output: f.output.map(vi) }));
+  } catch {
+    g = null;
+  }
+  run.functionGraphs.set(key, g);
+  return g;
 }
 
 /** Subgraphs nest rarely more than a few levels; this bounds pathological files. */
@@ -182,6 +205,12 @@ function inferNode(n: Node, scope: Scope, g: Graph, run: RunState, problem: (n: 
   const isDefault = n.domain === '' || n.domain === 'ai.onnx';
   const fn = isDefault ? SHAPE_FUNCTIONS[n.opType] : undefined;
   let outs: (ValueType | undefined)[] = [];
+  // A call to a model-local function: infer its body with the call's input types (no outer scope).
+  const body = fn ? undefined : functionGraph(run, `${n.domain}::${n.opType}`);
+  if (body && run.depth < MAX_DEPTH) {
+    const inner = inferGraph(body, undefined, n.inputs.map((_, i) => ctx.input(i)), { ...run, depth: run.depth + 1, inputShapes: {} });
+    outs = body.outputs.map((o) => inner.types.get(o.name));
+  }
   if (fn) {
     try {
       outs = fn(ctx);
