@@ -75,8 +75,8 @@ export interface Formulations {
   convInput?: 'conv' | 'conv-transpose';
   /**
    * MaxPool gradient. `mask` (default where windows tile the input: kernel = stride, no pads/dilation,
-   * sizes divisible): dy goes to the positions equal to their window's max, split evenly between ties —
-   * no Indices output needed, and MaxPool without Indices runs ~8× faster in ORT. `unpool`: MaxPool's
+   * sizes divisible): dy goes to the positions equal to their window's max (Resize-nearest upsampling),
+   * split evenly between ties — no Indices output needed, and MaxPool with Indices is ~10× slower in ORT. `unpool`: MaxPool's
    * Indices + MaxUnpool (non-overlapping windows). `scatter`: ScatterElements-add at the Indices (any
    * geometry; the fallback).
    */

@@ -157,17 +157,16 @@ export const CONV_RULES = {
       [...geo0.padsBegin, ...geo0.padsEnd].every((p) => p === 0) && inSizes0.every((h, i) => h % kernel0[i]! === 0);
     const choice = ctx.formulations.maxPool ?? CONV_DEFAULTS.maxPool;
     if (tiles && choice === 'mask') {
-      // Windows tile x: view x as [N, C, Ho, k₀, Wo, k₁, …] and y, dy as [N, C, Ho, 1, Wo, 1, …].
-      // dx = [x = max] · dy / (ties in the window): exact without ties, an even split of dy with them.
+      // Windows tile x. up(v) repeats each pooled value over its window (Resize nearest, integer scales).
+      // dx = [x = up(y)] · up(dy / ties): exact without ties, an even split of dy between tied maxima.
       const y = n.outputs[0]!;
       const dt = dtypeOf(ctx, x);
-      const outSizes = geo0.out as number[];
-      const split = outSizes.flatMap((o, i) => [o, kernel0[i]!]);
-      const ones = outSizes.flatMap((o) => [o, 1]);
-      const mask = b.cast(b.equal(b.reshape(x, [0, 0, ...split]), b.reshape(y, [0, 0, ...ones])), dt);
-      const winAxes = outSizes.map((_, i) => 3 + 2 * i);
-      const share = b.div(b.reshape(ctx.dy[0]!, [0, 0, ...ones]), b.reduceSum(mask, winAxes, true));
-      return [b.reshape(b.mul(mask, share), [0, 0, ...inSizes0])];
+      const scales = b.constant(Tensor.f32([2 + kernel0.length], [1, 1, ...kernel0]), 'pool_scales');
+      const up = (v: string): string => b.op1('Resize', [v, '', scales], { mode: attr.string('nearest'), coordinate_transformation_mode: attr.string('asymmetric'), nearest_mode: attr.string('floor') });
+      const mask = b.cast(b.equal(x, up(y)), dt); // [N, C, *S]
+      const K = kernel0.reduce((p, k) => p * k, 1);
+      const ties = b.mul(b.averagePool(mask, { kernelShape: kernel0, strides: kernel0 }), scalarLike(ctx, K, x)); // [N, C, *So]
+      return [b.mul(mask, up(b.div(ctx.dy[0]!, ties)))];
     }
     // The argmax positions come from MaxPool's own Indices output; add it to the forward node if absent.
     if (!n.outputs[1]) {
