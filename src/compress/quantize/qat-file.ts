@@ -69,7 +69,7 @@ export async function quantizeQat(o: QatOptions): Promise<{ model: Model; report
     }
   }
   const fq = fakeQuantModel(prep.model, cal, qdq);
-  const trainable = new OnnxModelTrainable({ model: fq.model, name: 'fake-quant model', trainable: fq.params, inputShape: target.sampleShape });
+  const trainable = new OnnxModelTrainable({ model: fq.model, name: 'fake-quant model', trainable: fq.params, inputShape: target.sampleShape, numClasses: o.train.numClasses });
   const steps = o.steps ?? 300;
   const batchSize = o.batchSize ?? 64;
   const epochs = Math.max(1, Math.ceil((steps * batchSize) / o.train.count));

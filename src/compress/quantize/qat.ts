@@ -16,6 +16,8 @@ import { cloneModel } from './prepare.js';
 import { type QdqOptions, insertQdq } from './qdq.js';
 import { newReport } from './report.js';
 
+const WEIGHT_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
 /** A fake-quant training model and the float weights it trains. */
 export interface FakeQuantModel {
   model: Model;
@@ -40,6 +42,7 @@ export function fakeQuantModel(prepared: Model, cal: Calibration, o: QdqOptions)
   const replaced: Node[] = [];
   const extra: Node[] = [];
   const before = g.nodes.length;
+  const consumers = g.index().consumers;
   for (const n of g.nodes.slice(0, before)) {
     if (n.opType !== 'DequantizeLinear') continue;
     const q = g.initializers.get(n.inputs[0]!);
@@ -57,9 +60,17 @@ export function fakeQuantModel(prepared: Model, cal: Calibration, o: QdqOptions)
       n.attributes = {};
       continue;
     }
+    const isWeight = (consumers.get(n.outputs[0]!) ?? []).some((c) => WEIGHT_OPS.has(c.opType) && c.inputs[1] === n.outputs[0]);
+    if (!isWeight) {
+      // A constant operand quantized like an activation (e.g. an Add's bias): fixed scale, trainable value.
+      const qn = b.fresh(`${orig}_fq`);
+      extra.push({ name: b.fresh(`${orig}_QuantizeLinear`), opType: 'QuantizeLinear', domain: '', inputs: [orig, n.inputs[1]!, n.inputs[2]!], outputs: [qn], attributes: { ...n.attributes } });
+      n.inputs = [qn, n.inputs[1]!, n.inputs[2]!];
+      continue;
+    }
     const axisAttr = n.attributes.axis;
     const axis = axisAttr?.type === 'int' ? axisAttr.value : undefined;
-    const scale = weightScale(b, orig, w, axis, o.reduceRange ? 63 : 127, m.opset);
+    const scale = weightScale(b, orig, w, axis, o.reduceRange ? 63 : 127);
     const zp = b.constant(zeroPoint(axis === undefined ? [] : [w.dims[axis]!]), 'wzp');
     const qn = b.fresh(`${orig}_fq`);
     extra.push({ name: b.fresh(`${orig}_QuantizeLinear`), opType: 'QuantizeLinear', domain: '', inputs: [orig, scale, zp], outputs: [qn], attributes: axis === undefined ? {} : { axis: attr.int(axis) } });
@@ -74,15 +85,16 @@ export function fakeQuantModel(prepared: Model, cal: Calibration, o: QdqOptions)
   }
   topoSort(g);
   eliminateDeadNodes(g);
+  // The trainer builds opset-21 step graphs, and ReduceMax takes axes as an input from opset 18.
+  if (m.opset < 18) m.opsets.set('', 21);
   return { model: m, params: [...params] };
 }
 
 /** s = max(ReduceMax(|W|, all axes but `axis`), 1e-8) / qmax, as graph nodes. Shape: scalar or [C]. */
-function weightScale(b: GraphBuilder, w: string, t: Tensor, axis: number | undefined, qmax: number, opset: number): string {
+function weightScale(b: GraphBuilder, w: string, t: Tensor, axis: number | undefined, qmax: number): string {
   const rank = t.dims.length;
   const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis);
-  // ReduceMax takes axes as an input from opset 18, as an attribute before.
-  const amax = opset >= 18 ? b.reduceMax(b.abs(w), axes, false) : b.op1('ReduceMax', [b.abs(w)], { axes: attr.ints(axes), keepdims: attr.int(0) });
+  const amax = b.reduceMax(b.abs(w), axes, false);
   return b.div(b.op1('Max', [amax, b.scalar(1e-8)]), b.scalar(qmax));
 }
 
