@@ -26,7 +26,7 @@ test('inspect --json: one object with versions, symbolic shapes, nested op count
   const fx = controlFlowFixture();
   const file = join(dir, 'control.onnx');
   writeModel(file, fx.model);
-  const r = run(['inspect', file, '--json', '--batch', '4']);
+  const r = run(['inspect', '--dim', 'unused=2', file, '--json', '--batch', '4']); // options before and after the file
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim().split('\n').length, 1, 'exactly one line of JSON');
   const j = JSON.parse(r.stdout);

@@ -240,7 +240,7 @@ export const inspectCommand: CliCommand = {
       .description('show what an .onnx model is: inputs/outputs, ops, parameters, FLOPs, problems')
       .argument('<model.onnx>', 'the model file (external data is read from beside it)')
       .option('--batch <n>', 'batch size for the FLOP estimate (fills each input\'s dynamic first dim)', parsePositiveInt('--batch'), 1)
-      .option('--dim <name=N...>', 'value of a named symbolic dim for the FLOP estimate (repeatable), e.g. --dim seq=128')
+      .option('--dim <name=N>', 'value of a named symbolic dim for the FLOP estimate (repeatable), e.g. --dim seq=128', (v: string, prev: string[]) => [...prev, v], [] as string[])
       .option('--json', 'print one JSON object')
       .action((file: string, flags: InspectFlags) => {
         const report = buildInspectReport(file, { batch: flags.batch, dims: parseDims(flags.dim) });
