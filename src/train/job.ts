@@ -95,12 +95,19 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
   const out = o.out ?? `${o.model.toLowerCase().endsWith('.onnx') ? basename(o.model, '.onnx') + '-finetuned' : model.name}.onnx`;
   if (existsSync(out) && statSync(out).isDirectory()) throw new TrainferError(`--out ${out}: is a directory`);
   const metricsLog = o.metricsLog ?? (o.checkpointDir ? join(o.checkpointDir, 'metrics.jsonl') : undefined);
+  const epochs = o.epochs ?? d.epochs;
+  const batchSize = o.batchSize ?? d.batchSize;
+  if (o.progress !== 'none' && typeof o.progress !== 'object') {
+    const n = (x: number) => x.toLocaleString('en-US');
+    const opt = optimizer.type === 'sgd' ? `sgd (momentum ${optimizer.momentum ?? 0}${optimizer.nesterov ? ', Nesterov' : ''})` : optimizer.type;
+    process.stderr.write(`training ${model.name} (${n(model.parameterCount())} parameters) on ${o.data}: ${n(train.count)} train / ${n(validation?.count ?? 0)} validation / ${n(test.count)} test samples; ${opt}, lr ${lr} ${formatSchedule(schedule)}, batch ${batchSize}, ${epochs} epoch${epochs === 1 ? "" : "s"}\n`);
+  }
   const r = await fit({
     model,
     train,
     validation,
-    epochs: o.epochs ?? d.epochs,
-    batchSize: o.batchSize ?? d.batchSize,
+    epochs,
+    batchSize,
     optimizer,
     lr,
     schedule,
