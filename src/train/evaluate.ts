@@ -40,18 +40,18 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalResult> {
   try {
     const info = inputInfo(session);
     const name = o.modelName ?? 'model';
-    checkInputShape({ modelShape: info.shape, dataShape: o.data.sampleShape, modelName: name, dataName: o.data.source });
+    const feedShape = checkInputShape({ modelShape: info.shape, dataShape: o.data.sampleShape, modelName: name, dataName: o.data.source });
     const bs = Math.min(o.batchSize ?? 1000, Math.max(1, o.data.count));
     const batcher = new Batcher({ dataset: o.data, batchSize: bs });
     const s = sampleSize(o.data);
-    const full = new ort.Tensor('float32', batcher.x, [bs, ...o.data.sampleShape]);
+    const full = new ort.Tensor('float32', batcher.x, [bs, ...feedShape]);
     const logitsName = session.outputNames[0]!;
     let correct = 0;
     let lossSum = 0;
     const t0 = performance.now();
     for (let start = 0; start < o.data.count; start += bs) {
       const n = batcher.fill(null, start, bs);
-      const x = n === bs ? full : new ort.Tensor('float32', batcher.x.subarray(0, n * s), [n, ...o.data.sampleShape]);
+      const x = n === bs ? full : new ort.Tensor('float32', batcher.x.subarray(0, n * s), [n, ...feedShape]);
       const out = await session.ort.run({ [info.name]: x }, [logitsName]);
       const logits = out[logitsName]!;
       const classes = Number(logits.dims[logits.dims.length - 1]);
@@ -100,14 +100,18 @@ function inputInfo(session: Session): { name: string; shape?: (number | string |
   return { name, shape: m?.isTensor && m.shape.length > 0 ? [...m.shape] : undefined };
 }
 
-/** Throws when the data's per-sample shape cannot feed a model input of `modelShape` ([batch, ...]). */
-export function checkInputShape(o: { modelShape?: readonly (number | string | null)[]; dataShape: readonly number[]; modelName: string; dataName: string }): void {
+/**
+ * The per-sample dims to feed a model input of `modelShape` ([batch, ...]) with samples of `dataShape`:
+ * the data's own shape when it fits, the model's when both are fixed and hold the same number of values
+ * (e.g. 28×28 images into a flat [784] input). Throws a one-line error naming both otherwise.
+ */
+export function checkInputShape(o: { modelShape?: readonly (number | string | null)[]; dataShape: readonly number[]; modelName: string; dataName: string }): number[] {
   const ms = o.modelShape;
-  if (!ms) return;
+  if (!ms) return [...o.dataShape];
   const per = ms.slice(1);
   const fmt = (s: readonly (number | string | null)[]): string => `[${s.map((d) => (typeof d === 'number' && d >= 0 ? d : '?')).join(', ')}]`;
-  const ok = per.length === o.dataShape.length && per.every((d, i) => typeof d !== 'number' || d < 0 || d === o.dataShape[i]);
-  if (!ok) {
-    throw new TrainferError(`${o.modelName} expects samples of shape ${fmt(per)} but ${o.dataName} has samples of shape ${fmt(o.dataShape)}`);
-  }
+  if (per.length === o.dataShape.length && per.every((d, i) => typeof d !== 'number' || d < 0 || d === o.dataShape[i])) return [...o.dataShape];
+  const size = (s: readonly (number | string | null)[]) => s.reduce<number>((a, d) => a * (typeof d === 'number' ? d : NaN), 1);
+  if (per.every((d) => typeof d === 'number' && d >= 0) && size(per) === size(o.dataShape)) return per as number[];
+  throw new TrainferError(`${o.modelName} expects samples of shape ${fmt(per)} but ${o.dataName} has samples of shape ${fmt(o.dataShape)}`);
 }

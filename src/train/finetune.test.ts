@@ -47,3 +47,14 @@ test('a model ending in Softmax trains on the scores before it', () => {
   const tg = new OnnxModelTrainable({ model: src }).trainingGraph({});
   assert.equal(tg.logits, logits);
 });
+
+test('a flat [batch, 784] model trains and evaluates on 28×28 images (same number of values)', async () => {
+  const src = pytorchStyleMlp(4);
+  const input = src.graph.inputs[0]!;
+  input.type = { dtype: 'float32', shape: ['N', 784] };
+  const t = new OnnxModelTrainable({ model: src });
+  assert.deepEqual(t.inputShape, [784]);
+  const r = await fit({ model: t, train: take(mnist.train, 1000), epochs: 1, batchSize: 50, seed: 1, threads: 1, progress: 'none' });
+  const ev = await evaluate({ model: t.inferenceGraph({ weights: r.weights }), data: take(mnist.test, 500), threads: 1 });
+  assert.ok(ev.accuracy > 0.6, `accuracy ${ev.accuracy}`);
+});
