@@ -130,10 +130,7 @@ export class DynamicBatcher {
       }
       for (const e of batch) this.queue.splice(this.queue.indexOf(e), 1);
       this.running++;
-      void this.execute(batch).finally(() => {
-        this.running--;
-        this.pump();
-      });
+      void this.execute(batch);
     }
   }
 
@@ -151,10 +148,16 @@ export class DynamicBatcher {
     return out;
   }
 
+  /** Runs one batch. The next batch is dispatched as soon as this one's result arrives, before the
+   * responses are written, so the instance computes while the HTTP thread answers. */
   private async execute(batch: Entry[]): Promise<void> {
     const start = performance.now();
     const live = batch.filter((e) => !e.done);
-    if (live.length === 0) return;
+    const release = () => {
+      this.running--;
+      this.pump();
+    };
+    if (live.length === 0) return release();
     const total = live.reduce((n, e) => n + e.batch, 0);
     const fetches = unionFetches(live);
     let result: PoolRunResult;
@@ -162,9 +165,11 @@ export class DynamicBatcher {
       const feeds = live.length === 1 ? live[0]!.feeds : concatFeeds(live.map((e) => e.feeds));
       result = await this.o.run(feeds, fetches, { transfer: true });
     } catch (err) {
+      release();
       for (const e of live) this.fail(e, new InferenceError(oneLine(err), 500));
       return;
     }
+    release();
     this.o.onExec?.({ batchSize: total, requests: live.length, computeMs: result.computeMs });
     let offset = 0;
     for (const e of live) {

@@ -21,6 +21,11 @@ export interface ModelConfig {
   timeoutMs: number;
   /** Accept NaN and ±Inf in float inputs (default false: they are a 400). */
   allowNonFinite: boolean;
+  /**
+   * Let onnxruntime's intra-op threads busy-wait for work (default false). Spinning lowers latency
+   * on an idle many-core machine but steals CPU from the HTTP thread on a small one.
+   */
+  allowSpinning: boolean;
 }
 
 /** Defaults for fields a config leaves out (chosen from bench/serve.ts on 2 cores; see docs/serving.md). */
@@ -32,6 +37,7 @@ export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = {
   maxQueueSize: 256,
   timeoutMs: 30000,
   allowNonFinite: false,
+  allowSpinning: false,
 };
 
 type Check = { kind: 'int' | 'number' | 'boolean'; min?: number };
@@ -43,6 +49,7 @@ const FIELDS = {
   maxQueueSize: { kind: 'int', min: 1 },
   timeoutMs: { kind: 'number', min: 0 },
   allowNonFinite: { kind: 'boolean' },
+  allowSpinning: { kind: 'boolean' },
 } as const satisfies Record<keyof ModelConfig, Check>;
 
 /**

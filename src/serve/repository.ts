@@ -45,7 +45,13 @@ export class ModelVersion {
 
   /** Starts the pool for `file` and builds the batcher. */
   static async load(o: { name: string; version: string; file: string; config: ModelConfig; onExec?: ExecHook }): Promise<ModelVersion> {
-    const pool = await SessionPool.create({ source: { path: o.file }, instances: o.config.instances, threadsPerInstance: o.config.threadsPerInstance, label: o.file });
+    const pool = await SessionPool.create({
+      source: { path: o.file },
+      instances: o.config.instances,
+      threadsPerInstance: o.config.threadsPerInstance,
+      session: { extra: o.config.allowSpinning ? {} : { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } },
+      label: o.file,
+    });
     try {
       const inputs = pool.inputs.map((m) => spec(o.file, m, 'input'));
       const outputs = pool.outputs.map((m) => spec(o.file, m, 'output'));

@@ -1,0 +1,30 @@
+// Tests for config.json validation: defaults, every field, and one-line errors naming file and field.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_MODEL_CONFIG, parseModelConfig, readModelConfig } from './config.js';
+
+test('config fields override defaults; a missing file gives the defaults', () => {
+  const c = parseModelConfig({ maxBatchSize: 0, maxQueueDelayMs: 0.5, instances: 2, threadsPerInstance: 1, maxQueueSize: 10, timeoutMs: 0, allowNonFinite: true, allowSpinning: true }, 'c.json');
+  assert.deepEqual(c, { maxBatchSize: 0, maxQueueDelayMs: 0.5, instances: 2, threadsPerInstance: 1, maxQueueSize: 10, timeoutMs: 0, allowNonFinite: true, allowSpinning: true });
+  assert.deepEqual(readModelConfig('/nonexistent/config.json'), DEFAULT_MODEL_CONFIG);
+  assert.equal(parseModelConfig({}, 'c.json', { ...DEFAULT_MODEL_CONFIG, instances: 3 }).instances, 3);
+});
+
+test('bad configs are one-line errors naming the file and the field', () => {
+  const bad: [unknown, RegExp][] = [
+    [[], /^c\.json: config must be a JSON object$/],
+    [{ maxBatchSize: 1.5 }, /^c\.json: field 'maxBatchSize' must be an integer >= 0, got 1\.5$/],
+    [{ instances: 0 }, /^c\.json: field 'instances' must be an integer >= 1, got 0$/],
+    [{ maxQueueDelayMs: -1 }, /field 'maxQueueDelayMs' must be a number >= 0, got -1/],
+    [{ timeoutMs: '5' }, /field 'timeoutMs' must be a number >= 0, got "5"/],
+    [{ allowNonFinite: 1 }, /field 'allowNonFinite' must be true or false, got 1/],
+    [{ maxBatchsize: 8 }, /unknown field 'maxBatchsize' \(known: maxBatchSize,/],
+  ];
+  for (const [value, re] of bad) assert.throws(() => parseModelConfig(value, 'c.json'), (e: Error) => re.test(e.message) && !e.message.includes('\n'), JSON.stringify(value));
+  const dir = mkdtempSync(join(tmpdir(), 'trainfer-config-'));
+  writeFileSync(join(dir, 'config.json'), '{"instances": 2,');
+  assert.throws(() => readModelConfig(join(dir, 'config.json')), /config\.json: not valid JSON: /);
+});
