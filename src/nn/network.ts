@@ -148,8 +148,8 @@ export class Network {
 
   /**
    * The training graph: forward in training mode + `loss` against int64 `labels`. With
-   * `normalizeInput: 'batcher'`, a leading `Normalize` (and a `Flatten` right after it) is left to the
-   * batcher — the same arithmetic, done while copying the batch, two graph passes fewer per step.
+   * `normalizeInput: 'batcher'`, a leading `Normalize` and then a leading `Flatten` are left to the
+   * batcher — the same arithmetic, done while copying the batch, up to three graph passes fewer per step.
    */
   trainingGraph(options: { loss?: LossSpec; normalizeInput?: 'graph' | 'batcher' } = {}): TrainingGraph {
     if (this.outputShape.length !== 1) throw new TrainferError(`model output is ${fmtShape(this.outputShape)} per sample; a classifier needs [classes] (add Flatten/GlobalAvgPool and a Linear layer)`);
@@ -157,11 +157,14 @@ export class Network {
     let skip = 0;
     let inputShape = [...this.inputShape];
     let inputNormalize: TrainingGraph['inputNormalize'];
-    if (options.normalizeInput === 'batcher' && layers[0] instanceof Normalize && this.inputKind !== 'tokens') {
-      inputNormalize = layers[0].options;
-      skip = 1;
-      if (layers[1] instanceof Flatten) {
-        skip = 2;
+    if (options.normalizeInput === 'batcher' && this.inputKind !== 'tokens') {
+      if (layers[0] instanceof Normalize) {
+        inputNormalize = layers[0].options;
+        skip = 1;
+      }
+      // The batch buffer is flat already: feed it as [batch, values] instead of copying through Flatten.
+      if (layers[skip] instanceof Flatten) {
+        skip++;
         inputShape = [inputShape.reduce((a, b) => a * b, 1)];
       }
     }
