@@ -11,14 +11,16 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromBinary } from '@bufbuild/protobuf';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { GraphBuilder } from '../src/onnx/builder.js';
 import { ModelProtoSchema } from '../src/onnx/gen/onnx_pb.js';
 import type { Model } from '../src/onnx/ir.js';
+import { modelToProto } from '../src/onnx/ir-proto.js';
 import { readModel, writeModel } from '../src/onnx/model-io.js';
+import { writeFileAtomic } from '../src/util/atomic-write.js';
 import { Tensor } from '../src/onnx/tensor.js';
 
-const PHASES = ['write-inline', 'write-external', 'read-file', 'decode-proto', 'read-inline', 'read-external', 'ort-load-inline', 'ort-load-external'] as const;
+const PHASES = ['write-inline', 'write-inline-toBinary', 'write-external', 'read-file', 'decode-proto', 'read-inline', 'read-external', 'ort-load-inline', 'ort-load-external'] as const;
 type Phase = (typeof PHASES)[number];
 
 /** An MLP with `layers` square float32 weight matrices totalling about `mb` megabytes. */
@@ -45,6 +47,13 @@ async function runPhase(phase: Phase, dir: string, mb: number): Promise<number> 
       const m = bigModel(mb);
       t0 = performance.now();
       writeModel(inline, m);
+      break;
+    }
+    case 'write-inline-toBinary': {
+      // The naive path for reference: protobuf-es toBinary copies each weight at every nesting level.
+      const m = bigModel(mb);
+      t0 = performance.now();
+      writeFileAtomic(join(dir, 'naive.onnx'), toBinary(ModelProtoSchema, modelToProto(m), { writeUnknownFields: true }));
       break;
     }
     case 'write-external': {
