@@ -247,7 +247,12 @@ async function breakdown(bytes: Uint8Array, x: Tensor, label: string): Promise<v
   const path = join(CACHE, name);
   const ev = JSON.parse(readFileSync(path, 'utf8')) as { cat: string; name: string; dur: number; args: { op_name: string } }[];
   const by = new Map<string, number>();
-  for (const e of ev) if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) by.set(e.args.op_name, (by.get(e.args.op_name) ?? 0) + e.dur / 30);
+  // Per node for the convolutions (which layer pays), per op type for the rest.
+  for (const e of ev) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const key = /Conv/.test(e.args.op_name) ? `${e.args.op_name}[${e.name.replace(/_kernel_time$/, '')}]` : e.args.op_name;
+    by.set(key, (by.get(key) ?? 0) + e.dur / 30);
+  }
   rmSync(path);
   console.log(`  ${label}: ${[...by].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / 1000).toFixed(3)} ms`).join(', ')}`);
 }
