@@ -6,7 +6,7 @@
  *   (c) p50 / p99 latency under load;
  *   (d) a soak at 80% of the measured maximum throughput, expecting zero failed requests.
  * Usage: flock /tmp/trainfer-bench.lock npx tsx bench/serve.ts [--duration 60] [--seconds 10]
- *        [--connections 64] [--max-batch-size 32] [--delay-ms 2] [--instances 1] [--threads 2]
+ *        [--connections 64] [--max-batch-size 32] [--delay-ms 2] [--instances 2] [--threads 1]
  *        [--binary] [--sweep] [--out results.json]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -41,8 +41,8 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '64' },
     'max-batch-size': { type: 'string', default: '32' },
     'delay-ms': { type: 'string', default: '2' },
-    instances: { type: 'string', default: '1' },
-    threads: { type: 'string', default: '2' },
+    instances: { type: 'string', default: '2' },
+    threads: { type: 'string', default: '1' },
     binary: { type: 'boolean', default: false },
     sweep: { type: 'boolean', default: false },
     out: { type: 'string' },

@@ -11,9 +11,9 @@ export interface ModelConfig {
   maxBatchSize: number;
   /** How long a request may wait for others to join its batch, in ms. Default 2. */
   maxQueueDelayMs: number;
-  /** Worker threads, each with its own session. Default 1. */
+  /** Worker threads, each with its own session. Default 2. */
   instances: number;
-  /** onnxruntime intra-op threads per instance. Default 2. */
+  /** onnxruntime intra-op threads per instance. Default 1. */
   threadsPerInstance: number;
   /** Requests allowed to wait; more get 503 with `Retry-After`. Default 256. */
   maxQueueSize: number;
@@ -32,8 +32,8 @@ export interface ModelConfig {
 export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = {
   maxBatchSize: 32,
   maxQueueDelayMs: 2,
-  instances: 1,
-  threadsPerInstance: 2,
+  instances: 2,
+  threadsPerInstance: 1,
   maxQueueSize: 256,
   timeoutMs: 30000,
   allowNonFinite: false,
