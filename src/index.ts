@@ -101,3 +101,21 @@ export { ModelRepository, ModelVersion, isPlainName } from './serve/repository.j
 export { DynamicBatcher } from './serve/batcher.js';
 export type { BatcherOptions, BatchRequest, BatchResult } from './serve/batcher.js';
 export { mnistMlp, mnistCnn, addToRepository } from './serve/example-models.js';
+
+// Compression: int8 (static QDQ with calibration, dynamic), fp16, int4 MatMulNBits, quantization-aware training
+export { quantize } from './compress/quantize/quantize.js';
+export type { QuantizeOptions, QuantizeResult, QuantizeMode } from './compress/quantize/quantize.js';
+export { quantizeFile } from './compress/quantize/pipeline.js';
+export type { QuantizeFileOptions, QuantizeFileResult } from './compress/quantize/pipeline.js';
+export { quantizeQat, runQatFile } from './compress/quantize/qat-file.js';
+export type { QatOptions } from './compress/quantize/qat-file.js';
+export { fakeQuantModel } from './compress/quantize/qat.js';
+export { calibrate } from './compress/quantize/calibration.js';
+export type { BatchSource, CalibrateOptions, Calibration } from './compress/quantize/calibration.js';
+export type { CalibrationMethod } from './compress/quantize/calib-stats.js';
+export { compareModels } from './compress/quantize/measure.js';
+export type { Comparison, ModelMetrics, Agreement } from './compress/quantize/measure.js';
+export { summarizeReport } from './compress/quantize/report.js';
+export type { QuantizeReport, NodeOutcome } from './compress/quantize/report.js';
+export { packInt4, unpackInt4 } from './compress/quantize/int4.js';
+export { upgradeOpset } from './compress/quantize/opset-upgrade.js';
