@@ -109,6 +109,8 @@ const CASES: Case[] = [
   { name: 'Conv (dW as Conv, dX as ConvTranspose)', op: 'Conv', inputs: [f([2, 3, 6, 6]), f([4, 3, 3, 3])], attrs: { pads: ints_([1, 1, 1, 1]), strides: ints_([2, 2]) }, dtype: 'float32', formulations: { convWeight: 'conv', convInput: 'conv-transpose' } },
   { name: 'Conv groups 2 stride 2 (unfold-matmul)', op: 'Conv', inputs: [f([2, 4, 6, 6]), f([6, 2, 3, 3])], attrs: { group: i(2), strides: ints_([2, 2]), pads: ints_([1, 1, 1, 1]) }, dtype: 'float32', formulations: { convWeight: 'unfold-matmul' } },
   { name: 'Conv 3-D', op: 'Conv', inputs: [f([1, 2, 4, 4, 4]), f([2, 2, 2, 3, 2])], attrs: { pads: ints_([0, 1, 0, 1, 1, 1]) }, dtype: 'float32' },
+  { name: 'Conv stride 2 dilation 2 groups 2 (unfold-slices)', op: 'Conv', inputs: [f([2, 4, 7, 7]), f([6, 2, 3, 2])], attrs: { group: i(2), strides: ints_([2, 1]), dilations: ints_([1, 2]), pads: ints_([1, 0, 2, 1]) }, dtype: 'float32', formulations: { convWeight: 'unfold-slices' } },
+  { name: 'Conv 1-D (unfold-slices)', op: 'Conv', inputs: [f([2, 3, 8]), f([2, 3, 3])], attrs: { strides: ints_([2]) }, dtype: 'float32', formulations: { convWeight: 'unfold-slices' } },
   { name: 'Conv (unfold-gemm)', op: 'Conv', inputs: [f([2, 3, 5, 5]), f([4, 3, 3, 3])], attrs: { pads: ints_([2, 2, 2, 2]) }, dtype: 'float32', formulations: { convWeight: 'unfold-gemm' } },
   { name: 'Conv (unfold-matmul-t)', op: 'Conv', inputs: [f([2, 3, 5, 5]), f([4, 3, 3, 3])], attrs: { pads: ints_([1, 1, 1, 1]) }, dtype: 'float32', formulations: { convWeight: 'unfold-matmul-t' } },
   { name: 'MaxPool 2×2 (mask)', op: 'MaxPool', inputs: [f([2, 2, 4, 6])], attrs: { kernel_shape: ints_([2, 2]), strides: ints_([2, 2]) }, dtype: 'float32' },

@@ -118,6 +118,31 @@ test('step wiring: data inputs, state slots (param, optimizer), extra outputs; f
   assert.deepEqual(step.extraOutputs, [loss]);
 });
 
+test('gradNorm: false skips the norm (NaN output) unless clipping needs it', async () => {
+  const { g, loss } = quadratic();
+  const step = buildTrainStep({ graph: g.graph, loss, params: ['w'], optimizer: { type: 'sgd' }, gradNorm: false });
+  assert.ok(!step.model.graph.nodes.some((n) => n.opType === 'ReduceSumSquare'));
+  const { norms, state } = await runSteps(step, { a: Tensor.f32([4], A) }, 2);
+  assert.ok(norms.every((n) => Number.isNaN(n)));
+  const ref = reference({ type: 'sgd' }, 2);
+  state.w!.toNumbers().forEach((x, i) => assert.ok(Math.abs(x - ref.w[i]!) < 1e-5));
+  const clipped = buildTrainStep({ graph: g.graph, loss, params: ['w'], optimizer: { type: 'sgd' }, gradNorm: false, clipGradNorm: 1 });
+  assert.ok(clipped.model.graph.nodes.some((n) => n.opType === 'ReduceSumSquare'));
+});
+
+test('opset-13-style forward nodes (ReduceMean axes attribute, Clip min/max attributes) train at opset 21', async () => {
+  const g = new GraphBuilder({ name: 'old' });
+  const a = g.input('a', 'float32', [2, 4]);
+  g.initializer('w', Tensor.f32([4], [1, -2, 0.5, 3]));
+  const y = g.op1('Clip', [g.mul(a, 'w')], { min: { type: 'float', value: -1 }, max: { type: 'float', value: 1 } });
+  const loss = g.op1('ReduceMean', [g.op1('ReduceMean', [y], { axes: { type: 'ints', value: [1] }, keepdims: { type: 'int', value: 0 } })], { axes: { type: 'ints', value: [0] }, keepdims: { type: 'int', value: 0 } });
+  const step = buildTrainStep({ graph: g.graph, loss, params: ['w'], optimizer: { type: 'sgd' } });
+  const { state } = await runSteps(step, { a: Tensor.f32([2, 4], [0.5, 0.1, 1, 0.2, 0.1, 0.3, 1, 0.5]) }, 1);
+  // d mean(clip(a·w)) / dw_j = Σ_i a_ij·[|a_ij·w_j| ≤ 1] / 8; lr 0.1
+  const want = [1 - 0.1 * (0.5 + 0.1) / 8, -2 - 0.1 * (0.1 + 0.3) / 8, 0.5 - 0.1 * (1 + 1) / 8, 3 - 0.1 * 0.2 / 8]; // a₁₃·w₃ = 1.5 is clipped
+  state.w!.toNumbers().forEach((x, i) => assert.ok(Math.abs(x - want[i]!) < 1e-6, `w[${i}] = ${x}, want ${want[i]}`));
+});
+
 test('bad options are one-line TrainferErrors', () => {
   const { g, loss } = quadratic();
   assert.throws(() => buildTrainStep({ graph: g.graph, loss, params: ['nope'], optimizer: { type: 'sgd' } }), /parameter 'nope' is not an initializer/);

@@ -12,6 +12,7 @@ import { TrainferError } from '../util/errors.js';
 import { gradients } from './gradients.js';
 import { adamScalars, checkOptimizer, emitUpdate, stateRoles } from './optimizers.js';
 import { inferTypes } from './shapes.js';
+import { upgradeLegacyForms } from './legacy-forms.js';
 import type { StateSlot, TrainStep, TrainStepOptions } from './types.js';
 
 /** A copy of `g` whose node/input/output lists can be rewritten without touching `g` (tensors shared). */
@@ -48,6 +49,7 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) throw new TrainferError(`buildTrainStep: clipGradNorm must be > 0, got ${options.clipGradNorm}`);
 
   const g = cloneGraph(src);
+  upgradeLegacyForms(g); // opset ≤ 17 attribute forms → opset-21 input forms
   const dataInputs = g.feedInputs().map((v) => v.name);
   g.outputs = [];
   // Parameters and buffers become inputs (their values are fed each step).
@@ -69,14 +71,16 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   const usesStep = optimizer.type !== 'sgd';
   const stepInput = usesStep ? b.input(b.fresh('step').replace(/^opt\//, ''), 'float32', []) : undefined;
 
-  // Global L2 norm of all gradients (always reported), optional clipping to clipGradNorm.
-  const sq = params.map((p) => {
-    const gr = grads.get(p)!;
-    const s = b.op1('ReduceSumSquare', [gr], { keepdims: { type: 'int', value: 0 } });
-    return g.initializers.get(p)!.dtype === 'float32' ? s : b.cast(s, 'float32');
-  });
-  const total = sq.length === 1 ? sq[0]! : b.op1('Sum', sq);
-  const norm = b.sqrt(total);
+  // Global L2 norm of all gradients (reported unless gradNorm: false), optional clipping to clipGradNorm.
+  const wantNorm = options.gradNorm !== false || options.clipGradNorm !== undefined;
+  let norm: string;
+  if (wantNorm) {
+    const sq = params.map((p) => {
+      const s = b.op1('ReduceSumSquare', [grads.get(p)!], { keepdims: { type: 'int', value: 0 } });
+      return g.initializers.get(p)!.dtype === 'float32' ? s : b.cast(s, 'float32');
+    });
+    norm = b.sqrt(sq.length === 1 ? sq[0]! : b.op1('Sum', sq));
+  } else norm = b.identity(b.constant(Tensor.scalar('float32', NaN), 'no_grad_norm'));
   let clipped = new Map(grads);
   if (options.clipGradNorm !== undefined) {
     // factor = min(1, c / (norm + 1e-6))

@@ -46,6 +46,11 @@ export interface TrainStepOptions {
   optimizer: OptimizerConfig;
   /** Clip gradients by global L2 norm to at most this value. */
   clipGradNorm?: number;
+  /**
+   * Compute the global gradient norm each step (default true). `false` saves one pass over all
+   * gradients; without `clipGradNorm` the `gradNormOutput` then holds NaN.
+   */
+  gradNorm?: boolean;
   /** Buffers updated by the forward pass. */
   buffers?: readonly Buffer[];
   /** Extra forward values to return each step (e.g. logits for accuracy). */
@@ -62,12 +67,14 @@ export interface Formulations {
    * Conv weight gradient. `unfold3d-gemm` (default): X[N, C, H, W] viewed as C single-channel volumes
    * [C, 1, N, H, W]; a 3-D Conv with an identity kernel [K, 1, 1, kh, kw] unfolds them straight into
    * cols[C·K, N·L], so dW = dY[M, N·L] · colsᵀ is ONE large Gemm (2-D convs; others use `unfold-matmul`).
+   * `unfold-slices`: the same cols[C·K, N·L] from one Pad and one strided Slice per kernel offset (copies
+   * only, no identity-kernel arithmetic), then the same Gemm.
    * `unfold-*`: a grouped Conv with an identity kernel unfolds X into patches cols[N, C·K, L],
    * then `unfold-matmul` = Σₙ dYₙ·colsₙᵀ (batched MatMul, ReduceSum over N), `unfold-matmul-t` =
    * Σₙ colsₙ·dYₙᵀ then one small Transpose, `unfold-gemm` = one Gemm over (N·L) after transposing cols.
    * `conv`: a Conv of batch-transposed X with batch-transposed dY as the kernel.
    */
-  convWeight?: 'unfold3d-gemm' | 'unfold-matmul' | 'unfold-matmul-t' | 'unfold-gemm' | 'conv';
+  convWeight?: 'unfold3d-gemm' | 'unfold-slices' | 'unfold-matmul' | 'unfold-matmul-t' | 'unfold-gemm' | 'conv';
   /**
    * Conv input gradient: `conv` (a Conv of dY with flipped, transposed weights; stride 1 only, other
    * strides fall back to ConvTranspose) or `conv-transpose`.

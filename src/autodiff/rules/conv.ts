@@ -96,6 +96,31 @@ function convWeightGrad(ctx: VjpContext, geo: ConvGeometry, x: string, wd: numbe
     for (let c = 0; c < channels; c++) for (let j = 0; j < K; j++) eye[(c * K + j) * K + j] = 1;
     return dt === 'float64' ? Tensor.f64(dims, eye) : new Tensor('float32', dims, eye);
   };
+  if (choice === 'unfold-slices') {
+    // Pad xᵀ[C, N, *S] once, then one strided Slice per kernel offset gives the patches for that offset;
+    // stacked they are cols[C, K, N, *So] = [C·K, N·L]: pure copies, no identity-kernel arithmetic.
+    const xt = b.transpose(x, [1, 0, ...range(sp, 2)]);
+    const padded = [...geo.padsBegin, ...geo.padsEnd].some((p) => p > 0) ? b.op1('Pad', [xt, b.int64s([0, 0, ...geo.padsBegin, 0, 0, ...geo.padsEnd])]) : xt;
+    const pieces: string[] = [];
+    const outSizes = geo.out as number[];
+    for (let j = 0; j < K; j++) {
+      // offset j → kernel position (k₀, k₁, …), row-major like the weight layout
+      const pos: number[] = [];
+      let r = j;
+      for (let a = sp - 1; a >= 0; a--) {
+        pos[a] = r % geo.kernel[a]!;
+        r = Math.floor(r / geo.kernel[a]!);
+      }
+      const starts = pos.map((k, a) => k * geo.dilations[a]!);
+      const ends = starts.map((st, a) => st + (outSizes[a]! - 1) * geo.strides[a]! + 1);
+      pieces.push(b.unsqueeze(b.slice(padded, starts, ends, range(sp, 2), geo.strides), [1]));
+    }
+    const cols2 = b.reshape(b.concat(pieces, 1), [C * K, -1]); // [C·K, N·L]
+    const dyt = b.reshape(b.transpose(dy, [1, 0, ...range(sp, 2)]), [M, -1]); // [M, N·L]
+    if (group === 1) return b.reshape(b.gemm(dyt, cols2, undefined, { transB: true }), wd);
+    const prod = b.matMul(b.reshape(dyt, [group, M / group, -1]), b.transpose(b.reshape(cols2, [group, Cg * K, -1]), [0, 2, 1]));
+    return b.reshape(prod, wd);
+  }
   if (choice === 'unfold3d-gemm' && sp <= 2) {
     // View x as C single-channel volumes xv[C, 1, N, *S]; a Conv with the identity kernel e[K, 1, 1, *k]
     // (kernel 1 along N) writes patches straight in the layout cols[C, K, N, *So] = [C·K, N·L].
