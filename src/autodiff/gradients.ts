@@ -6,6 +6,7 @@
 import { GraphBuilder } from '../onnx/builder.js';
 import type { Graph, Node } from '../onnx/ir.js';
 import { isFloat } from '../onnx/dtype.js';
+import { constantValue } from '../onnx/passes.js';
 import { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
 import { type VjpContext, type VjpRule, sumAll } from './rule-context.js';
@@ -67,6 +68,13 @@ export function gradients(options: GradientsOptions): Map<string, string> {
     throw new TrainferError(`autodiff: loss '${loss}' is not produced by any node of graph '${graph.name}'`);
   }
 
+  // Constants rules may read (shapes, axes): initializers plus the values of Constant nodes.
+  const inits = new Map(graph.initializers);
+  for (const n of forward) {
+    const t = n.opType === 'Constant' && n.domain === '' ? constantValue(n) : undefined;
+    if (t && n.outputs[0]) inits.set(n.outputs[0], t);
+  }
+
   const pending = new Map<string, string[]>();
   const add = (v: string, g: string): void => {
     const list = pending.get(v);
@@ -94,7 +102,7 @@ export function gradients(options: GradientsOptions): Map<string, string> {
     const needs = n.inputs.map((x) => !!x && fromWrt.has(x) && toLoss.has(x));
     if (!needs.some(Boolean)) continue;
     const rule = ruleFor(n);
-    const ctx: VjpContext = { node: n, dy, needs, b, types, inits: graph.initializers, formulations: options.formulations ?? {} };
+    const ctx: VjpContext = { node: n, dy, needs, b, types, inits, formulations: options.formulations ?? {} };
     const dxs = rule(ctx);
     n.inputs.forEach((x, k) => {
       const g = dxs[k];

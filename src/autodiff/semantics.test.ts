@@ -122,3 +122,17 @@ test('MaxPool (mask formulation) splits dy evenly between tied maxima, conservin
   const [d] = await runGraph(g, { x: Tensor.f32([1, 1, 2, 4], [3, 1, 5, 7, 0, 3, 2, 6]) }, [dx]);
   assert.deepEqual(d, [2, 0, 0, 10, 0, 2, 0, 0]);
 });
+
+test('shape and axes inputs given by Constant nodes (as exporters write them) are read by the rules', async () => {
+  const g = new GraphBuilder();
+  const x = g.input('x', 'float32', [2, 3]);
+  const axes = g.op1('Constant', [], { value: attr.tensor(Tensor.i64([1], [1])) });
+  const shape = g.op1('Constant', [], { value: attr.tensor(Tensor.i64([2], [3, 2])) });
+  const loss = g.reduceSum(g.mul(g.unsqueeze(g.reduceSum(g.reshape(x, shape), undefined, false), [0]), g.scalar(1)), undefined, false);
+  const y2 = g.op1('ReduceMean', [g.mul(x, x), axes], { keepdims: attr.int(0) });
+  const total = g.add(loss, g.reduceSum(y2, undefined, false));
+  const dx = gradients({ graph: g.graph, loss: total, wrt: [x] }).get(x)!;
+  const [d] = await runGraph(g, { x: Tensor.f32([2, 3], [1, 2, 3, 4, 5, 6]) }, [dx]);
+  // d/dx [Σx + Σ_rows mean(x²)] = 1 + 2x/3
+  assert.deepEqual(d!.map((v) => Math.round(v * 1e4) / 1e4), [1, 2, 3, 4, 5, 6].map((v) => Math.round((1 + (2 * v) / 3) * 1e4) / 1e4));
+});

@@ -6,7 +6,7 @@
 import { GraphBuilder } from '../onnx/builder.js';
 import { Graph, Model, type ValueInfo } from '../onnx/ir.js';
 import { isFloat } from '../onnx/dtype.js';
-import { eliminateDeadNodes } from '../onnx/passes.js';
+import { eliminateDeadNodes, foldConstants } from '../onnx/passes.js';
 import { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
 import { gradients } from './gradients.js';
@@ -49,6 +49,7 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) throw new TrainferError(`buildTrainStep: clipGradNorm must be > 0, got ${options.clipGradNorm}`);
 
   const g = cloneGraph(src);
+  foldConstants(g); // Constant nodes → initializers (shape and axes inputs become readable)
   upgradeLegacyForms(g); // opset ≤ 17 attribute forms → opset-21 input forms
   const dataInputs = g.feedInputs().map((v) => v.name);
   g.outputs = [];
