@@ -40,6 +40,7 @@ const flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[
 console.log(`machine: ${cores} cores, ${cpus()[0]?.model.trim()}, avx512_vnni ${/\bavx512_vnni\b/.test(flags) ? 'yes' : 'no'}, avx_vnni ${/\bavx_vnni\b/.test(flags) ? 'yes' : 'no'}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`onnxruntime-node ${ort.env.versions.common}; times are the best run of interleaved rounds (robust to other load)\n`);
 const results: Record<string, unknown> = {};
+const benchStart = performance.now();
 
 // ---------- models ----------
 async function trained(spec: string, file: string, epochs?: number): Promise<Model> {
@@ -354,4 +355,5 @@ console.log(`  cnn static int8: accuracy ${pct(def.accuracy)} vs fp32 ${pct(f32.
 console.log(`  cnn static int8: file ${def.sizeRatio.toFixed(2)}× (target ≤ 0.30): ${def.sizeRatio <= 0.3 ? 'MET' : 'MISSED'}`);
 console.log(`  cnn static int8: throughput b=64 ${def.speedup1.toFixed(2)}× at 1 thread, ${def.speedupN.toFixed(2)}× at ${cores} (target ≥ 2.5×): ${Math.max(def.speedup1, def.speedupN) >= 2.5 ? 'MET' : 'MISSED (see the wider CNNs above)'}`);
 console.log(`  mlp:1024,1024 dynamic int8: ${mlpRows[1]!.speedup1.toFixed(2)}× at 1 thread, ${mlpRows[1]!.speedupN.toFixed(2)}× at ${cores} (target ≥ 3×): ${Math.max(mlpRows[1]!.speedup1, mlpRows[1]!.speedupN) >= 3 ? 'MET' : 'MISSED'}`);
+console.log(`\nbench time ${((performance.now() - benchStart) / 1000).toFixed(0)} s`);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ bench: 'quantize', cpu: cpus()[0]?.model.trim(), cores, results }, null, 2));

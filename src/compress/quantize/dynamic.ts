@@ -59,7 +59,7 @@ export function quantizeDynamic(model: Model, o: DynamicOptions, report: Quantiz
     }
     g.nodes = out;
     topoSort(g);
-    if (g === model.graph) eliminateDeadNodes(g);
+    eliminateDeadNodes(g);
   }
   if (usesMs && !model.opsets.has('com.microsoft')) model.opsets.set('com.microsoft', 1);
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attr } from '../../onnx/attr.js';
 import { GraphBuilder } from '../../onnx/builder.js';
-import { Graph } from '../../onnx/ir.js';
+import { Graph, walkGraphs } from '../../onnx/ir.js';
 import { Tensor } from '../../onnx/tensor.js';
 import { prepareModel } from './prepare.js';
 import { quantize } from './quantize.js';
@@ -64,6 +64,10 @@ test('imported opset-10 model: dynamic quantizes inside If branches, static cove
   const dyn = await quantize({ model, mode: 'dynamic' });
   const inSub = dyn.report.outcomes.filter((o) => o.graph !== 'main' && o.status === 'quantized');
   assert.equal(inSub.length, 2, JSON.stringify(dyn.report.outcomes));
+  // The float weights inside the branches are gone (int8 copies replace them).
+  for (const sg of [...walkGraphs(dyn.model.graph)].slice(1)) {
+    assert.ok([...sg.initializers.values()].every((t) => t.dtype !== 'float32' || t.dims.length < 2), `float weights left in '${sg.name}'`);
+  }
   const st = await quantize({ model, mode: 'static', calibration: () => [{ x }, { x: xn }] });
   assert.equal(st.report.outcomes.filter((o) => o.graph !== 'main' && o.status === 'float' && o.opType === 'MatMul').length, 2);
   assert.ok(st.report.outcomes.some((o) => o.graph === 'main' && o.opType === 'MatMul' && o.status === 'quantized'));

@@ -131,7 +131,7 @@ export function quantizeInt4(model: Model, o: Int4Options, report: QuantizeRepor
     }
     g.nodes = out;
     topoSort(g);
-    if (g === model.graph) eliminateDeadNodes(g);
+    eliminateDeadNodes(g);
   }
   if (used && !model.opsets.has('com.microsoft')) model.opsets.set('com.microsoft', 1);
 }
