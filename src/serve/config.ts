@@ -9,7 +9,10 @@ import { FileFormatError } from '../util/errors.js';
 export interface ModelConfig {
   /** Largest batch formed by dynamic batching; 0 turns batching off. Default 32. */
   maxBatchSize: number;
-  /** How long a request may wait for others to join its batch, in ms. Default 2. */
+  /**
+   * How long the oldest request may wait for others to join its batch, in ms. Default 0: a free instance
+   * takes whatever is queued at once; batches still form from the requests that arrive while instances are busy.
+   */
   maxQueueDelayMs: number;
   /** Worker threads, each with its own session. Default 2. */
   instances: number;
@@ -31,7 +34,7 @@ export interface ModelConfig {
 /** Defaults for fields a config leaves out (chosen from bench/serve.ts on 2 cores; see docs/serving.md). */
 export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = {
   maxBatchSize: 32,
-  maxQueueDelayMs: 2,
+  maxQueueDelayMs: 0,
   instances: 2,
   threadsPerInstance: 1,
   maxQueueSize: 256,
