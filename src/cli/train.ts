@@ -116,7 +116,19 @@ async function runTrain(f: TrainFlags): Promise<void> {
     maxSteps: f.maxSteps,
     progress: (f.progress as TrainJobOptions['progress']) ?? 'auto',
   };
-  const r = await runTrainJob(opts);
+  // Ctrl-C: finish the step, write a checkpoint, exit 130 (a second Ctrl-C kills as usual).
+  const abort = new AbortController();
+  const onInt = () => {
+    process.off('SIGINT', onInt);
+    abort.abort();
+  };
+  process.on('SIGINT', onInt);
+  let r;
+  try {
+    r = await runTrainJob({ ...opts, signal: abort.signal });
+  } finally {
+    process.off('SIGINT', onInt);
+  }
   if (f.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return;

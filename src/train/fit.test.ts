@@ -59,6 +59,8 @@ test('N steps straight = N/2 steps, kill, --resume, N/2 steps: identical paramet
   const second = await fit({ model: resumable(), ...common, checkpointDir: dir, resume: true });
   assert.equal(second.steps, 60);
   assert.equal(second.history.length, 3);
+  // Epoch metrics too: the interrupted epoch's sums travel in the checkpoint.
+  assert.deepEqual(second.history.map((h) => [h.step, h.loss, h.accuracy]), straight.history.map((h) => [h.step, h.loss, h.accuracy]));
   assert.deepEqual([...straight.weights.keys()].sort(), [...second.weights.keys()].sort());
   for (const [k, t] of straight.weights) {
     const a = new Uint32Array((t.data as Float32Array).slice().buffer);
@@ -120,4 +122,17 @@ test('early stopping ends the run after `patience` epochs without improvement an
   const again = buildPreset({ spec: 'mlp:16', inputShape: [1, 28, 28], numClasses: 10, seed: 5 });
   const one = await fit({ model: again, train: take(mnist.train, 1000), epochs: 6, batchSize: 50, seed: 1, threads: 1, progress: 'none', maxSteps: 20 });
   for (const [k, t] of r.weights) assert.deepEqual(t.data, one.weights.get(k)!.data, `${k} is epoch 1's`);
+});
+
+test('an interrupt (AbortSignal, as Ctrl-C sends) checkpoints the step it stopped at; --resume finishes identically', async () => {
+  const data = take(mnist.train, 1000);
+  const common = { train: data, epochs: 1, batchSize: 50, seed: 4, threads: 1 };
+  const straight = await fit({ model: resumable(), ...common, progress: 'none' });
+  const dir = tmp();
+  const ac = new AbortController();
+  const reporter = { epochStart() {}, epochEnd() {}, message() {}, stop() {}, step: (batch: number) => void (batch === 7 && ac.abort()) };
+  await assert.rejects(fit({ model: resumable(), ...common, progress: reporter, checkpointDir: dir, signal: ac.signal }), /interrupted at step 7 \(epoch 1\); checkpoint written to .*; continue with --resume/);
+  const resumed = await fit({ model: resumable(), ...common, progress: 'none', checkpointDir: dir, resume: true });
+  assert.equal(resumed.steps, 20);
+  for (const [k, t] of straight.weights) assert.deepEqual(resumed.weights.get(k)!.data, t.data, k);
 });

@@ -57,6 +57,8 @@ export interface FitOptions {
   threads?: number;
   /** Stop after this many steps in total (the checkpoint lets a later run continue). */
   maxSteps?: number;
+  /** Abort (e.g. on Ctrl-C): the current step finishes, a checkpoint is written (with `checkpointDir`), and `fit` throws. */
+  signal?: AbortSignal;
   /** Called after each epoch's validation; return `'stop'` to end training. */
   onEpochEnd?: (m: EpochMetrics) => void | 'stop' | Promise<void | 'stop'>;
 }
@@ -92,6 +94,8 @@ interface TrainerState {
   stepSeconds: number;
   samples: number;
   bestValLoss: number;
+  /** Sums of the epoch in progress (so a resumed epoch reports the same metrics as an uninterrupted one). */
+  partial?: { lossSum: number; correct: number; seen: number };
   badEpochs: number;
 }
 
@@ -175,9 +179,11 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       const epochStart = shuffleRng.state();
       const order = shuffleRng.permutation(o.train.count);
       reporter.epochStart(epoch + 1, epochs, stepsPerEpoch, startBatch);
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
+      let lossSum = startBatch > 0 ? (st.partial?.lossSum ?? 0) : 0;
+      let correct = startBatch > 0 ? (st.partial?.correct ?? 0) : 0;
+      let seen = startBatch > 0 ? (st.partial?.seen ?? 0) : 0;
+      const seenBefore = seen;
+      const partial = () => (st.partial = { lossSum, correct, seen });
       let lr = baseLr;
       const tEpoch = performance.now();
       for (let b = startBatch; b < stepsPerEpoch; b++) {
@@ -193,12 +199,22 @@ export async function fit(o: FitOptions): Promise<FitResult> {
         correct += countCorrect(runner.logits, batcher.labels, batchSize, model.numClasses);
         seen += batchSize;
         const secs = (performance.now() - tEpoch) / 1000;
-        reporter.step(b + 1, lossSum / (b + 1 - startBatch), correct / seen, seen / secs);
+        reporter.step(b + 1, lossSum / (seen / batchSize), correct / seen, (seen - seenBefore) / secs);
         if (log && logEvery > 0 && stepNo % logEvery === 0) log.write({ type: 'step', step: stepNo, epoch: epoch + 1, loss, lr });
-        if (o.checkpointEverySteps && stepNo % o.checkpointEverySteps === 0 && b + 1 < stepsPerEpoch) save(epochStart, epoch, b + 1);
+        if (o.checkpointEverySteps && stepNo % o.checkpointEverySteps === 0 && b + 1 < stepsPerEpoch) {
+          partial();
+          save(epochStart, epoch, b + 1);
+        }
+        if (o.signal?.aborted) {
+          partial();
+          save(epochStart, epoch, b + 1);
+          const how = ckptFile ? `checkpoint written to ${ckptFile}; continue with --resume` : 'no --checkpoint-dir, so nothing was saved';
+          throw new TrainferError(`interrupted at step ${stepNo} (epoch ${epoch + 1}); ${how}`, { exitCode: 130 });
+        }
         if (o.maxSteps !== undefined && stepNo >= o.maxSteps && b + 1 < stepsPerEpoch) {
           st.stepSeconds += (performance.now() - tEpoch) / 1000;
-          st.samples += seen;
+          st.samples += seen - seenBefore;
+          partial();
           save(epochStart, epoch, b + 1);
           stopReason = 'max-steps';
           reporter.stop();
@@ -207,9 +223,10 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       }
       const stepSecs = (performance.now() - tEpoch) / 1000;
       st.stepSeconds += stepSecs;
-      st.samples += seen;
+      st.samples += seen - seenBefore;
+      st.partial = undefined;
       startBatch = 0;
-      const m: EpochMetrics = { epoch: epoch + 1, step: stepNo, loss: lossSum / Math.max(1, seen / batchSize), accuracy: correct / Math.max(1, seen), lr, seconds: 0, samplesPerSecond: seen / Math.max(stepSecs, 1e-9) };
+      const m: EpochMetrics = { epoch: epoch + 1, step: stepNo, loss: lossSum / Math.max(1, seen / batchSize), accuracy: correct / Math.max(1, seen), lr, seconds: 0, samplesPerSecond: (seen - seenBefore) / Math.max(stepSecs, 1e-9) };
       if (o.validation) {
         const v = await evaluate({ model: model.inferenceGraph({ weights: runner.weights() }), data: o.validation, threads });
         m.valLoss = v.loss;

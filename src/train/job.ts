@@ -55,6 +55,8 @@ export interface TrainJobOptions {
   threads?: number;
   maxSteps?: number;
   progress?: ProgressMode | ProgressReporter;
+  /** Stops training after the current step (checkpointed when `checkpointDir` is set). */
+  signal?: AbortSignal;
   onEpochEnd?: (m: EpochMetrics) => void | 'stop' | Promise<void | 'stop'>;
 }
 
@@ -123,6 +125,7 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
     threads: o.threads,
     maxSteps: o.maxSteps,
     onEpochEnd: o.onEpochEnd,
+    signal: o.signal,
   });
   // Export, then measure the exported file itself: what users deploy is what we score.
   writeModel(out, model.inferenceGraph({ weights: r.weights }));
