@@ -143,6 +143,18 @@ test('opset-13-style forward nodes (ReduceMean axes attribute, Clip min/max attr
   state.w!.toNumbers().forEach((x, i) => assert.ok(Math.abs(x - want[i]!) < 1e-6, `w[${i}] = ${x}, want ${want[i]}`));
 });
 
+test('the lr/step inputs get fresh names when the forward graph already uses "lr" and "step"', () => {
+  const g = new GraphBuilder({ name: 'clash' });
+  const lr = g.input('lr', 'float32', [4]);
+  const st = g.input('step', 'float32', [4]);
+  g.initializer('w', Tensor.f32([4], [1, 2, 3, 4]));
+  const loss = g.reduceSum(g.mul(g.mul('w', lr), st), undefined, false);
+  const step = buildTrainStep({ graph: g.graph, loss, params: ['w'], optimizer: { type: 'adam' } });
+  assert.deepEqual(step.dataInputs, ['lr', 'step']);
+  assert.ok(step.lrInput !== 'lr' && step.stepInput !== 'step');
+  assert.equal(new Set(step.model.graph.inputs.map((v) => v.name)).size, step.model.graph.inputs.length);
+});
+
 test('bad options are one-line TrainferErrors', () => {
   const { g, loss } = quadratic();
   assert.throws(() => buildTrainStep({ graph: g.graph, loss, params: ['nope'], optimizer: { type: 'sgd' } }), /parameter 'nope' is not an initializer/);

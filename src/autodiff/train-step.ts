@@ -68,9 +68,8 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
 
   const grads = gradients({ graph: g, loss, wrt: params, types, formulations: options.formulations });
   const b = new GraphBuilder({ graph: g, prefix: 'opt/' });
-  const lr = b.input(b.fresh('lr').replace(/^opt\//, ''), 'float32', []);
-  const usesStep = optimizer.type !== 'sgd';
-  const stepInput = usesStep ? b.input(b.fresh('step').replace(/^opt\//, ''), 'float32', []) : undefined;
+  const lr = b.input(g.uniqueName('lr'), 'float32', []);
+  const stepInput = optimizer.type !== 'sgd' ? b.input(g.uniqueName('step'), 'float32', []) : undefined;
 
   // Global L2 norm of all gradients (reported unless gradNorm: false), optional clipping to clipGradNorm.
   const wantNorm = options.gradNorm !== false || options.clipGradNorm !== undefined;
