@@ -64,7 +64,7 @@ const mnist = loadData({ source: 'mnist' }).train;
 async function ours(c: Case): Promise<number> {
   const net = c.net();
   const tg = net.trainingGraph({ normalizeInput: 'batcher' }); // as fit() builds it
-  const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer: c.optimizer, buffers: tg.buffers, extraOutputs: [tg.logits] });
+  const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer: c.optimizer, gradNorm: false, buffers: tg.buffers, extraOutputs: [tg.logits] });
   const batcher = new Batcher({ dataset: mnist, batchSize: c.batch, normalize: tg.inputNormalize });
   const runner = await StepRunner.create({ step, threads, logitsDims: [c.batch, 10], feeds: [{ name: tg.input.name, data: batcher.x, dims: [c.batch, ...tg.input.shape] }, { name: tg.labels, data: batcher.labels, dims: [c.batch] }] });
   const order = Rng.fromSeed(0).permutation(mnist.count);

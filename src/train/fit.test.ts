@@ -26,13 +26,14 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'trainfer-fit-'));
 test('mlp on 5k MNIST images reaches ≥ 90% test accuracy (seeded)', async () => {
   const net = buildPreset({ spec: 'mlp:64', inputShape: [1, 28, 28], numClasses: 10, normalize: { mean: [0.1307], std: [0.3081] }, seed: 1 });
   const log = join(tmp(), 'metrics.jsonl');
-  const r = await fit({ model: net, train: train5k, validation: take(mnist.test, 500), epochs: 2, batchSize: 64, lr: 0.1, schedule: { type: 'onecycle' }, seed: 1, threads: 1, progress: 'none', metricsLog: log, logEvery: 20 });
+  const r = await fit({ model: net, train: train5k, validation: take(mnist.test, 500), epochs: 2, batchSize: 64, lr: 0.1, schedule: { type: 'onecycle' }, seed: 1, threads: 1, progress: 'none', metricsLog: log, logEvery: 20, trackGradNorm: true });
   assert.equal(r.steps, 2 * Math.floor(5000 / 64));
   assert.equal(r.history.length, 2);
   assert.ok(r.history[1]!.loss < r.history[0]!.loss);
   const ev = await evaluate({ model: net.inferenceGraph({}), data: test2k, threads: 1 });
   assert.ok(ev.accuracy >= 0.9, `accuracy ${ev.accuracy}`);
-  const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; valAccuracy?: number });
+  const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; valAccuracy?: number; gradNorm?: number });
+  assert.ok(lines.filter((l) => l.type === 'step').every((l) => l.gradNorm! > 0));
   assert.equal(lines.filter((l) => l.type === 'epoch').length, 2);
   assert.ok(lines.filter((l) => l.type === 'step').length >= 7);
   assert.ok(lines.at(-1)!.valAccuracy! > 0.85);

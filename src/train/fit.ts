@@ -38,6 +38,8 @@ export interface FitOptions {
   /** Default constant. */
   schedule?: Schedule;
   clipGradNorm?: number;
+  /** Compute the global gradient norm every step and log it in the metrics' step records (one extra pass over all gradients; default false). */
+  trackGradNorm?: boolean;
   loss?: LossSpec;
   /** Seed for shuffling and dropout (default 0). Weight init is seeded when the model is built. */
   seed?: number;
@@ -127,7 +129,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
 
   // The step graph: forward + loss + backward + optimizer, built once.
   const tg = model.trainingGraph({ loss: o.loss, normalizeInput: 'batcher' });
-  const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer, clipGradNorm: o.clipGradNorm, buffers: tg.buffers, extraOutputs: [tg.logits] });
+  const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer, clipGradNorm: o.clipGradNorm, gradNorm: o.trackGradNorm ?? false, buffers: tg.buffers, extraOutputs: [tg.logits] });
   const fingerprint = JSON.stringify({ model: model.name, params: step.state.map((s) => `${s.input}:${s.initial.dims.join('x')}`), batchSize, optimizer, lr: baseLr, schedule: config.schedule, epochs, seed, samples: o.train.count });
 
   // Resume state.
@@ -190,7 +192,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
         batcher.fill(order, b * batchSize);
         for (const r of random) dropoutRng.fillUniform(r.data);
         lr = learningRate(schedule, baseLr, { step: stepNo, totalSteps, stepsPerEpoch });
-        const { loss } = await runner.run(lr, stepNo + 1);
+        const { loss, gradNorm } = await runner.run(lr, stepNo + 1);
         if (!Number.isFinite(loss)) {
           throw new TrainferError(`loss became ${loss} at step ${stepNo + 1} (epoch ${epoch + 1}, lr ${lr.toPrecision(3)}); training diverged — try a lower learning rate, e.g. --lr ${(baseLr / 10).toPrecision(2)}`);
         }
@@ -200,7 +202,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
         seen += batchSize;
         const secs = (performance.now() - tEpoch) / 1000;
         reporter.step(b + 1, lossSum / (seen / batchSize), correct / seen, (seen - seenBefore) / secs);
-        if (log && logEvery > 0 && stepNo % logEvery === 0) log.write({ type: 'step', step: stepNo, epoch: epoch + 1, loss, lr });
+        if (log && logEvery > 0 && stepNo % logEvery === 0) log.write({ type: 'step', step: stepNo, epoch: epoch + 1, loss, lr, ...(Number.isNaN(gradNorm) ? {} : { gradNorm }) });
         if (o.checkpointEverySteps && stepNo % o.checkpointEverySteps === 0 && b + 1 < stepsPerEpoch) {
           partial();
           save(epochStart, epoch, b + 1);
