@@ -37,8 +37,8 @@ export type { SessionPoolOptions, PoolRunOptions, PoolRunResult, IoMetadata } fr
 
 // Autodiff: gradients, losses, optimizer updates, the one-graph training step
 export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOptions, StateSlot, Buffer } from './autodiff/types.js';
-export { gradients, VJP_RULES, softmaxCrossEntropy, mse, binaryCrossEntropy, klDivergence, buildTrainStep, cloneGraph, inferTypes } from './autodiff/index.js';
-export type { GradientsOptions, DifferentiableOp, VjpRule, VjpContext, SoftmaxCrossEntropyOptions, KlDivergenceOptions, TypeMap } from './autodiff/index.js';
+export { gradients, VJP_RULES, softmaxCrossEntropy, mse, binaryCrossEntropy, klDivergence, buildTrainStep, cloneGraph, inferTypes, checkGradients } from './autodiff/index.js';
+export type { GradientsOptions, DifferentiableOp, VjpRule, VjpContext, SoftmaxCrossEntropyOptions, KlDivergenceOptions, TypeMap, Formulations, GradCheckOptions, GradCheckResult } from './autodiff/index.js';
 
 // Layers and networks: a model yields a training graph and an inference graph
 export { Network, INPUT_NAMES } from './nn/network.js';

@@ -13,3 +13,5 @@ export type { SoftmaxCrossEntropyOptions, KlDivergenceOptions } from './losses.j
 export { buildTrainStep, cloneGraph } from './train-step.js';
 export { inferTypes } from './shapes.js';
 export type { TypeMap } from './shapes.js';
+export { checkGradients } from './gradcheck.js';
+export type { GradCheckOptions, GradCheckResult } from './gradcheck.js';
