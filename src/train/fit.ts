@@ -244,7 +244,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
           st.bestValLoss = m.valLoss;
           st.badEpochs = 0;
           best = runner.weights();
-        } else if (++st.badEpochs >= o.earlyStopping.patience) {
+        } else if (++st.badEpochs >= o.earlyStopping.patience && epoch + 1 < epochs) {
           stop = true;
           stopReason = 'early-stopping';
           reporter.message(`early stopping: validation loss has not improved for ${st.badEpochs} epochs`);
