@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { loadData } from '../data/load.js';
 import { readCsv } from '../data/csv.js';
+import { readModelProto } from '../onnx/model-io.js';
 import { Session } from '../runtime/session.js';
 import { evaluate } from '../train/evaluate.js';
 import { parsePositiveInt, type CliCommand } from './command.js';
@@ -37,7 +38,10 @@ export const evalCommand: CliCommand = {
 };
 
 async function runEval(file: string, f: EvalFlags): Promise<void> {
-  const data = f.data.toLowerCase().endsWith('.csv') ? readCsv(f.data, { labelColumn: f.labelColumn }) : loadData({ source: f.data }).test;
+  // Class names stored at training time index CSV labels the same way they were indexed then.
+  const names = readModelProto(file).metadataProps.find((p) => p.key === 'trainfer.class_names')?.value;
+  const classNames = names ? (JSON.parse(names) as string[]) : undefined;
+  const data = f.data.toLowerCase().endsWith('.csv') ? readCsv(f.data, { labelColumn: f.labelColumn, classNames }) : loadData({ source: f.data }).test;
   const session = await Session.create({ path: file }, { intraOpThreads: f.threads });
   try {
     const r = await evaluate({ model: session, data, batchSize: f.batchSize, modelName: file });

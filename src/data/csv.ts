@@ -10,6 +10,8 @@ import type { Dataset } from './dataset.js';
 export interface CsvOptions {
   /** Label column name or 0-based index (default: a column named label/class/target/y, else the last). */
   labelColumn?: string | number;
+  /** Class names to index labels by (e.g. the training file's, or a model's); default: sorted unique names. */
+  classNames?: readonly string[];
 }
 
 const LABEL_NAMES = ['label', 'labels', 'class', 'target', 'y'];
@@ -58,7 +60,7 @@ export function parseCsv(text: string, file: string, options: CsvOptions = {}): 
   }
   const count = rawLabels.length;
   if (count === 0) throw new FileFormatError(file, 'no data rows after the header');
-  const { y, numClasses, classNames } = encodeLabels(rawLabels, file, header[labelIdx]!);
+  const { y, numClasses, classNames } = encodeLabels(rawLabels, file, header[labelIdx]!, options.classNames);
   return {
     source: file,
     kind: 'tabular',
@@ -88,8 +90,17 @@ function resolveLabelColumn(header: string[], col: string | number | undefined, 
 }
 
 /** Integer labels are class indices; anything else is a class name, indexed in sorted order. */
-function encodeLabels(raw: string[], file: string, column: string): { y: Int32Array; numClasses: number; classNames?: string[] } {
+function encodeLabels(raw: string[], file: string, column: string, known?: readonly string[]): { y: Int32Array; numClasses: number; classNames?: string[] } {
   const y = new Int32Array(raw.length);
+  if (known) {
+    const index = new Map(known.map((n, i) => [n, i]));
+    raw.forEach((s, i) => {
+      const k = index.get(s);
+      if (k === undefined) throw new FileFormatError(file, `data row ${i + 1}, column '${column}': label '${s}' is not one of the classes ${known.join(', ')}`);
+      y[i] = k;
+    });
+    return { y, numClasses: known.length, classNames: [...known] };
+  }
   if (raw.every((s) => /^\d+$/.test(s))) {
     let max = 0;
     raw.forEach((s, i) => {

@@ -130,3 +130,10 @@ test('batcher standardises per channel while copying (what the training graph le
   assert.deepEqual([...b.x], [-1, -1, 1, 1]);
   assert.throws(() => new Batcher({ dataset: d, batchSize: 2, normalize: { mean: [0, 0, 0], std: [1, 1, 1] } }), /3 channels but samples have 2 values/);
 });
+
+test('CSV class names from training index a test file with fewer classes the same way', () => {
+  const d = parseCsv('x,label\n1,cat\n2,dog\n', 'test.csv', { classNames: ['ant', 'cat', 'dog'] });
+  assert.deepEqual([...d.y], [1, 2]);
+  assert.equal(d.numClasses, 3);
+  assert.throws(() => parseCsv('x,label\n1,eel\n', 'test.csv', { classNames: ['ant', 'cat'] }), /test.csv: data row 1, column 'label': label 'eel' is not one of the classes ant, cat/);
+});

@@ -57,7 +57,7 @@ function readSource(o: LoadDataOptions, rng: Rng): DataSplits {
   if (!src.toLowerCase().endsWith('.csv')) throw new TrainferError(`${src}: unknown data format (expected 'mnist', a directory of IDX files, or a .csv file)`);
   const all = readCsv(src, { labelColumn: o.labelColumn });
   if (o.testSource) {
-    const test = readCsv(o.testSource, { labelColumn: o.labelColumn });
+    const test = readCsv(o.testSource, { labelColumn: o.labelColumn, classNames: all.classNames });
     if (test.sampleShape[0] !== all.sampleShape[0]) throw new TrainferError(`${o.testSource}: has ${test.sampleShape[0]} features but ${src} has ${all.sampleShape[0]}`);
     const numClasses = Math.max(all.numClasses, test.numClasses);
     return { train: { ...all, numClasses }, test: { ...test, numClasses } };
