@@ -174,6 +174,7 @@ export function buildModel(o: Pick<TrainJobOptions, 'model' | 'trainable'>, trai
     model: readModel(o.model),
     name: o.model,
     numClasses: train.numClasses,
+    inputShape: train.sampleShape,
     trainable: re ? (name, t) => re.test(name) && t.dtype === 'float32' : undefined,
   });
 }

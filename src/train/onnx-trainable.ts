@@ -53,7 +53,8 @@ export class OnnxModelTrainable implements Trainable {
     if (!input) throw new TrainferError(`${this.name}: ${o.input ? `no input named '${o.input}'` : 'the model has no inputs to feed'}`);
     this.inputName = input.name;
     const shape = input.type?.shape;
-    const per = o.inputShape ? [...o.inputShape] : shape?.slice(1);
+    const own = shape?.slice(1);
+    const per = own && own.every((d) => typeof d === 'number') ? own : o.inputShape ? [...o.inputShape] : own;
     if (!per || per.some((d) => typeof d !== 'number')) {
       throw new TrainferError(`${this.name}: input '${input.name}' has shape [${(shape ?? []).map((d) => d ?? '?').join(', ')}]; its per-sample dims must be fixed (or pass inputShape)`);
     }
