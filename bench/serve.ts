@@ -7,7 +7,7 @@
  *   (d) a soak at 80% of the measured maximum throughput, expecting zero failed requests.
  * Usage: flock /tmp/trainfer-bench.lock npx tsx bench/serve.ts [--duration 60] [--seconds 6]
  *        [--connections 64] [--max-batch-size 32] [--delay-ms 0] [--instances 2] [--threads 1]
- *        [--binary] [--sweep] [--out results.json]
+ *        [--model cnn|mlp] [--binary] [--sweep] [--out results.json]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { Tensor } from '../src/onnx/tensor.js';
 import { Session } from '../src/runtime/session.js';
 import { buildRequest } from '../src/serve/client.js';
 import type { ModelConfig } from '../src/serve/config.js';
-import { addToRepository, mnistCnn } from '../src/serve/example-models.js';
+import { addToRepository, mnistCnn, mnistMlp } from '../src/serve/example-models.js';
 
 interface CannonResult {
   requests: { average: number; total: number };
@@ -45,6 +45,7 @@ const { values: flags } = parseArgs({
     threads: { type: 'string', default: '1' },
     binary: { type: 'boolean', default: false },
     sweep: { type: 'boolean', default: false },
+    model: { type: 'string', default: 'cnn' },
     out: { type: 'string' },
   },
 });
@@ -142,7 +143,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'trainfer-bench-serve-'));
   const repo = join(dir, 'repo');
   const base: Partial<ModelConfig> = { instances: INSTANCES, threadsPerInstance: THREADS, maxQueueSize: 4096, timeoutMs: 30000 };
-  const model = mnistCnn();
+  const model = flags.model === 'mlp' ? mnistMlp({ hidden: [1024, 1024] }) : mnistCnn();
+  const modelText = flags.model === 'mlp' ? 'MNIST MLP 784-1024-1024-10' : 'MNIST CNN (conv 1→32 5×5, pool, conv 32→64 5×5, pool, FC 3136→128→10)';
   const batched = { ...base, maxBatchSize: num('max-batch-size'), maxQueueDelayMs: num('delay-ms') };
   const file = addToRepository({ repo, name: 'batched', model, config: batched });
   addToRepository({ repo, name: 'unbatched', model, config: { ...base, maxBatchSize: 0 } });
@@ -162,7 +164,7 @@ async function main(): Promise<void> {
     for (const s of sweep) addToRepository({ repo, name: s.name, model, config: s.config });
   }
   console.log(`machine: ${machine()}`);
-  console.log(`model: MNIST CNN (conv 1→32 5×5, pool, conv 32→64 5×5, pool, FC 3136→128→10), ${flags.binary ? 'binary' : 'JSON'} requests of 1 image`);
+  console.log(`model: ${modelText}, ${flags.binary ? 'binary' : 'JSON'} requests of 1 image`);
   console.log(`server: instances ${INSTANCES} × threads ${THREADS}; batching maxBatchSize ${batched.maxBatchSize}, maxQueueDelayMs ${batched.maxQueueDelayMs}`);
 
   const ort1 = await inProcess(file, 1, 400);
@@ -202,6 +204,7 @@ async function main(): Promise<void> {
 
     const result = {
       machine: machine(),
+      model: modelText,
       encoding: flags.binary ? 'binary' : 'json',
       config: { ...batched, connections: CONNECTIONS, seconds: SECONDS },
       throughput: { rounds: { on: ons.map((r) => r.requests.average), off: offs.map((r) => r.requests.average) }, batchedRps: on.requests.average, unbatchedRps: off.requests.average, ratio: on.requests.average / off.requests.average, batchedFailed: ons.reduce((n, r) => n + failures(r), 0), unbatchedFailed: offs.reduce((n, r) => n + failures(r), 0) },

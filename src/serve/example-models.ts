@@ -20,18 +20,21 @@ function weights(rand: () => number, dims: number[], scale: number): Tensor {
   return Tensor.f32(dims, Array.from({ length: n }, () => rand() * scale));
 }
 
-/** MLP `pixels: [batch, 1, 28, 28]` float → `logits: [batch, 10]` (784-`hidden`-10, ReLU). */
-export function mnistMlp(options: { seed?: number; hidden?: number } = {}): Model {
+/** MLP `pixels: [batch, 1, 28, 28]` float → `logits: [batch, 10]`: 784 → `hidden` (ReLU each) → 10. Default hidden [64]. */
+export function mnistMlp(options: { seed?: number; hidden?: number[] } = {}): Model {
   const rand = rng(options.seed ?? 1);
-  const h = options.hidden ?? 64;
   const g = new GraphBuilder({ name: 'mnist_mlp' });
   const x = g.input('pixels', 'float32', ['batch', 1, 28, 28]);
-  const flat = g.flatten(x, 1); // [batch, 784]
-  const w1 = g.initializer('w1', weights(rand, [784, h], 0.1));
-  const b1 = g.initializer('b1', weights(rand, [h], 0.1));
-  const w2 = g.initializer('w2', weights(rand, [h, 10], 0.3));
-  const hidden = g.relu(g.add(g.matMul(flat, w1), b1)); // [batch, h]
-  g.output(g.matMul(hidden, w2), 'logits', { dtype: 'float32', shape: ['batch', 10] });
+  let h = g.flatten(x, 1); // [batch, 784]
+  let width = 784;
+  (options.hidden ?? [64]).forEach((n, i) => {
+    const w = g.initializer(`w${i + 1}`, weights(rand, [width, n], 2 / Math.sqrt(width)));
+    const b = g.initializer(`b${i + 1}`, weights(rand, [n], 0.1));
+    h = g.relu(g.add(g.matMul(h, w), b)); // [batch, n]
+    width = n;
+  });
+  const wOut = g.initializer('w_out', weights(rand, [width, 10], 2 / Math.sqrt(width)));
+  g.output(g.matMul(h, wOut), 'logits', { dtype: 'float32', shape: ['batch', 10] });
   return g.toModel();
 }
 
