@@ -58,6 +58,13 @@ test('static int8 covers every listed op; the narrow-Conv rule keeps 1-channel C
   const narrow = await quantize({ model: smallCnn(), mode: 'static', calibration: () => [{ x: images(8, 1) }], autotune: false });
   const convs = narrow.report.outcomes.filter((o) => o.opType === 'Conv');
   assert.deepEqual(convs.map((o) => o.status), ['float', 'quantized']);
+  // The float MaxPool before the int8 region stays float after ORT's optimisations (the Relu guard stops
+  // QDQ propagation from turning it into a uint8 MaxPool): the first Q comes after it.
+  const ops = await optimizedOps(narrow.model);
+  assert.ok(ops.indexOf('MaxPool') < ops.indexOf('QuantizeLinear'), ops.join(' '));
+  const xi = images(8, 3);
+  const c = closeness((await runModel(smallCnn(), { x: xi })).logits!, (await runModel(narrow.model, { x: xi })).logits!);
+  assert.ok(c.cosine > 0.999, `cosine ${c.cosine}`);
 });
 
 test('static int8 softmax inside the graph uses the fixed [0, 1] range; symmetric int8 activations keep Relu', async () => {
