@@ -221,3 +221,44 @@ test('an MLP (Gemm, ReLU, BatchNorm buffers, dropout mask) trained with buildTra
   // Running statistics moved away from their initial values (buffers are carried).
   assert.ok(state.rmean!.toNumbers().some((v) => Math.abs(v) > 0.05));
 });
+
+test('a small CNN (Conv, ReLU, MaxPool, Flatten, Gemm; symbolic batch) learns bars: vertical vs horizontal', async () => {
+  const rand = seededUniform(5);
+  const N = 32;
+  const xs = new Float32Array(N * 64);
+  const ys: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const k = i % 2;
+    const at = 1 + Math.floor(rand() * 6);
+    for (let r = 0; r < 8; r++) for (let c = 0; c < 8; c++) xs[i * 64 + r * 8 + c] = 0.1 * rand() + ((k === 0 ? c : r) === at ? 1 : 0);
+    ys.push(k);
+  }
+  const g = new GraphBuilder({ name: 'cnn' });
+  const x = g.input('x', 'float32', ['N', 1, 8, 8]);
+  const y = g.input('y', 'int64', ['N']);
+  g.initializer('cw', Tensor.f32([4, 1, 3, 3], Array.from({ length: 36 }, () => (rand() * 2 - 1) * 0.5)));
+  g.initializer('cb', Tensor.f32([4], [0.1, 0.1, 0.1, 0.1]));
+  g.initializer('fw', Tensor.f32([64, 2], Array.from({ length: 128 }, () => (rand() * 2 - 1) * 0.2)));
+  g.initializer('fb', Tensor.f32([2], [0, 0]));
+  const h = g.maxPool(g.relu(g.conv(x, 'cw', 'cb', { pads: [1, 1, 1, 1] })), { kernelShape: [2, 2], strides: [2, 2] }); // [N, 4, 4, 4]
+  const logits = g.gemm(g.flatten(h, 1), 'fw', 'fb'); // [N, 2]
+  const loss = softmaxCrossEntropy(g, { logits, labels: y });
+  const step = buildTrainStep({ graph: g.graph, loss, params: ['cw', 'cb', 'fw', 'fb'], optimizer: { type: 'sgd', momentum: 0.9 }, extraOutputs: [logits] });
+  const s = await Session.create({ model: step.model }, { intraOpThreads: 1 });
+  const state: Record<string, Tensor> = {};
+  for (const sl of step.state) state[sl.input] = sl.initial;
+  let first = 0;
+  let last = 0;
+  let acc = 0;
+  for (let t = 1; t <= 60; t++) {
+    const out = await s.run({ x: new Tensor('float32', [N, 1, 8, 8], xs), y: Tensor.i64([N], ys), ...state, [step.lrInput]: Tensor.scalar('float32', 0.05) });
+    for (const sl of step.state) state[sl.input] = out[sl.output]!;
+    last = out[step.lossOutput]!.toNumbers()[0]!;
+    if (t === 1) first = last;
+    const lg = out[step.extraOutputs[0]!]!.toNumbers();
+    acc = ys.filter((k, i) => (lg[2 * i + 1]! > lg[2 * i]! ? 1 : 0) === k).length / N;
+  }
+  await s.release();
+  assert.ok(last < 0.3 * first, `loss ${first} → ${last}`);
+  assert.ok(acc === 1, `train accuracy ${acc}`);
+});
