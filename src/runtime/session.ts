@@ -2,6 +2,8 @@
  * Running graphs on onnxruntime-node: create a session from a `Model`, bytes or a file, with device,
  * thread and optimisation options; feed and fetch `Tensor`s. The worker-thread pool is in `pool.ts`.
  */
+import { readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TrainferError } from '../util/errors.js';
 import { encodeModelProto } from '../onnx/model-io.js';
@@ -26,6 +28,8 @@ export interface SessionOptions {
   executionMode?: 'sequential' | 'parallel';
   /** Write ORT's profile JSON (then call `endProfiling`). */
   profile?: boolean;
+  /** Path prefix of the profile file (default `trainfer-profile` in the working directory). */
+  profileFilePrefix?: string;
   /** ORT log severity: 0 verbose … 4 fatal (default 3: errors only, so unused-initializer warnings stay quiet). */
   logSeverity?: 0 | 1 | 2 | 3 | 4;
   /** Extra ORT session config entries (`session.*` keys). */
@@ -39,7 +43,10 @@ export type ModelSource = { model: Model } | { bytes: Uint8Array } | { path: str
 export class Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  private constructor(readonly ort: ort.InferenceSession) {
+  private constructor(
+    readonly ort: ort.InferenceSession,
+    private readonly profilePrefix?: string,
+  ) {
     this.inputNames = ort.inputNames;
     this.outputNames = ort.outputNames;
   }
@@ -50,7 +57,7 @@ export class Session {
     const arg = 'model' in source ? encodeModelProto(modelToProto(source.model)) : 'bytes' in source ? source.bytes : source.path;
     try {
       const s = typeof arg === 'string' ? await ort.InferenceSession.create(arg, opts) : await ort.InferenceSession.create(arg, opts);
-      return new Session(s);
+      return new Session(s, opts.enableProfiling ? opts.profileFilePrefix : undefined);
     } catch (err) {
       const where = 'path' in source ? `${source.path}: ` : '';
       throw new TrainferError(`${where}onnxruntime could not load the model: ${firstLine(err)}`, { cause: err });
@@ -72,9 +79,22 @@ export class Session {
     return out;
   }
 
-  /** Ends profiling; returns the profile file path. */
+  /**
+   * Ends profiling and returns the path of the profile JSON ORT wrote (`<prefix>_<timestamp>.json`).
+   * onnxruntime-node does not return the name, so this finds the newest matching file.
+   */
   endProfiling(): string {
-    return this.ort.endProfiling() as unknown as string;
+    if (!this.profilePrefix) throw new TrainferError('profiling was not enabled for this session (SessionOptions.profile)');
+    this.ort.endProfiling();
+    const prefix = resolve(this.profilePrefix);
+    const dir = dirname(prefix);
+    const base = `${basename(prefix)}_`;
+    const files = readdirSync(dir)
+      .filter((f) => f.startsWith(base) && f.endsWith('.json'))
+      .map((f) => join(dir, f))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    if (!files[0]) throw new TrainferError(`onnxruntime wrote no profile file next to '${prefix}'`);
+    return files[0];
   }
 
   /** Releases native resources. */
@@ -103,7 +123,11 @@ export function toOrtOptions(o: SessionOptions): ort.InferenceSession.SessionOpt
   if (o.intraOpThreads !== undefined) opts.intraOpNumThreads = o.intraOpThreads;
   if (o.interOpThreads !== undefined) opts.interOpNumThreads = o.interOpThreads;
   if (o.executionMode) opts.executionMode = o.executionMode;
-  if (o.profile) opts.enableProfiling = true;
+  if (o.profile) {
+    // onnxruntime-node 1.30 rejects enableProfiling without a file prefix.
+    opts.enableProfiling = true;
+    opts.profileFilePrefix = o.profileFilePrefix ?? 'trainfer-profile';
+  }
   if (o.extra) opts.extra = { session: o.extra } as never;
   return opts;
 }
