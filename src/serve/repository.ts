@@ -207,9 +207,9 @@ export class ModelRepository {
     return [...this.entries.values()].flatMap((e) => [...e.versions.values()]);
   }
 
-  /** True when every model on disk that was asked to load is ready. */
+  /** False while a model that has no version serving yet is loading (a reload keeps the old versions serving). */
   get ready(): boolean {
-    return [...this.entries.values()].every((e) => e.state !== 'LOADING');
+    return [...this.entries.values()].every((e) => e.state !== 'LOADING' || e.versions.size > 0);
   }
 
   /** Every model on disk and every loaded version, with state (Triton's repository index). */
