@@ -4,9 +4,8 @@
  */
 import type { Tensor } from '../onnx/tensor.js';
 import { InferenceError, badRequest } from './errors.js';
-import { type InferResponse, type ResponseOutput, decodeInferRequest, encodeInferResponse, firstNonFinite, parseJson, splitBody, tensorToBinary, tensorToJson } from './protocol.js';
+import { type InferResponse, type ResponseOutput, datatypeOf, decodeInferRequest, encodeInferResponse, firstNonFinite, parseJson, splitBody, tensorToBinary, tensorToJson } from './protocol.js';
 import type { ModelVersion } from './repository.js';
-import { datatypeOf } from './protocol.js';
 
 /** What the HTTP layer hands to `runInference`. */
 export interface InferCall {
