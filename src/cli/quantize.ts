@@ -23,6 +23,7 @@ interface QuantizeFlags {
   symmetric?: boolean;
   reduceRange?: boolean;
   blockSize?: number;
+  int4Asymmetric?: boolean;
   data?: string;
   evalSize?: number;
   steps?: number;
@@ -57,6 +58,7 @@ export const quantizeCommand: CliCommand = {
       .option('--symmetric', 'static: symmetric activations (default asymmetric)')
       .option('--reduce-range', '7-bit weights, for x86 CPUs without VNNI')
       .option('--block-size <n>', 'int4: block size along K (default 32)', parsePositiveInt('--block-size'))
+      .option('--int4-asymmetric', 'int4: a 4-bit zero point per block (default symmetric)')
       .option('--data <data>', 'labelled data for accuracy (its test split); qat: the training data')
       .option('--eval-size <n>', 'samples for accuracy and agreement (default 10000)', parsePositiveInt('--eval-size'))
       .option('--steps <n>', 'qat: fine-tuning steps (default 300)', parsePositiveInt('--steps'))
@@ -94,6 +96,7 @@ async function runQuantize(input: string, f: QuantizeFlags): Promise<void> {
       activationSymmetric: f.symmetric ?? false,
       reduceRange: f.reduceRange ?? false,
       blockSize: f.blockSize,
+      int4Symmetric: f.int4Asymmetric ? false : undefined,
       percentile: f.percentile,
       exclude: f.exclude ? f.exclude.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     },
