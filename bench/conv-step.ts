@@ -8,16 +8,13 @@
  * Run: flock /tmp/trainfer-bench.lock npx tsx bench/conv-step.ts [--quick]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { GraphBuilder } from '../src/onnx/builder.js';
 import { Tensor } from '../src/onnx/tensor.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { Session, toOrtOptions } from '../src/runtime/session.js';
-import { encodeModelProto } from '../src/onnx/model-io.js';
-import { modelToProto } from '../src/onnx/ir-proto.js';
+import { Session } from '../src/runtime/session.js';
 import { buildTrainStep } from '../src/autodiff/train-step.js';
 import { softmaxCrossEntropy } from '../src/autodiff/losses.js';
 import { seededUniform } from '../src/autodiff/gradcheck.js';
@@ -93,8 +90,7 @@ function handBuiltMlp(): TrainStep {
 interface Timing { samplesPerSec: number; msPerStep: number; bestSamplesPerSec: number; cpuMsPerStep: number; profile?: Map<string, number> }
 
 async function timeStep(step: TrainStep, data: Record<string, Tensor>, batch: number, seconds: number, profile = false, threads = THREADS): Promise<Timing> {
-  // Session's `profile` option does not set ORT's required profileFilePrefix yet: pass it through `raw`.
-  const s = profile ? await profiledSession(step) : await Session.create({ model: step.model }, { intraOpThreads: threads });
+  const s = await Session.create({ model: step.model }, { intraOpThreads: threads, profile, profileFilePrefix: profile ? join(tmpdir(), 'conv-step-profile') : undefined });
   const feeds: Record<string, Tensor> = { ...data, [step.lrInput]: Tensor.scalar('float32', 0.01) };
   for (const sl of step.state) feeds[sl.input] = sl.initial;
   const once = async (): Promise<void> => {
@@ -119,10 +115,7 @@ async function timeStep(step: TrainStep, data: Record<string, Tensor>, batch: nu
   const best = times[0]!;
   let prof: Map<string, number> | undefined;
   if (profile) {
-    s.endProfiling(); // writes <prefix>_<timestamp>.json (onnxruntime-node returns nothing)
-    const name = readdirSync(tmpdir()).filter((f) => f.startsWith('conv-step-profile')).sort().pop();
-    if (!name) throw new Error('ORT wrote no profile file');
-    const file = join(tmpdir(), name);
+    const file = s.endProfiling();
     prof = new Map();
     for (const e of JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[]) {
       if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
@@ -133,12 +126,6 @@ async function timeStep(step: TrainStep, data: Record<string, Tensor>, batch: nu
   }
   await s.release();
   return { samplesPerSec: (batch * 1000) / ms, msPerStep: ms, bestSamplesPerSec: (batch * 1000) / best, cpuMsPerStep, profile: prof };
-}
-
-async function profiledSession(step: TrainStep): Promise<Session> {
-  const opts = { ...toOrtOptions({ intraOpThreads: THREADS }), enableProfiling: true, profileFilePrefix: join(tmpdir(), 'conv-step-profile') };
-  const ortSession = await ort.InferenceSession.create(encodeModelProto(modelToProto(step.model)), opts);
-  return new (Session as unknown as new (s: ort.InferenceSession) => Session)(ortSession);
 }
 
 function batchData(batch: number, shape: number[]): Record<string, Tensor> {
