@@ -43,7 +43,7 @@ before(async () => {
   const f2 = addToRepository({ repo, name: 'mnist', version: 2, model: mnistMlp({ seed: 2 }) });
   const ft = addToRepository({ repo, name: 'types', model: typesModel(), config: { ...small, maxBatchSize: 8, maxQueueDelayMs: 0, allowNonFinite: true } });
   // Requests wait in these models' queues for a long time, so queue-full, timeout and disconnect are deterministic.
-  addToRepository({ repo, name: 'queued', model: mnistMlp({ seed: 3 }), config: { ...small, maxBatchSize: 64, maxQueueDelayMs: 1000, maxQueueSize: 2, timeoutMs: 250 } });
+  addToRepository({ repo, name: 'queued', model: mnistMlp({ seed: 3 }), config: { ...small, maxBatchSize: 64, maxQueueDelayMs: 2000, maxQueueSize: 2, timeoutMs: 600 } });
   addToRepository({ repo, name: 'held', model: mnistMlp({ seed: 4 }), config: { ...small, maxBatchSize: 64, maxQueueDelayMs: 3000, timeoutMs: 0 } });
   for (const [k, f] of Object.entries({ v1: f1, v2: f2, types: ft })) sessions[k] = await Session.create({ path: f }, { intraOpThreads: 1 });
   server = await InferenceServer.start({ repository: repo, port: 0, logLevel: 'silent', bodyLimitBytes: 1024 * 1024, processMetrics: false });
@@ -186,7 +186,7 @@ test('a full queue answers 503 with Retry-After; a request past its deadline 504
   const full = rs.find((r) => r.status === 503)!;
   assert.equal(full.headers.get('retry-after'), '1');
   assert.match(String(full.body.error), /queue is full/);
-  assert.match(String(rs.find((r) => r.status === 504)!.body.error), /timed out after 250 ms/);
+  assert.match(String(rs.find((r) => r.status === 504)!.body.error), /timed out after 600 ms/);
   assert.equal(await metric('trainfer_inference_request_failure', 'reason="timeout"'), 2);
   assert.equal(await metric('trainfer_inference_request_failure', 'reason="rejected"'), 1);
 });
