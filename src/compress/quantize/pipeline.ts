@@ -6,8 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Dataset } from '../../data/dataset.js';
-import { encodeModelProto, loadModel, writeModel } from '../../onnx/model-io.js';
-import { modelToProto } from '../../onnx/ir-proto.js';
+import { loadModel, writeModel } from '../../onnx/model-io.js';
 import type { Model } from '../../onnx/ir.js';
 import { TrainferError } from '../../util/errors.js';
 import type { CalibrationMethod } from './calib-stats.js';
@@ -109,9 +108,4 @@ function randomData(model: Model, count: number): Dataset {
   let s = 12345;
   const x = Float32Array.from({ length: size * count }, () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32));
   return { source: 'random', kind: 'tabular', sampleShape: per, x, scale: 1, y: new Int32Array(count), count, numClasses: 1 };
-}
-
-/** Serialized size of a model, in bytes. */
-export function modelBytes(m: Model): number {
-  return encodeModelProto(modelToProto(m)).byteLength;
 }
