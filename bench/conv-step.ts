@@ -177,15 +177,26 @@ async function main(): Promise<void> {
   ];
   const data = batchData(64, [1, 28, 28]);
   console.log('\nLeNet-like CNN step, batch 64, SGD momentum 0.9:');
-  const results: { name: string; t: Timing }[] = [];
-  for (const v of profileOnly ? [] : variants) {
-    const { g, loss, params } = lenet();
-    const step = buildTrainStep({ graph: g.graph, loss, params, optimizer: { type: 'sgd', momentum: 0.9 }, formulations: v.f });
-    const t = await timeStep(step, data, 64, secs);
-    // CPU time of a single-threaded run: the work a formulation costs, much less sensitive to other load.
-    const one = await timeStep(step, data, 64, secs / 2, false, 1);
-    results.push({ name: v.name, t });
-    console.log(`  ${v.name.padEnd(28)} ${t.samplesPerSec.toFixed(0).padStart(6)} samples/s median  ${t.bestSamplesPerSec.toFixed(0).padStart(6)} best  ${t.msPerStep.toFixed(1).padStart(6)} ms/step  | 1 thread: ${one.cpuMsPerStep.toFixed(1).padStart(6)} cpu-ms/step`);
+  // Two passes over the variants (the second in reverse order), keeping each variant's better pass:
+  // load from other processes comes in bursts, and a single pass penalises whichever ran during one.
+  const results: { name: string; t: Timing; cpu: number }[] = [];
+  for (const pass of profileOnly ? [] : [0, 1]) {
+    for (const v of pass === 0 ? variants : [...variants].reverse()) {
+      const { g, loss, params } = lenet();
+      const step = buildTrainStep({ graph: g.graph, loss, params, optimizer: { type: 'sgd', momentum: 0.9 }, formulations: v.f });
+      const t = await timeStep(step, data, 64, secs / 2);
+      // CPU time of a single-threaded run: the work a formulation costs, much less sensitive to other load.
+      const one = await timeStep(step, data, 64, secs / 4, false, 1);
+      const prev = results.find((r) => r.name === v.name);
+      if (!prev) results.push({ name: v.name, t, cpu: one.cpuMsPerStep });
+      else {
+        if (t.samplesPerSec > prev.t.samplesPerSec) prev.t = t;
+        prev.cpu = Math.min(prev.cpu, one.cpuMsPerStep);
+      }
+    }
+  }
+  for (const r of results) {
+    console.log(`  ${r.name.padEnd(28)} ${r.t.samplesPerSec.toFixed(0).padStart(6)} samples/s median  ${r.t.bestSamplesPerSec.toFixed(0).padStart(6)} best  ${r.t.msPerStep.toFixed(1).padStart(6)} ms/step  | 1 thread: ${r.cpu.toFixed(1).padStart(6)} cpu-ms/step`);
   }
   // Profile the default: kernel time per node, grouped.
   const { g, loss, params } = lenet();
@@ -216,10 +227,10 @@ async function main(): Promise<void> {
   }
 
   const torch = torchBaseline();
-  const best = results.reduce((a, b) => (b.t.samplesPerSec > a.t.samplesPerSec ? b : a));
+  const best = results.length ? results.reduce((a, b) => (b.t.samplesPerSec > a.t.samplesPerSec ? b : a)) : undefined;
   if (torch) {
     console.log(`\nPyTorch (same run, ${THREADS} threads): MLP ${torch.mlp.toFixed(0)} samples/s, CNN ${torch.cnn.toFixed(0)} samples/s`);
-    console.log(`ratio trainfer/torch: MLP (momentum) ${(mt!.samplesPerSec / torch.mlp).toFixed(2)}×, CNN default ${(results[0]!.t.samplesPerSec / torch.cnn).toFixed(2)}×, CNN best (${best.name}) ${(best.t.samplesPerSec / torch.cnn).toFixed(2)}×`);
+    console.log(`ratio trainfer/torch: MLP (momentum) ${(mt!.samplesPerSec / torch.mlp).toFixed(2)}×, CNN default ${((results[0]?.t.samplesPerSec ?? NaN) / torch.cnn).toFixed(2)}×, CNN best (${best?.name}) ${((best?.t.samplesPerSec ?? NaN) / torch.cnn).toFixed(2)}×`);
   } else console.log('\nPyTorch not found in /tmp/peers: no same-run baseline (shared README: MLP ≈ 60k, CNN ≈ 2.0k samples/s)');
 }
 
