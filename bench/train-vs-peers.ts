@@ -23,7 +23,7 @@ import { GraphBuilder } from '../src/onnx/builder.js';
 import { Session } from '../src/runtime/session.js';
 import { Batcher } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
-import { Rng } from '../src/data/rng.js';
+import { Rng } from '../src/util/rng.js';
 import { Conv2d, MaxPool2d } from '../src/nn/layers-conv.js';
 import { Flatten, Linear, ReLU } from '../src/nn/layers-dense.js';
 import { Network } from '../src/nn/network.js';

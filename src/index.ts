@@ -57,8 +57,8 @@ export { checkLayer } from './nn/layer-check.js';
 export type { CheckLayerOptions, CheckLayerResult } from './nn/layer-check.js';
 
 // Data: MNIST, IDX directories, CSV; seeded splits; allocation-free batching
-export { Rng } from './data/rng.js';
-export type { RngState } from './data/rng.js';
+export { Rng } from './util/rng.js';
+export type { RngState } from './util/rng.js';
 export { Batcher, subset, take, splitValidation, checkLabels, featureStats, sampleSize } from './data/dataset.js';
 export type { Dataset, DataSplits } from './data/dataset.js';
 export { loadData, mnistDir } from './data/load.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeModel } from '../onnx/model-io.js';
 import { IDX_FILES, encodeIdx } from '../data/idx.js';
-import { Rng } from '../data/rng.js';
+import { Rng } from '../util/rng.js';
 import { pytorchStyleMlp } from '../train/test-fixtures.js';
 import { main } from './main.js';
 

@@ -11,7 +11,7 @@ import { Batcher, checkLabels, splitValidation } from './dataset.js';
 import { IDX_FILES, encodeIdx, readIdxDir } from './idx.js';
 import { parseCsv, readCsv } from './csv.js';
 import { loadData } from './load.js';
-import { Rng } from './rng.js';
+import { Rng } from '../util/rng.js';
 
 function idxDir(o: { n: number; h: number; w: number; classes: number; gz?: boolean }): string {
   const dir = mkdtempSync(join(tmpdir(), 'trainfer-idx-'));

@@ -3,7 +3,7 @@
  * keeps images as bytes (scaled to [0, 1] when batched) or features as float32; labels are class indices.
  */
 import { TrainferError } from '../util/errors.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 
 /** A labelled classification dataset held in memory. */
 export interface Dataset {

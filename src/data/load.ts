@@ -9,7 +9,7 @@ import { TrainferError } from '../util/errors.js';
 import { type DataSplits, splitValidation, subset } from './dataset.js';
 import { isIdxDir, readIdxDir } from './idx.js';
 import { readCsv } from './csv.js';
-import { Rng } from './rng.js';
+import { Rng } from '../util/rng.js';
 
 /** Options for `loadData`. */
 export interface LoadDataOptions {

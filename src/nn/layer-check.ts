@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { Tensor } from '../onnx/tensor.js';
 import { Session } from '../runtime/session.js';
-import { Rng } from '../data/rng.js';
+import { Rng } from '../util/rng.js';
 import type { Layer } from './layer.js';
 import { type InputKind, Network } from './network.js';
 

@@ -5,7 +5,7 @@
  */
 import type { GraphBuilder } from '../onnx/builder.js';
 import { Tensor } from '../onnx/tensor.js';
-import type { Rng } from '../data/rng.js';
+import type { Rng } from '../util/rng.js';
 
 /** Trainable parameters and non-trainable buffers of a network, by full name (e.g. `conv1.weight`). */
 export class ParamStore {

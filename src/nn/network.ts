@@ -10,7 +10,7 @@ import type { DType } from '../onnx/dtype.js';
 import type { Graph, Model } from '../onnx/ir.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
-import { Rng } from '../data/rng.js';
+import { Rng } from '../util/rng.js';
 import { type BuildContext, type ForwardContext, type Layer, ParamStore, fmtShape } from './layer.js';
 import { Sequential } from './compose.js';
 import { Flatten, Normalize } from './layers-dense.js';

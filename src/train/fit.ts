@@ -11,7 +11,7 @@ import type { OptimizerConfig } from '../autodiff/types.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
 import { Batcher, type Dataset, checkLabels } from '../data/dataset.js';
-import { Rng, type RngState } from '../data/rng.js';
+import { Rng, type RngState } from '../util/rng.js';
 import type { LossSpec } from '../nn/loss.js';
 import { type Checkpoint, checkpointPath, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { evaluate } from './evaluate.js';

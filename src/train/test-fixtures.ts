@@ -6,7 +6,7 @@ import { attr } from '../onnx/attr.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import type { Model } from '../onnx/ir.js';
 import { Tensor } from '../onnx/tensor.js';
-import { Rng } from '../data/rng.js';
+import { Rng } from '../util/rng.js';
 
 /** A 784-64-10 MLP as torch.onnx.export writes it (weights [out, in], transB=1, dynamic batch). */
 export function pytorchStyleMlp(seed = 0): Model {
