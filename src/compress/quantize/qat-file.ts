@@ -19,7 +19,7 @@ import type { QuantizeFileOptions, QuantizeFileResult } from './pipeline.js';
 import { prepareModel } from './prepare.js';
 import { type QdqOptions, calibrationTargets, insertQdq } from './qdq.js';
 import { fakeQuantModel } from './qat.js';
-import { autotuneConvs } from './autotune.js';
+import { applyFastestConvPlan } from './autotune.js';
 import { newReport, type QuantizeReport } from './report.js';
 import type { CalibrationMethod } from './calib-stats.js';
 
@@ -62,11 +62,7 @@ export async function quantizeQat(o: QatOptions): Promise<{ model: Model; report
   };
   if (o.autotune !== false && o.qdq?.minConvReduction === undefined) {
     const sample = feedBatches(calib, target, 64, limit).next().value;
-    const timed = sample ? await autotuneConvs({ prepared: prep.model, cal, qdq, sample, threads: o.threads }) : [];
-    if (timed.length) {
-      qdq.minConvReduction = timed[0]!.minConvReduction;
-      report.notes.push(`autotune (batch 64): ${timed.map((t) => `${t.label} ${Math.round(t.samplesPerSecond)}/s`).join(', ')} → ${timed[0]!.label}`);
-    }
+    if (sample) await applyFastestConvPlan({ prepared: prep.model, cal, qdq, sample, threads: o.threads, report });
   }
   const fq = fakeQuantModel(prep.model, cal, qdq);
   const trainable = new OnnxModelTrainable({ model: fq.model, name: 'fake-quant model', trainable: fq.params, inputShape: target.sampleShape, numClasses: o.train.numClasses });

@@ -119,3 +119,24 @@ test('a model with nothing to quantize is a one-line error', async () => {
     await assert.rejects(quantize({ model: g.toModel(), mode, calibration: () => [{ x: Tensor.f32([1, 4], [1, 2, 3, 4]) }] }), (e: Error) => e instanceof TrainferError && /nothing to quantize/.test(e.message) && !e.message.includes('\n'));
   }
 });
+
+test('static int8 autotune times the Conv plans and float32 at the given threads, applies the fastest and says so', async () => {
+  const model = smallCnn();
+  const { model: q, report } = await quantize({ model, mode: 'static', calibration: () => [{ x: images(8, 5) }], threads: 1 });
+  const note = report.notes.find((n) => n.startsWith('autotune'));
+  assert.ok(note, report.notes.join('\n'));
+  assert.match(note, /1 thread\(s\)/);
+  assert.match(note, /float32: \d+\/s/);
+  // The chosen plan's label is the first listed, and the Convs were quantized according to it.
+  const chosen = /→ (.+?) \(float32/.exec(note)![1]!;
+  const statuses = report.outcomes.filter((o) => o.opType === 'Conv').map((o) => o.status);
+  const expected = { 'every Conv int8': ['quantized', 'quantized'], 'every Conv float': ['float', 'float'], 'narrow Convs float': ['float', 'quantized'] }[chosen];
+  assert.deepEqual(statuses, expected, `${chosen}: ${statuses.join(',')}`);
+  const slower = report.notes.some((n) => n.startsWith('warning: at 1 thread(s) no int8 plan beats float32'));
+  const floatRate = Number(/→ .+?\(float32: (\d+)\/s\)/.exec(note)![1]);
+  const best = Number(new RegExp(`${chosen} (\\d+)/s`).exec(note)![1]);
+  assert.equal(slower, best < floatRate);
+  const xi = images(4, 6);
+  const c = closeness((await runModel(model, { x: xi })).logits!, (await runModel(q, { x: xi })).logits!);
+  assert.ok(c.cosine > 0.999, `cosine ${c.cosine}`);
+});

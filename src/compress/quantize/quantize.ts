@@ -11,7 +11,7 @@ import { type DynamicMatMulFormat, quantizeDynamic } from './dynamic.js';
 import { convertFp16 } from './fp16.js';
 import { quantizeInt4 } from './int4.js';
 import { type QdqOptions, calibrationTargets, insertQdq } from './qdq.js';
-import { autotuneConvs } from './autotune.js';
+import { applyFastestConvPlan } from './autotune.js';
 import type { Tensor } from '../../onnx/tensor.js';
 import type { QType } from './qmath.js';
 import { prepareModel } from './prepare.js';
@@ -100,11 +100,7 @@ export async function quantize(o: QuantizeOptions): Promise<QuantizeResult> {
       };
       if (o.autotune !== false && o.minConvReduction === undefined) {
         const sample = await firstBatch(o.calibration);
-        const timed = sample ? await autotuneConvs({ prepared: model, cal, qdq, sample, threads: o.threads }) : [];
-        if (timed.length) {
-          qdq.minConvReduction = timed[0]!.minConvReduction;
-          report.notes.push(`autotune (batch 64, ${o.threads ?? 1} thread): ${timed.map((t) => `${t.label} ${Math.round(t.samplesPerSecond)}/s`).join(', ')} → ${timed[0]!.label}`);
-        }
+        if (sample) await applyFastestConvPlan({ prepared: model, cal, qdq, sample, threads: o.threads, report });
       }
       insertQdq(model, cal, qdq, report);
       break;
