@@ -19,6 +19,12 @@ export function parsePositiveInt(flag: string): (v: string) => number {
   };
 }
 
+/** Parses `--device`: `cpu` or `cuda`. */
+export function parseDevice(v: string): 'cpu' | 'cuda' {
+  if (v !== 'cpu' && v !== 'cuda') throw new Error(`--device must be cpu or cuda, got '${v}'`);
+  return v;
+}
+
 /** Parses a finite number flag value or throws a one-line error naming the flag. */
 export function parseNumber(flag: string): (v: string) => number {
   return (v: string) => {

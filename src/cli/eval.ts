@@ -8,13 +8,14 @@ import { readCsv } from '../data/csv.js';
 import { readModelProto } from '../onnx/model-io.js';
 import { Session } from '../runtime/session.js';
 import { evaluate } from '../train/evaluate.js';
-import { parsePositiveInt, type CliCommand } from './command.js';
+import { parseDevice, parsePositiveInt, type CliCommand } from './command.js';
 
 interface EvalFlags {
   data: string;
   labelColumn?: string;
   batchSize?: number;
   threads?: number;
+  device?: 'cpu' | 'cuda';
   json?: boolean;
 }
 
@@ -30,6 +31,7 @@ export const evalCommand: CliCommand = {
       .option('--label-column <name>', 'CSV: the label column (default: label/class/target/y, else the last column)')
       .option('--batch-size <n>', 'inference batch size (default 1000)', parsePositiveInt('--batch-size'))
       .option('--threads <n>', 'onnxruntime threads (default: all cores)', parsePositiveInt('--threads'))
+      .option('--device <cpu|cuda>', 'where onnxruntime runs (cuda needs a CUDA build, see README)', parseDevice)
       .option('--json', 'print one JSON object')
       .action(async (file: string, flags: EvalFlags) => {
         await runEval(file, flags);
@@ -42,7 +44,7 @@ async function runEval(file: string, f: EvalFlags): Promise<void> {
   const names = readModelProto(file).metadataProps.find((p) => p.key === 'trainfer.class_names')?.value;
   const classNames = names ? (JSON.parse(names) as string[]) : undefined;
   const data = f.data.toLowerCase().endsWith('.csv') ? readCsv(f.data, { labelColumn: f.labelColumn, classNames }) : loadData({ source: f.data }).test;
-  const session = await Session.create({ path: file }, { intraOpThreads: f.threads });
+  const session = await Session.create({ path: file }, { intraOpThreads: f.threads, device: f.device });
   try {
     const r = await evaluate({ model: session, data, batchSize: f.batchSize, modelName: file });
     if (f.json) {

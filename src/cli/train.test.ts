@@ -10,6 +10,7 @@ import { writeModel } from '../onnx/model-io.js';
 import { IDX_FILES, encodeIdx } from '../data/idx.js';
 import { Rng } from '../util/rng.js';
 import { pytorchStyleMlp } from '../train/test-fixtures.js';
+import { availableDevices } from '../runtime/session.js';
 import { main } from './main.js';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -73,7 +74,10 @@ test('bad input: one line, exit 1, nothing written', async () => {
     [['--model', 'mlp:8', '--data', 'mnist', '--epochs', 'two'], /--epochs must be a positive integer, got 'two'/],
     [['--model', 'mlp:8', '--data', 'mnist', '--resume', '--checkpoint-dir', join(dir, 'ck')], /no checkpoint to resume from/],
     [['--model', 'mlp:8', '--data', 'mnist', '--schedule', 'linear'], /unknown schedule 'linear'/],
+    [['--model', 'mlp:8', '--data', 'mnist', '--device', 'gpu'], /--device must be cpu or cuda, got 'gpu'/],
   ];
+  // Without a CUDA build of onnxruntime-node, asking for it is a clear error, not a silent CPU fallback.
+  if (!availableDevices().includes('cuda')) cases.push([['--model', 'mlp:8', '--data', 'mnist', '--limit', '512', '--device', 'cuda'], /device 'cuda' is not available/]);
   const torch = join(dir, 'torch.onnx');
   writeModel(torch, pytorchStyleMlp(0));
   const csv = join(dir, 'blobs2.csv');

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { runTrainJob, type TrainJobOptions } from '../train/job.js';
-import { parseNumber, parsePositiveInt, type CliCommand } from './command.js';
+import { parseDevice, parseNumber, parsePositiveInt, type CliCommand } from './command.js';
 
 interface TrainFlags {
   model: string;
@@ -32,6 +32,7 @@ interface TrainFlags {
   trainable?: string;
   metricsLog?: string;
   threads?: number;
+  device?: 'cpu' | 'cuda';
   maxSteps?: number;
   progress?: string;
   json?: boolean;
@@ -76,6 +77,7 @@ export const trainCommand: CliCommand = {
       .option('--trainable <regex>', '.onnx: train only initializers whose name matches (default: every float initializer)')
       .option('--metrics-log <file.jsonl>', 'append per-epoch (and every 100 steps) metrics as JSON lines')
       .option('--threads <n>', 'onnxruntime threads (default: all cores)', parsePositiveInt('--threads'))
+      .option('--device <cpu|cuda>', 'where onnxruntime runs (cuda needs a CUDA build, see README)', parseDevice)
       .option('--max-steps <n>', 'stop after N steps in total (checkpointed; --resume continues)', parsePositiveInt('--max-steps'))
       .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar, lines, none')
       .option('--json', 'print one JSON object with the results on stdout')
@@ -113,6 +115,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
     trainable: f.trainable,
     metricsLog: f.metricsLog,
     threads: f.threads,
+    device: f.device,
     maxSteps: f.maxSteps,
     progress: (f.progress as TrainJobOptions['progress']) ?? 'auto',
   };

@@ -2,9 +2,12 @@
  * Running graphs on onnxruntime-node: create a session from a `Model`, bytes or a file, with device,
  * thread and optimisation options; feed and fetch `Tensor`s. The worker-thread pool is in `pool.ts`.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
+
+const require = createRequire(import.meta.url);
 import { TrainferError } from '../util/errors.js';
 import { encodeModelProto } from '../onnx/model-io.js';
 import { modelToProto } from '../onnx/ir-proto.js';
@@ -103,10 +106,30 @@ export class Session {
   }
 }
 
-/** Devices the installed onnxruntime-node can use. */
+/**
+ * Devices the installed onnxruntime-node can use. The binding lists `cuda` whenever it was built with the
+ * CUDA provider, even when the provider libraries (downloaded by its install script, see README "GPU")
+ * are absent — so `cuda` counts only when `libonnxruntime_providers_cuda` sits beside the binding.
+ */
 export function availableDevices(): Device[] {
   const names = ort.listSupportedBackends().map((b) => b.name);
-  return names.includes('cuda') ? ['cpu', 'cuda'] : ['cpu'];
+  return names.includes('cuda') && cudaProviderInstalled() ? ['cpu', 'cuda'] : ['cpu'];
+}
+
+function cudaProviderInstalled(): boolean {
+  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  let binDir: string;
+  try {
+    binDir = join(dirname(require.resolve('onnxruntime-node')), '..', 'bin');
+  } catch {
+    return false;
+  }
+  if (!existsSync(binDir)) return false;
+  // bin/napi-v*/<platform>/<arch>/
+  for (const napi of readdirSync(binDir)) {
+    if (existsSync(join(binDir, napi, process.platform, process.arch, lib))) return true;
+  }
+  return false;
 }
 
 /** Maps our options to ORT's. Throws a clear error for an unavailable device. */

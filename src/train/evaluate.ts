@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { Model } from '../onnx/ir.js';
-import { Session } from '../runtime/session.js';
+import { type Device, Session } from '../runtime/session.js';
 import { TrainferError } from '../util/errors.js';
 import { Batcher, type Dataset, sampleSize } from '../data/dataset.js';
 
@@ -27,6 +27,8 @@ export interface EvaluateOptions {
   /** Default 1000. */
   batchSize?: number;
   threads?: number;
+  /** Where onnxruntime runs: `cpu` (default) or `cuda` (needs a CUDA build of onnxruntime-node). */
+  device?: Device;
   /** Name for error messages (e.g. the .onnx path). */
   modelName?: string;
 }
@@ -36,7 +38,7 @@ export interface EvaluateOptions {
  * with the model.
  */
 export async function evaluate(o: EvaluateOptions): Promise<EvalResult> {
-  const session = o.model instanceof Session ? o.model : await Session.create({ model: o.model }, { intraOpThreads: o.threads });
+  const session = o.model instanceof Session ? o.model : await Session.create({ model: o.model }, { intraOpThreads: o.threads, device: o.device });
   try {
     const info = inputInfo(session);
     const name = o.modelName ?? 'model';

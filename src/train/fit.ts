@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { buildTrainStep } from '../autodiff/index.js';
 import type { OptimizerConfig } from '../autodiff/types.js';
 import type { Tensor } from '../onnx/tensor.js';
+import type { Device } from '../runtime/session.js';
 import { TrainferError } from '../util/errors.js';
 import { Batcher, type Dataset, checkLabels } from '../data/dataset.js';
 import { Rng, type RngState } from '../util/rng.js';
@@ -57,6 +58,8 @@ export interface FitOptions {
   progress?: ProgressMode | ProgressReporter;
   /** onnxruntime intra-op threads (default: every core). */
   threads?: number;
+  /** Where onnxruntime runs: `cpu` (default) or `cuda` (needs a CUDA build of onnxruntime-node). */
+  device?: Device;
   /** Stop after this many steps in total (the checkpoint lets a later run continue). */
   maxSteps?: number;
   /** Abort (e.g. on Ctrl-C): the current step finishes, a checkpoint is written (with `checkpointDir`), and `fit` throws. */
@@ -151,7 +154,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     ...random,
   ];
   const threads = o.threads ?? availableParallelism();
-  const runner = await StepRunner.create({ step, feeds, restore: ckpt?.tensors, threads, logitsDims: [batchSize, model.numClasses] });
+  const runner = await StepRunner.create({ step, feeds, restore: ckpt?.tensors, threads, device: o.device, logitsDims: [batchSize, model.numClasses] });
 
   const shuffleRng = ckpt ? Rng.fromState(ckpt.meta.shuffleRngAtEpochStart as unknown as RngState) : Rng.fromSeed(seed);
   const dropoutRng = ckpt ? Rng.fromState(ckpt.meta.dropoutRng as unknown as RngState) : Rng.fromSeed(seed ^ 0x5bd1e995);
@@ -230,7 +233,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       startBatch = 0;
       const m: EpochMetrics = { epoch: epoch + 1, step: stepNo, loss: lossSum / Math.max(1, seen / batchSize), accuracy: correct / Math.max(1, seen), lr, seconds: 0, samplesPerSecond: (seen - seenBefore) / Math.max(stepSecs, 1e-9) };
       if (o.validation) {
-        const v = await evaluate({ model: model.inferenceGraph({ weights: runner.weights() }), data: o.validation, threads });
+        const v = await evaluate({ model: model.inferenceGraph({ weights: runner.weights() }), data: o.validation, threads, device: o.device });
         m.valLoss = v.loss;
         m.valAccuracy = v.accuracy;
       }

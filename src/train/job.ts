@@ -11,7 +11,7 @@ import { TrainferError } from '../util/errors.js';
 import { featureStats, take } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import { buildPreset, isPreset } from '../nn/presets.js';
-import { Session } from '../runtime/session.js';
+import { type Device, Session } from '../runtime/session.js';
 import { lrFor, resolveDefaults } from './defaults.js';
 import { evaluate } from './evaluate.js';
 import { type FitResult, fit } from './fit.js';
@@ -53,6 +53,8 @@ export interface TrainJobOptions {
   trainable?: string;
   metricsLog?: string;
   threads?: number;
+  /** Where onnxruntime runs: `cpu` (default) or `cuda` (needs a CUDA build of onnxruntime-node). */
+  device?: Device;
   maxSteps?: number;
   progress?: ProgressMode | ProgressReporter;
   /** Stops training after the current step (checkpointed when `checkpointDir` is set). */
@@ -123,6 +125,7 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
     metricsLog,
     progress: o.progress,
     threads: o.threads,
+    device: o.device,
     maxSteps: o.maxSteps,
     onEpochEnd: o.onEpochEnd,
     signal: o.signal,
@@ -131,7 +134,7 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
   writeModel(out, model.inferenceGraph({ weights: r.weights }));
   let session: Session;
   try {
-    session = await Session.create({ path: out }, { intraOpThreads: o.threads });
+    session = await Session.create({ path: out }, { intraOpThreads: o.threads, device: o.device });
   } catch (err) {
     rmSync(out, { force: true });
     throw err;

@@ -7,7 +7,7 @@
 import * as ort from 'onnxruntime-node';
 import type { StateSlot, TrainStep } from '../autodiff/types.js';
 import { Tensor } from '../onnx/tensor.js';
-import { Session } from '../runtime/session.js';
+import { type Device, Session } from '../runtime/session.js';
 import { TrainferError } from '../util/errors.js';
 import type { TypedArray } from '../onnx/dtype.js';
 
@@ -28,6 +28,8 @@ export interface StepRunnerOptions {
   restore?: ReadonlyMap<string, Tensor>;
   /** onnxruntime intra-op threads (default: all cores). */
   threads?: number;
+  /** Where onnxruntime runs: `cpu` (default) or `cuda` (needs a CUDA build of onnxruntime-node). */
+  device?: Device;
 }
 
 interface Carried {
@@ -84,7 +86,7 @@ export class StepRunner {
       }
       return { slot, cur: ortOf(src.clone()), next: ortOf(slot.initial.clone()) };
     });
-    const session = await Session.create({ model: step.model }, { intraOpThreads: o.threads, graphOptimizationLevel: 'all' });
+    const session = await Session.create({ model: step.model }, { intraOpThreads: o.threads, device: o.device, graphOptimizationLevel: 'all' });
     return new StepRunner(session, step, carried, o.feeds, o.logitsDims);
   }
 
