@@ -3,6 +3,7 @@
  * lists them in one static array (no registration by side effect).
  */
 import type { Command } from 'commander';
+import type { Device } from '../runtime/session.js';
 
 /** A subcommand: `define` adds it (name, options, action) to the root program. */
 export interface CliCommand {
@@ -19,8 +20,17 @@ export function parsePositiveInt(flag: string): (v: string) => number {
   };
 }
 
+/** Parses a fraction flag value in [0, 1) or throws a one-line error naming the flag. */
+export function parseFraction(flag: string): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!(n >= 0 && n < 1)) throw new Error(`${flag} must be a number in [0, 1), got '${v}'`);
+    return n;
+  };
+}
+
 /** Parses `--device`: `cpu` or `cuda`. */
-export function parseDevice(v: string): 'cpu' | 'cuda' {
+export function parseDevice(v: string): Device {
   if (v !== 'cpu' && v !== 'cuda') throw new Error(`--device must be cpu or cuda, got '${v}'`);
   return v;
 }

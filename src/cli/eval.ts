@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { loadData } from '../data/load.js';
 import { readCsv } from '../data/csv.js';
 import { readModelProto } from '../onnx/model-io.js';
-import { Session } from '../runtime/session.js';
+import { type Device, Session } from '../runtime/session.js';
 import { evaluate } from '../train/evaluate.js';
 import { parseDevice, parsePositiveInt, type CliCommand } from './command.js';
 
@@ -15,7 +15,7 @@ interface EvalFlags {
   labelColumn?: string;
   batchSize?: number;
   threads?: number;
-  device?: 'cpu' | 'cuda';
+  device?: Device;
   json?: boolean;
 }
 

@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import { runTrainJob, type TrainJobOptions } from '../train/job.js';
-import { parseDevice, parseNumber, parsePositiveInt, type CliCommand } from './command.js';
+import type { Device } from '../runtime/session.js';
+import { parseDevice, parseFraction, parseNumber, parsePositiveInt, type CliCommand } from './command.js';
 
 interface TrainFlags {
   model: string;
@@ -32,19 +33,12 @@ interface TrainFlags {
   trainable?: string;
   metricsLog?: string;
   threads?: number;
-  device?: 'cpu' | 'cuda';
+  device?: Device;
   maxSteps?: number;
   progress?: string;
   json?: boolean;
 }
 
-function parseFraction(flag: string): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v);
-    if (!(n >= 0 && n < 1)) throw new Error(`${flag} must be a number in [0, 1), got '${v}'`);
-    return n;
-  };
-}
 
 /** `trainfer train` */
 export const trainCommand: CliCommand = {

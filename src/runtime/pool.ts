@@ -4,7 +4,7 @@
  * fails only its own requests (with a one-line error) and is replaced.
  */
 import { Worker } from 'node:worker_threads';
-import { TrainferError } from '../util/errors.js';
+import { TrainferError, oneLine } from '../util/errors.js';
 import type { Tensor } from '../onnx/tensor.js';
 import type { ModelSource, SessionOptions } from './session.js';
 import { type FromWorker, type IoMetadata, type ToWorker, type WireTensor, type WorkerInit, fromWire, toWire } from './pool-protocol.js';
@@ -161,7 +161,7 @@ export class SessionPool {
       }
     });
     let reason = '';
-    worker.on('error', (err) => (reason = err.message.split('\n')[0] ?? ''));
+    worker.on('error', (err) => (reason = oneLine(err)));
     worker.on('exit', (code) => {
       if (slot.closing) return;
       const why = reason ? `: ${reason}` : '';
@@ -221,7 +221,7 @@ function startWorker(init: WorkerInit, label: string): Promise<{ worker: Worker;
     };
     const onError = (err: Error) => {
       cleanup();
-      reject(new TrainferError(`${label}: session worker failed to start: ${err.message.split('\n')[0]}`));
+      reject(new TrainferError(`${label}: session worker failed to start: ${oneLine(err)}`));
     };
     const onExit = (code: number) => {
       cleanup();

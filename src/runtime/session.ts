@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 const require = createRequire(import.meta.url);
-import { TrainferError } from '../util/errors.js';
+import { TrainferError, oneLine } from '../util/errors.js';
 import { encodeModelProto } from '../onnx/model-io.js';
 import { modelToProto } from '../onnx/ir-proto.js';
 import type { Model } from '../onnx/ir.js';
@@ -63,7 +63,7 @@ export class Session {
       return new Session(s, opts.enableProfiling ? opts.profileFilePrefix : undefined);
     } catch (err) {
       const where = 'path' in source ? `${source.path}: ` : '';
-      throw new TrainferError(`${where}onnxruntime could not load the model: ${firstLine(err)}`, { cause: err });
+      throw new TrainferError(`${where}onnxruntime could not load the model: ${oneLine(err)}`, { cause: err });
     }
   }
 
@@ -75,7 +75,7 @@ export class Session {
     try {
       res = fetches ? await this.ort.run(ortFeeds, [...fetches]) : await this.ort.run(ortFeeds);
     } catch (err) {
-      throw new TrainferError(`onnxruntime run failed: ${firstLine(err)}`, { cause: err });
+      throw new TrainferError(`onnxruntime run failed: ${oneLine(err)}`, { cause: err });
     }
     const out: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(res)) out[k] = fromOrt(v);
@@ -164,9 +164,4 @@ export function toOrt(t: Tensor): ort.Tensor {
 /** ort.Tensor → `Tensor` (shares memory). */
 export function fromOrt(t: ort.Tensor): Tensor {
   return new Tensor(t.type as DType, t.dims.map(Number), t.data as TypedArray | string[]);
-}
-
-function firstLine(err: unknown): string {
-  const m = err instanceof Error ? err.message : String(err);
-  return m.split('\n').find((l) => l.trim()) ?? m;
 }

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import type { StateSlot, TrainStep } from '../autodiff/types.js';
 import { Tensor } from '../onnx/tensor.js';
 import { type Device, Session } from '../runtime/session.js';
-import { TrainferError } from '../util/errors.js';
+import { TrainferError, oneLine } from '../util/errors.js';
 import type { TypedArray } from '../onnx/dtype.js';
 
 /** A data input of the step and the buffer that feeds it. */
@@ -104,7 +104,7 @@ export class StepRunner {
     try {
       await this.session.ort.run(this.feeds, this.fetches);
     } catch (err) {
-      throw new TrainferError(`training step ${n} failed in onnxruntime: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+      throw new TrainferError(`training step ${n} failed in onnxruntime: ${oneLine(err)}`, { cause: err });
     }
     for (const c of this.carried) {
       const t = c.cur;

@@ -30,5 +30,6 @@ test('errors render as one line naming the file', () => {
   assert.ok(e instanceof TrainferError);
   assert.equal(e.message, 'm.onnx: truncated');
   assert.equal(oneLine(new Error('a\nb')), 'a');
+  assert.equal(oneLine(new Error('\n  \nreal reason\nmore')), 'real reason');
   assert.equal(e.exitCode, 1);
 });

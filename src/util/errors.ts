@@ -26,8 +26,8 @@ export class FileFormatError extends TrainferError {
 /** A graph that is structurally wrong. The message names the node, the input and the reason. */
 export class GraphValidationError extends TrainferError {}
 
-/** Renders any thrown value as one line (no stack). */
+/** Renders any thrown value as one line (no stack): its first non-blank line. */
 export function oneLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n')[0] ?? msg;
+  return msg.split('\n').find((l) => l.trim()) ?? '';
 }
