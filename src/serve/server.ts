@@ -152,8 +152,8 @@ function buildApp(d: AppDeps): FastifyInstance {
   const infer = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const t0 = performance.now();
     const mv = repo.resolve(req.params.name, req.params.version);
-    const labels = { model: mv.name, version: mv.version };
-    metrics.inFlight.inc(labels);
+    const inFlight = metrics.series(mv.name, mv.version).inFlight;
+    inFlight.inc();
     const abort = new AbortController();
     const onClose = () => {
       if (!reply.raw.writableFinished) abort.abort();
@@ -174,7 +174,7 @@ function buildApp(d: AppDeps): FastifyInstance {
       metrics.request(mv.name, mv.version, { ok: false, ms: performance.now() - t0, reason });
       throw err;
     } finally {
-      metrics.inFlight.dec(labels);
+      inFlight.dec();
     }
   };
   app.post('/v2/models/:name/infer', infer);
