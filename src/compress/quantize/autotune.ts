@@ -4,7 +4,6 @@
  * uint8 MaxPool in slow NCHW form), so static quantization times the candidate plans — narrow Convs float
  * (the default rule), every Conv int8, every Conv float — on a calibration batch and keeps the fastest.
  */
-import { availableParallelism } from 'node:os';
 import { encodeModelProto } from '../../onnx/model-io.js';
 import { modelToProto } from '../../onnx/ir-proto.js';
 import type { Model } from '../../onnx/ir.js';
@@ -41,7 +40,12 @@ export interface AutotuneOptions {
   sample: Record<string, Tensor>;
   /** Batch size timed (default 64). */
   batch?: number;
-  /** intra-op threads to time with: use what the model will run with (default: every core). */
+  /**
+   * intra-op threads per session to time with: use what the model will run with. Default 1: one
+   * single-thread session per core is how `trainfer serve` runs models, and the fastest way to use several
+   * cores for throughput in either precision here (the `cnn` preset on 2 cores: fp32 27k vs 24k samples/s,
+   * int8 75k vs 42k samples/s against one 2-thread session).
+   */
   threads?: number;
   /** Time per candidate per round, ms (default 250; three rounds, best kept). */
   budgetMs?: number;
@@ -49,13 +53,13 @@ export interface AutotuneOptions {
 
 /**
  * Times the candidate plans (and the float model, for reference) and returns them fastest first. Plans
- * that quantize the same set of Convs are timed once. Timing uses the thread count the model will run
- * with, because ORT's int8 and fp32 kernels scale differently with threads (on the 2-core test machine
- * the `cnn` preset's best int8 plan was 1.5× fp32 at 1 thread but 0.85× at 2).
+ * that quantize the same set of Convs are timed once. Timing uses the intra-op thread count the model will
+ * run with, because ORT's int8 and fp32 kernels scale differently with threads: int8 kernels gain little
+ * from a second thread in one session (the `cnn` preset's Conv plans rank differently at 1 and 2 threads).
  * Returns no candidates when the model has no Conv to decide about.
  */
 export async function autotuneConvs(o: AutotuneOptions): Promise<AutotuneResult> {
-  const threads = o.threads ?? availableParallelism();
+  const threads = o.threads ?? 1;
   const plans = [
     { label: 'narrow Convs float', minConvReduction: o.qdq.minConvReduction ?? 64 },
     { label: 'every Conv int8', minConvReduction: 0 },

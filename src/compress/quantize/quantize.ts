@@ -58,7 +58,7 @@ export interface QuantizeOptions {
   exclude?: readonly string[];
   /** Static: time the Conv plans (narrow float / all int8 / all float) and keep the fastest (default true). */
   autotune?: boolean;
-  /** Threads for calibration runs (default 1). */
+  /** intra-op threads for calibration runs and for timing the Conv plans (default 1: a session per core, as `trainfer serve` runs). */
   threads?: number;
 }
 
