@@ -1,7 +1,8 @@
 /**
  * Serving benchmark (loopback only, bounded in time): an MNIST-sized CNN served by `trainfer serve`
  * in a child process, loaded with autocannon.
- *   (a) throughput at 64 concurrent clients, dynamic batching on vs off (same server, same instances);
+ *   (a) throughput at 64 concurrent clients, dynamic batching on vs off (same server, same instances), and
+ *       where each request's CPU goes (server main thread, the server's other threads, the load generator);
  *   (b) the server's added latency per request vs onnxruntime in-process at the same batch size;
  *   (c) p50 / p99 latency under load;
  *   (d) a soak at 80% of the measured maximum throughput, expecting zero failed requests.
@@ -10,7 +11,7 @@
  *        [--model cnn|mlp] [--binary] [--sweep] [--out results.json]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
@@ -116,6 +117,39 @@ async function sequential(url: string, model: string, batch: number, iterations:
   return { p50: pct(t, 50), p99: pct(t, 99) };
 }
 
+/** CPU milliseconds used so far by one process: its main thread (tid = pid) and all its other threads. */
+function threadCpu(pid: number): { main: number; other: number } {
+  let main = 0;
+  let other = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread exited
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = (Number(f[11]) + Number(f[12])) * 10; // utime + stime in clock ticks of 10 ms (USER_HZ 100)
+    if (Number(tid) === pid) main += ms;
+    else other += ms;
+  }
+  return { main, other };
+}
+
+/** Where each request's CPU went during one load run (µs per request), from /proc (Linux). */
+interface CpuPerRequest { serverMain: number; serverOther: number; loadGenerator: number }
+
+async function loadWithCpu(pid: number, url: string, model: string, o: { seconds: number; connections: number }): Promise<CannonResult & { cpu?: CpuPerRequest }> {
+  if (!existsSync(`/proc/${pid}/task`)) return load(url, model, o);
+  const s0 = threadCpu(pid);
+  const g0 = threadCpu(process.pid);
+  const r = await load(url, model, o);
+  const s1 = threadCpu(pid);
+  const g1 = threadCpu(process.pid);
+  const per = (ms: number) => (ms * 1000) / Math.max(1, r.requests.total);
+  return { ...r, cpu: { serverMain: per(s1.main - s0.main), serverOther: per(s1.other - s0.other), loadGenerator: per(g1.main + g1.other - g0.main - g0.other) } };
+}
+
 async function load(url: string, model: string, o: { seconds: number; connections: number; rate?: number }): Promise<CannonResult> {
   const { body: b, headers } = body(1);
   return autocannon({ url: `${url}/v2/models/${model}/infer`, method: 'POST', headers, body: b, connections: o.connections, duration: o.seconds, overallRate: o.rate, timeout: 10 });
@@ -135,6 +169,7 @@ function startServer(repo: string): Promise<{ child: ChildProcess; url: string }
   });
 }
 
+const cpuText = (c: CpuPerRequest | undefined): string => (c ? `${c.serverMain.toFixed(0)} / ${c.serverOther.toFixed(0)} / ${c.loadGenerator.toFixed(0)} (total ${(c.serverMain + c.serverOther + c.loadGenerator).toFixed(0)})` : 'n/a (no /proc)');
 const failures = (r: CannonResult) => r.errors + r.timeouts + r.non2xx;
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
@@ -173,13 +208,13 @@ async function main(): Promise<void> {
   try {
     for (const m of ['batched', 'unbatched']) await load(url, m, { seconds: 2, connections: CONNECTIONS });
     // (a) throughput, batching on vs off: three alternating rounds, the median of each (the machine is shared)
-    const ons: CannonResult[] = [];
-    const offs: CannonResult[] = [];
+    const ons: (CannonResult & { cpu?: CpuPerRequest })[] = [];
+    const offs: (CannonResult & { cpu?: CpuPerRequest })[] = [];
     for (let round = 0; round < 3; round++) {
-      ons.push(await load(url, 'batched', { seconds: SECONDS, connections: CONNECTIONS }));
-      offs.push(await load(url, 'unbatched', { seconds: SECONDS, connections: CONNECTIONS }));
+      ons.push(await loadWithCpu(child.pid!, url, 'batched', { seconds: SECONDS, connections: CONNECTIONS }));
+      offs.push(await loadWithCpu(child.pid!, url, 'unbatched', { seconds: SECONDS, connections: CONNECTIONS }));
     }
-    const median = (rs: CannonResult[]) => [...rs].sort((a, b) => a.requests.average - b.requests.average)[1]!;
+    const median = <T extends CannonResult>(rs: T[]): T => [...rs].sort((a, b) => a.requests.average - b.requests.average)[1]!;
     const on = median(ons);
     const off = median(offs);
     console.log(`  rounds, batching on:  ${ons.map((r) => f1(r.requests.average)).join(', ')} req/s`);
@@ -208,6 +243,7 @@ async function main(): Promise<void> {
       encoding: flags.binary ? 'binary' : 'json',
       config: { ...batched, connections: CONNECTIONS, seconds: SECONDS },
       throughput: { rounds: { on: ons.map((r) => r.requests.average), off: offs.map((r) => r.requests.average) }, batchedRps: on.requests.average, unbatchedRps: off.requests.average, ratio: on.requests.average / off.requests.average, batchedFailed: ons.reduce((n, r) => n + failures(r), 0), unbatchedFailed: offs.reduce((n, r) => n + failures(r), 0) },
+      cpuPerRequestUs: { batched: on.cpu, unbatched: off.cpu },
       latencyUnderLoad: { batched: { p50: on.latency.p50, p99: on.latency.p99 }, unbatched: { p50: off.latency.p50, p99: off.latency.p99 } },
       addedLatency: {
         batch1: { inProcessP50: ort1.p50, serverP50: seq1.p50, addedP50: seq1.p50 - ort1.p50, inProcessP99: ort1.p99, serverP99: seq1.p99 },
@@ -221,6 +257,8 @@ async function main(): Promise<void> {
       ['(a) throughput, batching on (64 clients, median of 3)', `${f1(on.requests.average)} req/s`],
       ['(a) throughput, batching off (64 clients, median of 3)', `${f1(off.requests.average)} req/s`],
       ['(a) ratio on/off (target ≥ 4×)', `${f2(result.throughput.ratio)}×`],
+      ['(a) CPU µs per request, batching on: server main / server other threads / load generator', cpuText(on.cpu)],
+      ['(a) CPU µs per request, batching off: server main / server other threads / load generator', cpuText(off.cpu)],
       ['(b) in-process ORT p50, batch 1 / 16', `${f2(ort1.p50)} / ${f2(ort16.p50)} ms`],
       ['(b) server p50, batch 1 / 16 (no batching, 1 client)', `${f2(seq1.p50)} / ${f2(seq16.p50)} ms`],
       ['(b) added latency p50, batch 1 / 16', `${f2(seq1.p50 - ort1.p50)} / ${f2(seq16.p50 - ort16.p50)} ms`],

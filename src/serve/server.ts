@@ -114,9 +114,12 @@ function buildApp(d: AppDeps): FastifyInstance {
     if (d.isClosing()) reply.header('Connection', 'close');
     return payload;
   });
-  app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
-  });
+  // One log line per request at info level; the hook is not installed at all when those lines are off.
+  if (['trace', 'debug', 'info'].includes(d.logLevel)) {
+    app.addHook('onResponse', async (req, reply) => {
+      req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
+    });
+  }
 
   const { repository: repo, metrics } = d;
 
