@@ -8,7 +8,7 @@
  *   (d) a soak at 80% of the measured maximum throughput, expecting zero failed requests.
  * Usage: flock /tmp/trainfer-bench.lock npx tsx bench/serve.ts [--duration 60] [--seconds 6]
  *        [--connections 64] [--max-batch-size 32] [--delay-ms 0] [--instances 2] [--threads 1]
- *        [--model cnn|mlp] [--binary] [--sweep] [--out results.json]
+ *        [--model cnn|mlp] [--hidden 1024,1024] [--binary] [--sweep] [--out results.json]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,6 +47,7 @@ const { values: flags } = parseArgs({
     binary: { type: 'boolean', default: false },
     sweep: { type: 'boolean', default: false },
     model: { type: 'string', default: 'cnn' },
+    hidden: { type: 'string', default: '1024,1024' },
     out: { type: 'string' },
   },
 });
@@ -178,8 +179,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'trainfer-bench-serve-'));
   const repo = join(dir, 'repo');
   const base: Partial<ModelConfig> = { instances: INSTANCES, threadsPerInstance: THREADS, maxQueueSize: 4096, timeoutMs: 30000 };
-  const model = flags.model === 'mlp' ? mnistMlp({ hidden: [1024, 1024] }) : mnistCnn();
-  const modelText = flags.model === 'mlp' ? 'MNIST MLP 784-1024-1024-10' : 'MNIST CNN (conv 1→32 5×5, pool, conv 32→64 5×5, pool, FC 3136→128→10)';
+  const hidden = flags.hidden.split(',').map(Number);
+  const model = flags.model === 'mlp' ? mnistMlp({ hidden }) : mnistCnn();
+  const modelText = flags.model === 'mlp' ? `MNIST MLP 784-${hidden.join('-')}-10` : 'MNIST CNN (conv 1→32 5×5, pool, conv 32→64 5×5, pool, FC 3136→128→10)';
   const batched = { ...base, maxBatchSize: num('max-batch-size'), maxQueueDelayMs: num('delay-ms') };
   const file = addToRepository({ repo, name: 'batched', model, config: batched });
   addToRepository({ repo, name: 'unbatched', model, config: { ...base, maxBatchSize: 0 } });
