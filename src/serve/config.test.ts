@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { DEFAULT_MODEL_CONFIG, parseModelConfig, readModelConfig } from './config.js';
 
 test('config fields override defaults; a missing file gives the defaults', () => {
-  const c = parseModelConfig({ maxBatchSize: 0, maxQueueDelayMs: 0.5, instances: 2, threadsPerInstance: 1, maxQueueSize: 10, timeoutMs: 0, allowNonFinite: true, allowSpinning: true }, 'c.json');
-  assert.deepEqual(c, { maxBatchSize: 0, maxQueueDelayMs: 0.5, instances: 2, threadsPerInstance: 1, maxQueueSize: 10, timeoutMs: 0, allowNonFinite: true, allowSpinning: true });
+  const c = parseModelConfig({ maxBatchSize: 0, maxQueueDelayMs: 0.5, instances: 2, threadsPerInstance: 1, maxQueueSize: 10, timeoutMs: 0, allowNonFinite: true, allowSpinning: true, device: 'cuda' }, 'c.json');
+  assert.deepEqual(c, { maxBatchSize: 0, maxQueueDelayMs: 0.5, instances: 2, threadsPerInstance: 1, maxQueueSize: 10, timeoutMs: 0, allowNonFinite: true, allowSpinning: true, device: 'cuda' });
   assert.deepEqual(readModelConfig('/nonexistent/config.json'), DEFAULT_MODEL_CONFIG);
   assert.equal(parseModelConfig({}, 'c.json', { ...DEFAULT_MODEL_CONFIG, instances: 3 }).instances, 3);
 });
@@ -21,6 +21,7 @@ test('bad configs are one-line errors naming the file and the field', () => {
     [{ maxQueueDelayMs: -1 }, /field 'maxQueueDelayMs' must be a number >= 0, got -1/],
     [{ timeoutMs: '5' }, /field 'timeoutMs' must be a number >= 0, got "5"/],
     [{ allowNonFinite: 1 }, /field 'allowNonFinite' must be true or false, got 1/],
+    [{ device: 'gpu' }, /^c\.json: field 'device' must be one of cpu, cuda, got "gpu"$/],
     [{ maxBatchsize: 8 }, /unknown field 'maxBatchsize' \(known: maxBatchSize,/],
   ];
   for (const [value, re] of bad) assert.throws(() => parseModelConfig(value, 'c.json'), (e: Error) => re.test(e.message) && !e.message.includes('\n'), JSON.stringify(value));

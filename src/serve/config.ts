@@ -3,6 +3,7 @@
  * naming the file and the field.
  */
 import { readFileSync } from 'node:fs';
+import type { Device } from '../runtime/session.js';
 import { FileFormatError } from '../util/errors.js';
 
 /** Per-model serving settings (`<repo>/<model>/config.json`). */
@@ -29,6 +30,8 @@ export interface ModelConfig {
    * on an idle many-core machine but steals CPU from the HTTP thread on a small one.
    */
   allowSpinning: boolean;
+  /** Where the instances run: `cpu` (default) or `cuda` (needs onnxruntime-node's CUDA files; see README, 'GPU'). */
+  device: Device;
 }
 
 /** Defaults for fields a config leaves out (chosen from bench/serve.ts on 2 cores; see docs/serving.md). */
@@ -41,9 +44,10 @@ export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = {
   timeoutMs: 30000,
   allowNonFinite: false,
   allowSpinning: false,
+  device: 'cpu',
 };
 
-type Check = { kind: 'int' | 'number' | 'boolean'; min?: number };
+type Check = { kind: 'int' | 'number' | 'boolean'; min?: number } | { kind: 'enum'; values: readonly string[] };
 const FIELDS = {
   maxBatchSize: { kind: 'int', min: 0 },
   maxQueueDelayMs: { kind: 'number', min: 0 },
@@ -53,6 +57,7 @@ const FIELDS = {
   timeoutMs: { kind: 'number', min: 0 },
   allowNonFinite: { kind: 'boolean' },
   allowSpinning: { kind: 'boolean' },
+  device: { kind: 'enum', values: ['cpu', 'cuda'] },
 } as const satisfies Record<keyof ModelConfig, Check>;
 
 /**
@@ -67,6 +72,8 @@ export function parseModelConfig(value: unknown, file: string, defaults: Readonl
     if (!check) throw new FileFormatError(file, `unknown field '${key}' (known: ${Object.keys(FIELDS).join(', ')})`);
     if (check.kind === 'boolean') {
       if (typeof v !== 'boolean') throw new FileFormatError(file, `field '${key}' must be true or false, got ${JSON.stringify(v)}`);
+    } else if (check.kind === 'enum') {
+      if (!check.values.includes(v as string)) throw new FileFormatError(file, `field '${key}' must be one of ${check.values.join(', ')}, got ${JSON.stringify(v)}`);
     } else {
       const ok = typeof v === 'number' && Number.isFinite(v) && (check.kind === 'number' || Number.isInteger(v)) && v >= (check.min ?? -Infinity);
       if (!ok) {

@@ -49,7 +49,7 @@ export class ModelVersion {
       source: { path: o.file },
       instances: o.config.instances,
       threadsPerInstance: o.config.threadsPerInstance,
-      session: { extra: o.config.allowSpinning ? {} : { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } },
+      session: { device: o.config.device, extra: o.config.allowSpinning ? {} : { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } },
       label: o.file,
     });
     try {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GraphBuilder } from '../onnx/builder.js';
 import { Tensor } from '../onnx/tensor.js';
-import { Session } from '../runtime/session.js';
+import { Session, availableDevices } from '../runtime/session.js';
 import { InferenceClient } from './client.js';
 import { InferenceError } from './errors.js';
 import { addToRepository, mnistMlp } from './example-models.js';
@@ -265,6 +265,13 @@ test('repository: index, unload, load, a model added at run time, bad config', a
   assert.equal(bad.status, 400);
   assert.match(String(bad.body.error), /broken\/config.json: field 'maxBatchSize' must be an integer >= 0, got -1/);
   assert.equal((await post('/v2/repository/models/missing/load', '')).status, 404);
+  if (!availableDevices().includes('cuda')) {
+    addToRepository({ repo, name: 'gpu', model: mnistMlp({ seed: 3 }), config: { instances: 1, device: 'cuda' } });
+    const gpu = await post('/v2/repository/models/gpu/load', '');
+    assert.ok(gpu.status >= 400, `status ${gpu.status}`);
+    assert.match(String(gpu.body.error), /device 'cuda' is not available/);
+    assert.doesNotMatch(String(gpu.body.error), /\n/);
+  }
   assert.equal((await post('/v2/repository/models/mnist/unload', '')).status, 200);
   assert.equal((await post('/v2/repository/models/mnist/unload', '')).status, 404);
   await client.loadModel('mnist');
