@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../onnx/tensor.js';
 import type { PoolRunResult } from '../runtime/pool.js';
-import { DynamicBatcher, type BatcherOptions } from './batcher.js';
+import { Cancellation, DynamicBatcher, type BatcherOptions } from './batcher.js';
 import { InferenceError } from './errors.js';
 
 function fakeModel(o: { gate?: () => Promise<void>; fail?: boolean } = {}) {
@@ -91,6 +91,15 @@ test('an aborted request leaves the queue with 499; a failing run fails its batc
   await assert.rejects(gone, status(499));
   const r = await stays;
   assert.deepEqual(r.outputs.y!.dims, [1, 3]);
+  assert.deepEqual(m.batches, [[1, 3]]);
+
+  // The server's Cancellation works the same way, and one already aborted is refused at once.
+  const c = new Cancellation();
+  const cancelled = b.submit({ ...req(1, 3, 2), signal: c });
+  c.abort();
+  c.abort();
+  await assert.rejects(cancelled, status(499));
+  await assert.rejects(b.submit({ ...req(1, 3, 3), signal: c }), status(499));
   assert.deepEqual(m.batches, [[1, 3]]);
 
   const bad = batcher(fakeModel({ fail: true }).run, { maxBatchSize: 2 });

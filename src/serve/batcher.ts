@@ -28,6 +28,34 @@ export interface BatcherOptions {
   onExec?: (stats: { batchSize: number; requests: number; computeMs: number }) => void;
 }
 
+/** What the batcher needs of a cancellation signal: an `AbortSignal` is one, and so is `Cancellation`. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+}
+
+/**
+ * A one-shot cancellation for one request (the server aborts it when the client disconnects). A flag and a
+ * listener list: on the request hot path it costs ~0.25 µs where an AbortController with one listener
+ * costs ~7.6 µs (measured on the 2-core test machine).
+ */
+export class Cancellation implements CancelSignal {
+  aborted = false;
+  private listeners: (() => void)[] = [];
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (!this.aborted) this.listeners.push(listener);
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const ls = this.listeners;
+    this.listeners = [];
+    for (const l of ls) l();
+  }
+}
+
 /** One request for the batcher. */
 export interface BatchRequest {
   feeds: Record<string, Tensor>;
@@ -36,7 +64,7 @@ export interface BatchRequest {
   /** Outputs wanted (undefined = all). */
   fetches?: readonly string[];
   /** Aborts the request (client went away): it leaves the queue or its result is dropped. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 /** The result of one request. */

@@ -3,6 +3,7 @@
  * queue it on the model version's batcher, and encode the response (JSON or binary, per output).
  */
 import type { Tensor } from '../onnx/tensor.js';
+import type { CancelSignal } from './batcher.js';
 import { InferenceError, badRequest } from './errors.js';
 import { type InferResponse, type ResponseOutput, datatypeOf, decodeInferRequest, encodeInferResponse, firstNonFinite, parseJson, splitBody, tensorToBinary, tensorToJson } from './protocol.js';
 import type { ModelVersion } from './repository.js';
@@ -12,7 +13,7 @@ export interface InferCall {
   model: ModelVersion;
   body: Uint8Array | undefined;
   headerLength: string | undefined;
-  signal: AbortSignal;
+  signal: CancelSignal;
 }
 
 /** What `runInference` returns to the HTTP layer. */

@@ -5,6 +5,7 @@
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { oneLine } from '../util/errors.js';
+import { Cancellation } from './batcher.js';
 import type { ModelConfig } from './config.js';
 import { InferenceError, badRequest } from './errors.js';
 import { runInference } from './infer.js';
@@ -157,14 +158,14 @@ function buildApp(d: AppDeps): FastifyInstance {
     const mv = repo.resolve(req.params.name, req.params.version);
     const inFlight = metrics.series(mv.name, mv.version).inFlight;
     inFlight.inc();
-    const abort = new AbortController();
+    const cancel = new Cancellation();
     const onClose = () => {
-      if (!reply.raw.writableFinished) abort.abort();
+      if (!reply.raw.writableFinished) cancel.abort();
     };
     reply.raw.once('close', onClose);
     try {
       const header = req.headers['inference-header-content-length'];
-      const ans = await runInference({ model: mv, body: req.body as Buffer | undefined, headerLength: Array.isArray(header) ? header[0] : header, signal: abort.signal });
+      const ans = await runInference({ model: mv, body: req.body as Buffer | undefined, headerLength: Array.isArray(header) ? header[0] : header, signal: cancel });
       metrics.request(mv.name, mv.version, { ok: true, ms: performance.now() - t0, queueMs: ans.queueMs, computeMs: ans.computeMs });
       if (ans.headerLength !== undefined) {
         reply.header('Inference-Header-Content-Length', String(ans.headerLength)).type('application/octet-stream');
