@@ -65,7 +65,7 @@ export const quantizeCommand: CliCommand = {
       .option('--lr <x>', 'qat: Adam learning rate (default 1e-4)', parseNumber('--lr'))
       .option('--no-measure', 'skip the before/after measurements')
       .option('--budget-ms <ms>', 'time spent per speed measurement (default 1500)', parsePositiveInt('--budget-ms'))
-      .option('--threads <n>', 'onnxruntime intra-op threads per session: for calibration and Conv-plan timing (default 1) and for the table (default: all cores)', parsePositiveInt('--threads'))
+      .option('--threads <n>', 'onnxruntime intra-op threads per session for calibration, Conv-plan timing and the table (default 1: one session per core, as serve runs models)', parsePositiveInt('--threads'))
       .option('--exclude <nodes>', 'comma-separated node names to keep float')
       .option('--json', 'print the numbers as one JSON object')
       .action(async (input: string, flags: QuantizeFlags) => {
@@ -90,7 +90,7 @@ async function runQuantize(input: string, f: QuantizeFlags): Promise<void> {
     evalSize: f.evalSize,
     measure: f.measure,
     budgetMs: f.budgetMs,
-    threads: f.threads,
+    threads: f.threads ?? 1,
     extra: {
       activationType: f.activations as 'uint8' | 'int8',
       activationSymmetric: f.symmetric ?? false,

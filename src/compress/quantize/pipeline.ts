@@ -33,6 +33,7 @@ export interface QuantizeFileOptions {
   measure?: boolean;
   /** Timing budget per measurement, ms. */
   budgetMs?: number;
+  /** onnxruntime intra-op threads per session for calibration, plan timing and the measurements (default: onnxruntime's choice for the measurements, 1 for the rest; the CLI passes 1). */
   threads?: number;
   /** Everything else `quantize` takes. */
   extra?: Partial<QuantizeOptions>;
