@@ -88,18 +88,7 @@ export class ServeMetrics {
     const key = `${model}\u0000${version}`;
     let c = this.children.get(key);
     if (!c) {
-      c = {
-        success: this.success.labels(model, version),
-        count: this.count.labels(model, version),
-        execCount: this.execCount.labels(model, version),
-        requestDuration: this.requestDuration.labels(model, version),
-        queueDuration: this.queueDuration.labels(model, version),
-        computeDuration: this.computeDuration.labels(model, version),
-        latency: this.latency.labels(model, version),
-        queueHistogram: this.queueHistogram.labels(model, version),
-        batchSize: this.batchSize.labels(model, version),
-        inFlight: this.inFlight.labels(model, version),
-      };
+      c = labelledSeries(this, model, version);
       this.children.set(key, c);
     }
     return c;
@@ -108,16 +97,21 @@ export class ServeMetrics {
   private readonly children = new Map<string, VersionSeries>();
 }
 
-/** The per-version children of the labelled families. */
-export interface VersionSeries {
-  success: { inc(value?: number): void };
-  count: { inc(value?: number): void };
-  execCount: { inc(value?: number): void };
-  requestDuration: { inc(value?: number): void };
-  queueDuration: { inc(value?: number): void };
-  computeDuration: { inc(value?: number): void };
-  latency: { observe(value: number): void };
-  queueHistogram: { observe(value: number): void };
-  batchSize: { observe(value: number): void };
-  inFlight: { inc(value?: number): void; dec(value?: number): void };
+/** The per-version children of the labelled families (the failure counter is also labelled by reason). */
+function labelledSeries(m: ServeMetrics, model: string, version: string) {
+  return {
+    success: m.success.labels(model, version),
+    count: m.count.labels(model, version),
+    execCount: m.execCount.labels(model, version),
+    requestDuration: m.requestDuration.labels(model, version),
+    queueDuration: m.queueDuration.labels(model, version),
+    computeDuration: m.computeDuration.labels(model, version),
+    latency: m.latency.labels(model, version),
+    queueHistogram: m.queueHistogram.labels(model, version),
+    batchSize: m.batchSize.labels(model, version),
+    inFlight: m.inFlight.labels(model, version),
+  };
 }
+
+/** The labelled series of one model version. */
+export type VersionSeries = ReturnType<typeof labelledSeries>;
