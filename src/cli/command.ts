@@ -43,3 +43,12 @@ export function parseNumber(flag: string): (v: string) => number {
     return n;
   };
 }
+
+/** Parses a positive finite number flag value (`--lr 0` and `--lr -0.1` are errors naming the flag). */
+export function parsePositiveNumber(flag: string): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, got '${v}'`);
+    return n;
+  };
+}

@@ -4,6 +4,7 @@
  */
 import type { OptimizerConfig } from '../autodiff/types.js';
 import type { Schedule } from './schedule.js';
+import type { Task } from '../nn/loss.js';
 
 /** Resolved defaults for one run. */
 export interface TrainDefaults {
@@ -40,7 +41,7 @@ export function lrFor(opt: OptimizerConfig, familyLr: number, familyOpt: Optimiz
  * Defaults for `spec` given the training-set size: small data sets get smaller batches and more epochs,
  * so a few hundred rows still get ≥ ~1000 optimizer steps.
  */
-export function resolveDefaults(options: { spec: string; trainCount: number }): TrainDefaults {
+export function resolveDefaults(options: { spec: string; trainCount: number; task?: Task }): TrainDefaults {
   const d = FAMILY_DEFAULTS[modelFamily(options.spec)];
   let batchSize: number = d.batchSize;
   while (batchSize > 8 && options.trainCount < batchSize * 20) batchSize /= 2;
