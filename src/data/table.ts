@@ -48,7 +48,10 @@ export interface Column {
    * metadata so evaluation and serving encode the same strings to the same ids.
    */
   vocabulary?: string[];
-  /** What a text reader saw in a numeric column (distinct values, the first non-integer and its line). */
+  /**
+   * What a text reader saw in a numeric column over the whole file (distinct values, the first
+   * non-integer and its line): kept by row subsets, so a split's target is judged by the file.
+   */
   facts?: NumericFacts;
 }
 
@@ -138,8 +141,7 @@ export function selectRows(t: Table, indices: ArrayLike<number>, source = t.sour
         else dst.set(src.subarray(j * s, (j + 1) * s), i * s);
       }
     }
-    const { facts: _facts, ...rest } = c;
-    return { ...rest, data };
+    return { ...c, data };
   });
   return { source, count: indices.length, columns };
 }
