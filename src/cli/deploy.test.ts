@@ -104,3 +104,15 @@ test('deploy k8s: bad input is one line on stderr and exit 1, nothing written', 
     assert.equal(existsSync(out), false);
   }
 });
+
+test('deploy job writes the score and merge Jobs; bad --data is one line', async () => {
+  const out = join(dir, 'jobs');
+  const r = await runHere(['deploy', 'job', 'models/mnist/1/model.onnx', '--input', 'data/test.csv', '--scores', 'scores/a', '--shards', '4', '--data', 'pvc:scoring', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(yamlFiles(out), ['job/merge.yaml', 'job/score.yaml']);
+  for (const f of yamlFiles(out)) assert.deepEqual(validateManifest(parseAllDocuments(readFileSync(join(out, f), 'utf8'))[0]!.toJS()), [], f);
+  assert.match(r.stderr, /kubectl wait --for=condition=complete job\/trainfer-score/);
+  const bad = await runHere(['deploy', 'job', 'm.onnx', '--input', 'd.csv', '--scores', 's', '--shards', '2', '--data', 'nfs:server', '--out', join(dir, 'never')]);
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr, "trainfer: --data: 'nfs:server' must be pvc:<claim>\n");
+});
