@@ -123,8 +123,8 @@ export { upgradeOpset } from './compress/quantize/opset-upgrade.js';
 // Deployment: manifests for Kubernetes and KServe (docs/deploy.md)
 export { k8sPlan } from './deploy/k8s-plan.js';
 export type { K8sPlan } from './deploy/k8s-plan.js';
-export { resolveK8sOptions, parseModelSource, DEFAULT_IMAGE } from './deploy/options.js';
-export type { K8sDeployOptions, ResolvedK8sOptions, ModelSource } from './deploy/options.js';
+export { resolveK8sOptions, parseRepositorySource, DEFAULT_IMAGE } from './deploy/options.js';
+export type { K8sDeployOptions, ResolvedK8sOptions, RepositorySource } from './deploy/options.js';
 export { scanRepository } from './deploy/repository-scan.js';
 export type { RepositoryScan, ScannedModel, ScannedVersion } from './deploy/repository-scan.js';
 export { fitResources } from './deploy/resources.js';

@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { k8sPlan } from '../deploy/k8s-plan.js';
-import { DEFAULT_IMAGE, parseModelSource } from '../deploy/options.js';
+import { DEFAULT_IMAGE, parseRepositorySource } from '../deploy/options.js';
 import { SERVE } from '../deploy/serve-contract.js';
 import { renderPlan, writePlan } from '../deploy/render.js';
 import { scanRepository } from '../deploy/repository-scan.js';
@@ -120,7 +120,7 @@ function runK8s(repository: string, f: K8sFlags): void {
     image: f.image,
     replicas: f.replicas,
     maxReplicas: f.maxReplicas,
-    models: f.models === undefined ? undefined : parseModelSource(f.models),
+    models: f.models === undefined ? undefined : parseRepositorySource(f.models),
     port: f.port,
     cpu: f.cpu,
     memory: f.memory,

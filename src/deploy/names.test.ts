@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { DEFAULT_MODEL_CONFIG } from '../serve/config.js';
 import { TrainferError } from '../util/errors.js';
 import { checkDns1035Label, checkQuantity, parseImageReference } from './names.js';
-import { parseModelSource, resolveK8sOptions } from './options.js';
+import { parseRepositorySource, resolveK8sOptions } from './options.js';
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 
@@ -50,15 +50,15 @@ test('names and quantities', () => {
 });
 
 test('--models sources', () => {
-  assert.deepEqual(parseModelSource('pvc:models'), { kind: 'pvc', claim: 'models' });
-  assert.deepEqual(parseModelSource('pvc:store/a/b'), { kind: 'pvc', claim: 'store', subPath: 'a/b' });
-  assert.deepEqual(parseModelSource('host:/srv/models'), { kind: 'host', path: '/srv/models' });
-  assert.deepEqual(parseModelSource('image'), { kind: 'image', path: '/srv/models' });
-  assert.deepEqual(parseModelSource('image:/opt/models'), { kind: 'image', path: '/opt/models' });
-  assert.throws(() => parseModelSource('s3://bucket'), /--models: 's3:\/\/bucket' must be pvc:<claim>/);
-  assert.throws(() => parseModelSource('pvc:Bad_Claim'), /pvc:<claim>: 'Bad_Claim' is not a valid name/);
-  assert.throws(() => parseModelSource('pvc:store/../etc'), /must stay inside the claim/);
-  assert.throws(() => parseModelSource('host:relative/dir'), /host: needs an absolute path/);
+  assert.deepEqual(parseRepositorySource('pvc:models'), { kind: 'pvc', claim: 'models' });
+  assert.deepEqual(parseRepositorySource('pvc:store/a/b'), { kind: 'pvc', claim: 'store', subPath: 'a/b' });
+  assert.deepEqual(parseRepositorySource('host:/srv/models'), { kind: 'host', path: '/srv/models' });
+  assert.deepEqual(parseRepositorySource('image'), { kind: 'image', path: '/srv/models' });
+  assert.deepEqual(parseRepositorySource('image:/opt/models'), { kind: 'image', path: '/opt/models' });
+  assert.throws(() => parseRepositorySource('s3://bucket'), /--models: 's3:\/\/bucket' must be pvc:<claim>/);
+  assert.throws(() => parseRepositorySource('pvc:Bad_Claim'), /pvc:<claim>: 'Bad_Claim' is not a valid name/);
+  assert.throws(() => parseRepositorySource('pvc:store/../etc'), /must stay inside the claim/);
+  assert.throws(() => parseRepositorySource('host:relative/dir'), /host: needs an absolute path/);
 });
 
 test('resolveK8sOptions: bad numbers and URIs are one-line errors', () => {

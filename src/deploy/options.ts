@@ -15,7 +15,7 @@ import { IMAGE, SERVE } from './serve-contract.js';
  * - `host`: a directory on every node (single-node and dev clusters: kind, minikube, k3d).
  * - `image`: baked into the image at `path` (a `FROM trainfer` image that COPYs the repository).
  */
-export type ModelSource = { kind: 'pvc'; claim: string; subPath?: string } | { kind: 'host'; path: string } | { kind: 'image'; path: string };
+export type RepositorySource = { kind: 'pvc'; claim: string; subPath?: string } | { kind: 'host'; path: string } | { kind: 'image'; path: string };
 
 /** What a user may set (the CLI flags of `trainfer deploy k8s`). */
 export interface K8sDeployOptions {
@@ -32,7 +32,7 @@ export interface K8sDeployOptions {
   /** The autoscaler's maximum (≥ replicas). Default 4 × replicas. */
   maxReplicas?: number;
   /** Default `{ kind: 'pvc', claim: '<name>-models' }`. */
-  models?: ModelSource;
+  models?: RepositorySource;
   /** Container port. Default 8000 (`trainfer serve`'s). */
   port?: number;
   /** CPU request (a quantity); default fitted to the repository. */
@@ -58,7 +58,7 @@ export interface ResolvedK8sOptions {
   image: string;
   replicas: number;
   maxReplicas: number;
-  models: ModelSource;
+  models: RepositorySource;
   port: number;
   resources: FittedResources & { memoryLimit: string };
   targetQueueMs: number;
@@ -84,7 +84,7 @@ const PRESTOP_SECONDS = 5;
 const GRACE_MARGIN_SECONDS = 5;
 
 /** Parses `--models`: `pvc:<claim>[/<subPath>]`, `host:<absolute path>`, `image[:<absolute path>]`. */
-export function parseModelSource(value: string, flag = '--models'): ModelSource {
+export function parseRepositorySource(value: string, flag = '--models'): RepositorySource {
   const [kind, ...rest] = value.split(':');
   const arg = rest.join(':');
   if (kind === 'pvc') {
@@ -165,12 +165,12 @@ export function resolveK8sOptions(o: K8sDeployOptions): ResolvedK8sOptions {
   };
 }
 
-function defaultStorageUri(models: ModelSource): string | undefined {
+function defaultStorageUri(models: RepositorySource): string | undefined {
   if (models.kind === 'pvc') return `pvc://${models.claim}${models.subPath ? `/${models.subPath}` : ''}`;
   return undefined;
 }
 
 /** The directory the serving container reads the repository from. */
-export function repositoryPathInPod(models: ModelSource): string {
+export function repositoryPathInPod(models: RepositorySource): string {
   return models.kind === 'image' ? models.path : IMAGE.modelsPath;
 }
