@@ -134,6 +134,8 @@ export { servingRuntimeManifest, inferenceServiceManifest } from './deploy/kserv
 export type { ServingRuntime, InferenceService, SupportedModelFormat } from './deploy/kserve.js';
 export { queueTimeRule, adapterHelmValues, QUEUE_METRIC } from './deploy/prometheus-adapter.js';
 export type { AdapterRule } from './deploy/prometheus-adapter.js';
+export { podMonitorManifest } from './deploy/monitoring.js';
+export type { PodMonitor } from './deploy/monitoring.js';
 export { scoreJobPlan } from './deploy/score-job.js';
 export type { ScoreJobOptions } from './deploy/score-job.js';
 export { renderYaml, renderPlan, writePlan } from './deploy/render.js';

@@ -52,14 +52,14 @@ test('deploy k8s writes the manifests; each validates; a rerun removes only its 
   const out = join(dir, 'k8s');
   const r = run(['deploy', 'k8s', repo, '--out', out, '--image', 'ghcr.io/acme/trainfer:0.1.0', '--replicas', '3', '--namespace', 'ml']);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /wrote 7 files .* for mnist \(3–12 replicas; cpu 3, memory \d+Mi request/);
+  assert.match(r.stderr, /wrote 8 files .* for mnist \(3–12 replicas; cpu 3, memory \d+Mi request/);
   assert.match(r.stderr, /kubectl apply -f .*kubernetes\//);
-  assert.deepEqual(yamlFiles(out), ['kserve/inferenceservice.yaml', 'kserve/servingruntime.yaml', 'kubernetes/deployment.yaml', 'kubernetes/hpa.yaml', 'kubernetes/pdb.yaml', 'kubernetes/service.yaml', 'prometheus-adapter/values.yaml']);
+  assert.deepEqual(yamlFiles(out), ['kserve/inferenceservice.yaml', 'kserve/servingruntime.yaml', 'kubernetes/deployment.yaml', 'kubernetes/hpa.yaml', 'kubernetes/pdb.yaml', 'kubernetes/service.yaml', 'monitoring/podmonitor.yaml', 'prometheus-adapter/values.yaml']);
   // Kubernetes kinds validated here; KServe kinds (a 1.5 s schema compile) in src/deploy/k8s-plan.test.ts
   for (const f of yamlFiles(out).filter((x) => !x.startsWith('prometheus-adapter'))) {
     for (const d of parseAllDocuments(readFileSync(join(out, f), 'utf8'))) {
       const doc = d.toJS() as { metadata: { namespace: string } };
-      if (f.startsWith('kubernetes/')) assert.deepEqual(validateManifest(doc), [], f);
+      if (!f.startsWith('kserve/')) assert.deepEqual(validateManifest(doc), [], f);
       assert.equal(doc.metadata.namespace, 'ml');
     }
   }
@@ -67,7 +67,7 @@ test('deploy k8s writes the manifests; each validates; a rerun removes only its 
   const again = await runHere(['deploy', 'k8s', repo, '--out', out, '--no-autoscale', '--models', 'host:/srv/models']);
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stderr, /note: KServe manifests not written/);
-  assert.deepEqual(yamlFiles(out), ['kubernetes/deployment.yaml', 'kubernetes/ingress.yaml', 'kubernetes/pdb.yaml', 'kubernetes/service.yaml']);
+  assert.deepEqual(yamlFiles(out), ['kubernetes/deployment.yaml', 'kubernetes/ingress.yaml', 'kubernetes/pdb.yaml', 'kubernetes/service.yaml', 'monitoring/podmonitor.yaml']);
   const dep = parseAllDocuments(readFileSync(join(out, 'kubernetes', 'deployment.yaml'), 'utf8'))[0]!.toJS() as { spec: { replicas: number } };
   assert.equal(dep.spec.replicas, 2, 'without an autoscaler the Deployment pins --replicas');
 });
@@ -76,7 +76,7 @@ test('deploy k8s --out - prints every manifest as one YAML stream', async () => 
   const r = await runHere(['deploy', 'k8s', repo, '--out', '-']);
   assert.equal(r.status, 0, r.stderr);
   const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind?: string; apiVersion?: string });
-  assert.deepEqual(docs.map((d) => d.kind ?? 'values'), ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'values', 'ServingRuntime', 'InferenceService']);
+  assert.deepEqual(docs.map((d) => d.kind ?? 'values'), ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'values', 'PodMonitor', 'ServingRuntime', 'InferenceService']);
   for (const d of docs.filter((x) => x.apiVersion && !x.apiVersion.includes('kserve'))) assert.deepEqual(validateManifest(d), []);
 });
 

@@ -141,7 +141,8 @@ function runK8s(repository: string, f: K8sFlags): void {
       `trainfer deploy: wrote ${written.length} files to ${resolve(f.out)} for ${r.modelNames.join(', ')} ` +
         `(${scale}; cpu ${res.cpuRequest}, memory ${res.memoryRequest} request / ${res.memoryLimit} limit; drain ${r.drainSeconds} s, grace ${r.terminationGracePeriodSeconds} s)\n` +
         `  plain Kubernetes: kubectl apply -f ${f.out}/kubernetes/\n` +
-        (r.kserve ? `  or KServe:        kubectl apply -f ${f.out}/kserve/\n` : ''),
+        (r.kserve ? `  or KServe:        kubectl apply -f ${f.out}/kserve/\n` : '') +
+        `  scraping:         kubectl apply -f ${f.out}/monitoring/ (Prometheus Operator)` + (r.autoscale ? `; autoscaling metric: helm … prometheus-adapter -f ${f.out}/prometheus-adapter/values.yaml\n` : '\n'),
     );
   }
   for (const n of r.notes) process.stderr.write(`trainfer deploy: note: ${n}\n`);

@@ -89,11 +89,12 @@ test('deploy k8s: the set of files and kinds', () => {
     'kubernetes/hpa.yaml:HorizontalPodAutoscaler',
     'kubernetes/pdb.yaml:PodDisruptionBudget',
     'kubernetes/service.yaml:Service',
+    'monitoring/podmonitor.yaml:PodMonitor',
     'prometheus-adapter/values.yaml:values',
   ]);
   // no autoscaler, and a host path KServe cannot read: neither the HPA nor KServe objects
   const host = k8sPlan(VARIANTS['host path, no autoscaling, fixed resources']!);
-  assert.deepEqual(kinds(host), ['kubernetes/deployment.yaml:Deployment', 'kubernetes/pdb.yaml:PodDisruptionBudget', 'kubernetes/service.yaml:Service']);
+  assert.deepEqual(kinds(host), ['kubernetes/deployment.yaml:Deployment', 'kubernetes/pdb.yaml:PodDisruptionBudget', 'kubernetes/service.yaml:Service', 'monitoring/podmonitor.yaml:PodMonitor']);
   assert.match(host.options.notes.join('\n'), /KServe manifests not written/);
 });
 
@@ -131,8 +132,11 @@ test('deploy k8s: the Deployment, Service, HPA and PDB select the same pods; vol
   const svc = of<{ spec: { selector: Record<string, string>; ports: { targetPort: string; port: number }[] } }>(plan, 'Service')!;
   assert.deepEqual(svc.spec.selector, selector);
   assert.equal(svc.spec.ports[0]!.targetPort, d.spec!.template.spec!.containers[0]!.ports![0]!.name);
-  const pdb = of<{ spec: { selector: { matchLabels: Record<string, string> } } }>(plan, 'PodDisruptionBudget')!;
-  assert.deepEqual(pdb.spec.selector.matchLabels, selector);
+  for (const kind of ['PodDisruptionBudget', 'PodMonitor']) {
+    assert.deepEqual(of<{ spec: { selector: { matchLabels: Record<string, string> } } }>(plan, kind)!.spec.selector.matchLabels, selector, kind);
+  }
+  const pm = of<{ spec: { podMetricsEndpoints: { port: string; path: string }[] } }>(plan, 'PodMonitor')!;
+  assert.deepEqual([pm.spec.podMetricsEndpoints[0]!.port, pm.spec.podMetricsEndpoints[0]!.path], [svc.spec.ports[0]!.targetPort, SERVE.metricsPath]);
   for (const { doc } of docs(plan).filter((x) => x.doc.metadata)) assert.equal((doc.metadata as { namespace?: string }).namespace, 'ml-prod');
   // autoscaled: replicas left to the HPA, whose minimum is --replicas
   assert.equal(d.spec!.replicas, undefined);
@@ -188,6 +192,10 @@ test('the validator fails broken manifests (Kubernetes schema, KServe CRD schema
   const hpa = structuredClone(of<HorizontalPodAutoscaler>(plan, 'HorizontalPodAutoscaler')!);
   delete (hpa.spec as { maxReplicas?: number }).maxReplicas;
   assert.match(validateManifest(hpa).join('\n'), /maxReplicas/);
+
+  const pm = structuredClone(of<{ spec: Record<string, unknown> }>(plan, 'PodMonitor')!);
+  pm.spec.podMetricsEndpoints = { port: 'http' };
+  assert.match(validateManifest(pm).join('\n'), /podMetricsEndpoints must be array/);
 
   const rt = structuredClone(of<ServingRuntime>(plan, 'ServingRuntime')!);
   (rt.spec as unknown as Record<string, unknown>).protocolVersion = ['v2']; // typo: the field is protocolVersions

@@ -2,7 +2,8 @@
  * `trainfer deploy k8s`: which files it writes and what goes in each. The plain-Kubernetes set and the
  * KServe set are alternatives (apply one directory or the other), sharing the prometheus-adapter rule.
  */
-import { hpaManifest, deploymentManifest, podDisruptionBudgetManifest, serviceManifest } from './kubernetes.js';
+import { PORT_NAME, hpaManifest, deploymentManifest, podDisruptionBudgetManifest, serviceManifest } from './kubernetes.js';
+import { podMonitorManifest } from './monitoring.js';
 import { inferenceServiceManifest, servingRuntimeManifest } from './kserve.js';
 import { type K8sDeployOptions, type ResolvedK8sOptions, resolveK8sOptions } from './options.js';
 import { QUEUE_METRIC, adapterHelmValues } from './prometheus-adapter.js';
@@ -41,6 +42,11 @@ export function k8sPlan(o: K8sDeployOptions): K8sPlan {
       documents: [adapterHelmValues()],
     });
   }
+  files.push({
+    path: 'monitoring/podmonitor.yaml',
+    comment: 'Prometheus Operator PodMonitor for the pods\' /metrics (apply where the operator runs; otherwise Prometheus finds the pods by their prometheus.io/* annotations).',
+    documents: [podMonitorManifest(r, PORT_NAME)],
+  });
   if (r.kserve) {
     files.push({ path: 'kserve/servingruntime.yaml', comment: 'KServe custom runtime: trainfer serve speaks the Open Inference Protocol (v2).', documents: [servingRuntimeManifest(r)] });
     files.push({ path: 'kserve/inferenceservice.yaml', comment: `KServe InferenceService for the repository at ${r.storageUri ?? 'the image'} (models ${models}).`, documents: [inferenceServiceManifest(r)] });

@@ -1,7 +1,8 @@
 /**
  * Test helper: validates a generated manifest the way a cluster would before admitting it.
  * - Kubernetes kinds: the official OpenAPI schemas through `kubernetes-models` (types, required fields,
- *   formats such as quantities and int-or-string).
+ *   formats such as quantities and int-or-string); the Prometheus Operator's PodMonitor through
+ *   `@kubernetes-models/prometheus-operator`.
  * - KServe kinds: the OpenAPI v3 schemas of KServe's CRDs (vendored in testdata/, see
  *   scripts/vendor-kserve-crds.mjs) through ajv, strict as the API server's `fieldValidation=Strict`:
  *   a field the schema does not declare is an error unless the schema preserves unknown fields.
@@ -19,6 +20,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Job } from 'kubernetes-models/batch/v1';
 import { Service } from 'kubernetes-models/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 
 type ModelClass = new (data: never) => { validate(): void };
 const KUBERNETES: Record<string, ModelClass> = {
@@ -27,6 +29,8 @@ const KUBERNETES: Record<string, ModelClass> = {
   'batch/v1/Job': Job as unknown as ModelClass,
   'v1/Service': Service as unknown as ModelClass,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget as unknown as ModelClass,
+  // the Prometheus Operator's CRD schema, as @kubernetes-models/prometheus-operator ships it
+  'monitoring.coreos.com/v1/PodMonitor': PodMonitor as unknown as ModelClass,
 };
 
 const CRD_SCHEMAS: Record<string, string> = {
