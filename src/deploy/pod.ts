@@ -42,7 +42,7 @@ export function servingContainer(r: ResolvedK8sOptions, o: { containerName: stri
     name: o.containerName,
     image: r.image,
     imagePullPolicy: 'IfNotPresent',
-    args: serveArgs({ repository: o.repositoryPath, port: r.port }),
+    args: serveArgs({ repository: o.repositoryPath, port: r.port, drainSeconds: r.drainSeconds }),
     ports: [{ name: port, containerPort: r.port, protocol: 'TCP' }],
     env: [{ name: 'NODE_ENV', value: 'production' }],
     resources,

@@ -42,7 +42,7 @@ test('serve contract: health endpoints, metrics and the queue-time histogram the
 test('serve contract: every flag the pods pass is a trainfer serve option', () => {
   const serve = buildProgram().commands.find((c) => c.name() === 'serve')!;
   const longs = new Set(serve.options.map((o) => o.long));
-  const args = serveArgs({ repository: '/models', port: 8000 });
+  const args = serveArgs({ repository: '/models', port: 8000, drainSeconds: 30 });
   assert.equal(args[0], 'serve');
   for (const a of args.filter((x) => x.startsWith('--'))) assert.ok(longs.has(a), `trainfer serve has no ${a}`);
   assert.equal(serve.options.find((o) => o.long === '--port')!.defaultValue, SERVE.defaultPort);
