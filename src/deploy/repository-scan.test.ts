@@ -17,8 +17,8 @@ test('scanRepository: models, versions, sizes (external data included) and confi
   const a2 = addToRepository({ repo, name: 'alpha', version: 2, model: mnistMlp({ seed: 2 }) });
   writeFileSync(join(repo, 'alpha', '2', 'model.onnx.data'), Buffer.alloc(1000));
   addToRepository({ repo, name: 'beta', model: mnistMlp({ seed: 3, hidden: [32] }) });
-  mkdirSync(join(repo, 'empty', '1'), { recursive: true }); // no model.onnx: not a model
-  mkdirSync(join(repo, '.hidden', '1'), { recursive: true });
+  mkdirSync(join(repo, '.hidden', '1'), { recursive: true }); // not a plain name: not a model (as in serve)
+  writeFileSync(join(repo, 'README.md'), 'not a model');
   const s = scanRepository({ root: repo });
   assert.deepEqual(s.models.map((m) => [m.name, m.versions.map((v) => v.version)]), [['alpha', ['1', '2']], ['beta', ['1']]]);
   assert.equal(s.models[0]!.versions[0]!.bytes, statSync(a1).size);
@@ -46,6 +46,9 @@ test('scanRepository: bad repositories are one-line errors', (t) => {
   mkdirSync(join(dir, 'flat'));
   writeFileSync(join(dir, 'flat', 'model.onnx'), 'x');
   expectOneLine(join(dir, 'flat'), /model\.onnx sits at the top level: move it to <model>\/1\/model\.onnx/);
+  addToRepository({ repo: join(dir, 'noversion'), name: 'good', model: mnistMlp({ seed: 1 }) });
+  mkdirSync(join(dir, 'noversion', 'bad', 'v1'), { recursive: true }); // serve refuses this model, so deploy does
+  expectOneLine(join(dir, 'noversion'), /bad: no version directory holds a model\.onnx; expected .*bad\/1\/model\.onnx \(versions are positive integers\)/);
   addToRepository({ repo: join(dir, 'badcfg'), name: 'm', model: mnistMlp({ seed: 1 }) });
   writeFileSync(join(dir, 'badcfg', 'm', 'config.json'), '{"instances": 0}');
   expectOneLine(join(dir, 'badcfg'), /config\.json: field 'instances' must be an integer >= 1/, FileFormatError);

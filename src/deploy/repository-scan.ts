@@ -52,7 +52,8 @@ export function scanRepository(o: { root: string }): RepositoryScan {
       .filter((v) => v.isDirectory() && /^[1-9][0-9]{0,17}$/.test(v.name) && existsSync(join(dir, v.name, 'model.onnx')))
       .map((v) => ({ version: v.name, bytes: directoryBytes(join(dir, v.name)) }))
       .sort((a, b) => Number(a.version) - Number(b.version));
-    if (versions.length === 0) continue;
+    // `trainfer serve` refuses to start on a model directory without a version: so does deploy
+    if (versions.length === 0) throw new TrainferError(`${dir}: no version directory holds a model.onnx; expected ${join(dir, '1', 'model.onnx')} (versions are positive integers)`);
     models.push({ name: d.name, config: readModelConfig(join(dir, 'config.json')), versions });
   }
   if (models.length === 0) {
