@@ -93,6 +93,19 @@ test('several 0/1 target columns train a multi-label model (sigmoid probabilitie
   assert.deepEqual(readModel(out).graph.outputs.map((o) => o.name), ['logits', 'probabilities']);
 });
 
+test('--stream trains from a file read in shards (standardised by the scan\'s statistics) as well as from memory', async () => {
+  const rng = Rng.fromSeed(8);
+  const rows = ['a,b,label'];
+  for (let i = 0; i < 3000; i++) rows.push(`${(500 + 100 * ((i % 2) * 1.5 + rng.normal())).toFixed(2)},${(rng.normal() * 0.01).toFixed(5)},${i % 2}`);
+  const csv = join(dir, 'stream.csv');
+  writeFileSync(csv, `${rows.join('\n')}\n`);
+  const r = await run(['train', '--model', 'mlp:8', '--data', csv, '--stream', '--epochs', '3', '--out', join(dir, 'stream.onnx'), '--json', ...q]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /\(streamed\)/);
+  const j = JSON.parse(r.stdout) as { testMetrics: Record<string, number> };
+  assert.ok(j.testMetrics.accuracy! > 0.7 && j.testMetrics.auc! > 0.8, JSON.stringify(j.testMetrics));
+});
+
 test('the customers data set: numeric + categorical columns through a preset with one embedding per category', async () => {
   const out = join(dir, 'customers.onnx');
   const r = await run(['train', '--model', 'mlp:32', '--data', 'customers', '--epochs', '4', '--out', out, '--json', '--monitor', 'val_f1', '--class-weights', 'balanced', ...q]);

@@ -40,6 +40,9 @@ export interface NumericFacts {
   distinctIntegers?: number[];
   min: number;
   max: number;
+  /** Mean and standard deviation of the values (what a streamed file's standardisation uses). */
+  mean: number;
+  std: number;
 }
 
 /** Distinct values tracked per column (beyond this a column counts as "many valued"). */
@@ -69,6 +72,8 @@ export class ColumnSniffer {
   private distinctOverflow = false;
   private min = Infinity;
   private max = -Infinity;
+  private sum = 0;
+  private sumSq = 0;
   private spaced = 0;
   private textChars = 0;
   private arrayShape?: number[];
@@ -112,6 +117,8 @@ export class ColumnSniffer {
       }
       if (num < this.min) this.min = num;
       if (num > this.max) this.max = num;
+      this.sum += num;
+      this.sumSq += num * num;
       this.note(t, num);
       return;
     }
@@ -189,7 +196,7 @@ export class ColumnSniffer {
       const dtype: ColumnDType = hint === 'float32' ? 'float32' : integral ? 'int64' : 'float32';
       const distinct = this.distinctOverflow ? undefined : [...this.distinct.values()].sort((a, b) => a - b);
       const distinctIntegers = this.distinctInts.size > DISTINCT_CAP ? undefined : [...this.distinctInts].sort((a, b) => a - b);
-      return { name, dtype, shape: [], kind: 'numeric', numeric: { integral, values: this.numbers, nonIntegral: this.nonIntegral, firstNonIntegral: this.firstNonIntegral, distinct, distinctIntegers, min: this.min, max: this.max } };
+      return { name, dtype, shape: [], kind: 'numeric', numeric: { integral, values: this.numbers, nonIntegral: this.nonIntegral, firstNonIntegral: this.firstNonIntegral, distinct, distinctIntegers, min: this.min, max: this.max, ...meanStd(this.sum, this.sumSq, this.numbers) } };
     }
     if (this.strings === 0) throw new FileFormatError(file, `column '${name}' has no values`);
     const text = this.spaced * 2 >= this.strings || this.textChars / this.strings > 30;
@@ -211,6 +218,11 @@ export class ColumnSniffer {
     if (this.distinctOverflow) throw new FileFormatError(this.file, `column '${this.name}' has more than ${DISTINCT_CAP} distinct values, too many for a categorical column`);
     return sortVocabulary([...this.distinct.keys()]);
   }
+}
+
+function meanStd(sum: number, sumSq: number, n: number): { mean: number; std: number } {
+  const mean = sum / Math.max(1, n);
+  return { mean, std: Math.sqrt(Math.max(0, sumSq / Math.max(1, n) - mean * mean)) };
 }
 
 /** Sorts category names: numerically when every name is a number, otherwise by code unit. */

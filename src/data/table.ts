@@ -181,9 +181,13 @@ export function tableHash(t: Table): string {
   return h.digest('hex').slice(0, 32);
 }
 
-/** Per-element mean and standard deviation of numeric columns over all rows (float64 sums; std ≥ 1e-6). */
+/**
+ * Per-element mean and standard deviation of a numeric column over its `count` rows (float64 sums;
+ * std ≥ 1e-6). A column with no rows in memory (a stream's schema) uses what the reader saw in the file.
+ */
 export function columnStats(c: Column, count: number): { mean: Float64Array; std: Float64Array } {
   const s = columnSize(c);
+  if (count === 0 && c.facts && s === 1) return { mean: Float64Array.of(c.facts.mean), std: Float64Array.of(Math.max(1e-6, c.facts.std)) };
   const sum = new Float64Array(s);
   const sq = new Float64Array(s);
   const scale = c.dtype === 'uint8' ? (c.scale ?? 1) : 1;

@@ -110,14 +110,17 @@ export interface EpochSource {
 
 /** Epochs over an in-memory table: a seeded permutation per epoch, packed once. */
 export function tableSource(t: Table, plan: FeedPlan): EpochSource {
-  const packed = packTable(t, plan);
-  let order: Uint32Array = new Uint32Array(0);
+  // One rows object, updated in place: nothing is allocated per step.
+  const rows = { packed: packTable(t, plan), table: t, order: new Uint32Array(0) as ArrayLike<number>, start: 0 };
   return {
     count: t.count,
     begin: (shuffle) => {
-      order = shuffle.permutation(t.count);
+      rows.order = shuffle.permutation(t.count);
     },
-    batch: (b, size) => ({ packed, table: t, order, start: b * size }),
+    batch: (b, size) => {
+      rows.start = b * size;
+      return rows;
+    },
     position: () => undefined,
   };
 }

@@ -336,14 +336,13 @@ export async function fit(o: FitOptions): Promise<FitResult> {
         const secs = (performance.now() - tEpoch) / 1000;
         reporter.step(b + 1, lossSum / steps, track ? tracker.value() : NaN, (seen - seenBefore) / secs);
         if (log && logEvery > 0 && stepNo % logEvery === 0) log.write({ type: 'step', step: stepNo, epoch: epoch + 1, loss, lr, ...(Number.isNaN(gradNorm) ? {} : { gradNorm }) });
-        const position = () => source.position();
         if (o.checkpointEverySteps && stepNo % o.checkpointEverySteps === 0 && b + 1 < stepsPerEpoch) {
           partial();
-          save(epochStart, epoch, b + 1, position());
+          save(epochStart, epoch, b + 1, source.position());
         }
         if (o.signal?.aborted) {
           partial();
-          save(epochStart, epoch, b + 1, position());
+          save(epochStart, epoch, b + 1, source.position());
           const how = ckptFile ? `checkpoint written to ${ckptFile}; continue with --resume` : 'no --checkpoint-dir, so nothing was saved';
           throw new TrainferError(`interrupted at step ${stepNo} (epoch ${epoch + 1}); ${how}`, { exitCode: 130 });
         }
@@ -351,7 +350,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
           st.stepSeconds += (performance.now() - tEpoch) / 1000;
           st.samples += seen - seenBefore;
           partial();
-          save(epochStart, epoch, b + 1, position());
+          save(epochStart, epoch, b + 1, source.position());
           stopReason = 'max-steps';
           reporter.stop();
           break outer;
