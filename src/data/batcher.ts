@@ -171,10 +171,12 @@ export class Batcher {
     for (let f = 0; f < feeds.length; f++) {
       const k = packed.kernels.get(feeds[f]!.spec.name);
       if (!k) continue;
-      const dst = this.views[f]!;
       if (k.kind === 'bits') {
-        if (dst instanceof Int32Array) copyWords32(k.src as Int32Array, dst, k.words, order, start, n);
-        else if (dst instanceof Uint16Array) copyWords16(k.src as Uint16Array, dst, k.words, order, start, n);
+        const dst = this.views[f]!;
+        if (dst instanceof Int32Array) {
+          if (order) copyWords32(k.src as Int32Array, dst, k.words, order, start, n);
+          else dst.set((k.src as Int32Array).subarray(start * k.words, (start + n) * k.words));
+        } else if (dst instanceof Uint16Array) copyWords16(k.src as Uint16Array, dst, k.words, order, start, n);
         else copyWords8(k.src as Uint8Array, dst, k.words, order, start, n);
       } else {
         const out = this.buffers[f]!.data as Float32Array;
@@ -208,11 +210,24 @@ export class Batcher {
 }
 
 // Monomorphic copy loops, one element type each, so V8 keeps them fast (the batch copy runs every step).
-function copyWords32(src: Int32Array, dst: Int32Array, w: number, order: ArrayLike<number> | null, start: number, n: number): void {
+// Short rows copy word by word (a subarray per row costs more than the copy); long rows with `set`.
+// Separate functions per strategy keep each one's feedback monomorphic.
+function copyWords32(src: Int32Array, dst: Int32Array, w: number, order: ArrayLike<number>, start: number, n: number): void {
+  if (w > 48) copyRows32(src, dst, w, order, start, n);
+  else copyShortRows32(src, dst, w, order, start, n);
+}
+function copyRows32(src: Int32Array, dst: Int32Array, w: number, order: ArrayLike<number>, start: number, n: number): void {
   for (let i = 0; i < n; i++) {
-    const j = order ? order[start + i]! : start + i;
-    if (w > 16) dst.set(src.subarray(j * w, j * w + w), i * w);
-    else for (let k = 0; k < w; k++) dst[i * w + k] = src[j * w + k]!;
+    const s = order[start + i]! * w;
+    dst.set(src.subarray(s, s + w), i * w);
+  }
+}
+function copyShortRows32(src: Int32Array, dst: Int32Array, w: number, order: ArrayLike<number>, start: number, n: number): void {
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    let s = order[start + i]! * w;
+    const e = s + w;
+    while (s < e) dst[o++] = src[s++]!;
   }
 }
 function copyWords16(src: Uint16Array, dst: Uint16Array, w: number, order: ArrayLike<number> | null, start: number, n: number): void {
