@@ -1,13 +1,29 @@
 /**
- * Upgrades an imported model's default-domain opset to 13 (per-channel QuantizeLinear/DequantizeLinear
- * need `axis`, which arrived in opset 13), rewriting the operators whose signature changed between
- * opsets 10 and 13: attributes that became inputs (Clip, Pad, Dropout, Squeeze, Unsqueeze, Split,
- * ReduceSum), Softmax-family axis semantics, Resize-10 and Upsample → Resize-11. Walks subgraphs.
+ * Upgrades an imported model's default-domain opset (7 or later) to a newer one — 13 for quantization,
+ * since per-channel QuantizeLinear/DequantizeLinear need `axis` — rewriting every operator whose form or
+ * semantics changed on the way (the table is `OPSET_TRANSITIONS` in `opset-transitions.ts`). Each rewrite
+ * keeps the operator's outputs equal; an operator that cannot be converted with equal semantics makes the
+ * whole upgrade fail with a one-line error naming the node, and the model is left untouched. Walks
+ * subgraphs (If/Loop/Scan bodies).
  */
-import { attr } from '../../onnx/attr.js';
-import { type Graph, type Model, type Node, attrInt, attrInts, attrString, walkGraphs } from '../../onnx/ir.js';
-import { Tensor } from '../../onnx/tensor.js';
-import { GraphBuilder } from '../../onnx/builder.js';
+import type { DType } from '../../onnx/dtype.js';
+import { type Attribute, type Graph, type Model, type Node, walkGraphs } from '../../onnx/ir.js';
+import { capturedValues } from '../../onnx/passes.js';
+import { inferTypes } from '../../onnx/shape-infer.js';
+import type { Tensor } from '../../onnx/tensor.js';
+import { TrainferError } from '../../util/errors.js';
+import { DEPRECATED_OPS, OPSET_TRANSITIONS, type Step, type UpgradeContext } from './opset-transitions.js';
+
+/** The oldest default-domain opset `upgradeOpset` converts from (older ones had `consumed_inputs` and `broadcast` forms). */
+export const MIN_UPGRADE_OPSET = 7;
+/** The newest target opset `upgradeOpset` knows every transition up to. */
+export const MAX_UPGRADE_OPSET = 21;
+
+/** Options for `upgradeOpset`. */
+export interface UpgradeOpsetOptions {
+  /** Target default-domain opset (default 13; at most `MAX_UPGRADE_OPSET`). */
+  target?: number;
+}
 
 /** Result of `upgradeOpset`. */
 export interface UpgradeResult {
@@ -17,127 +33,127 @@ export interface UpgradeResult {
   rewritten: string[];
 }
 
+/** The minimum IR version each opset needs (ONNX's versioning table). */
+function irVersionFor(opset: number): number {
+  return opset >= 21 ? 10 : opset >= 19 ? 9 : opset >= 15 ? 8 : opset >= 13 ? 7 : opset >= 11 ? 6 : opset >= 10 ? 5 : opset >= 9 ? 4 : 3;
+}
+
 /**
- * Rewrites `model` in place from its opset (≥ 10) to `target` (13). Returns undefined (and leaves the model
- * untouched) when it already is at or above `target`. Throws when an op cannot be upgraded safely.
+ * Rewrites `model` in place from its opset to `options.target`. Returns undefined (and leaves the model
+ * untouched) when it already is at or above the target. Throws a one-line `TrainferError` naming the node
+ * when an operator cannot be converted with equal semantics; the model is then left untouched.
+ *
+ * @example
+ * const r = upgradeOpset(model, { target: 13 }); // { from: 9, to: 13, rewritten: ["Slice 'crop'", …] }
  */
-export function upgradeOpset(model: Model, target = 13): UpgradeResult | undefined {
+export function upgradeOpset(model: Model, options: UpgradeOpsetOptions = {}): UpgradeResult | undefined {
+  const target = options.target ?? 13;
   const from = model.opset;
   if (from >= target) return undefined;
+  if (target > MAX_UPGRADE_OPSET) throw new TrainferError(`cannot upgrade to opset ${target}: the newest known target is ${MAX_UPGRADE_OPSET}`);
+  if (from < MIN_UPGRADE_OPSET) throw new TrainferError(`cannot upgrade opset ${from} → ${target}: opsets older than ${MIN_UPGRADE_OPSET} are not supported (re-export the model at opset 9 or later)`);
+  const inferred = inferTypes(model);
+  const typeMaps = new Map<Graph, Map<string, { dtype: DType; shape?: unknown[] }>>([[model.graph, inferred.types], ...inferred.subgraphs]);
+  // Plan every graph first, so a refusal anywhere leaves the whole model untouched.
+  const plans: { g: Graph; nodes: Node[]; inits: [string, Tensor][]; dropValueInfo: string[] }[] = [];
   const rewritten: string[] = [];
-  for (const g of [...walkGraphs(model.graph)]) {
-    const out: Node[] = [];
+  const visit = (g: Graph, outer: Graph[]): void => {
+    const plan = planGraph(g, outer, from, target, typeMaps.get(g), rewritten);
+    plans.push(plan);
     for (const n of g.nodes) {
-      if (n.domain !== '') {
-        out.push(n);
-        continue;
-      }
-      const extra = rewrite(g, n, from);
-      if (extra === undefined) out.push(n);
-      else {
-        out.push(...extra);
-        rewritten.push(`${n.opType} '${n.name}'`);
-      }
+      for (const a of Object.values(n.attributes)) for (const sg of subgraphsOf(a)) visit(sg, [g, ...outer]);
     }
-    g.nodes = out;
+  };
+  visit(model.graph, []);
+  for (const p of plans) {
+    p.g.nodes = p.nodes;
+    for (const [k, t] of p.inits) p.g.initializers.set(k, t);
+    for (const v of p.dropValueInfo) p.g.valueInfo.delete(v);
   }
   model.opsets.set('', target);
+  model.opsets.delete('ai.onnx');
+  model.irVersion = Math.max(model.irVersion, irVersionFor(target));
   return { from, to: target, rewritten };
 }
 
-function constInput(g: Graph, base: string, t: Tensor): string {
-  const b = new GraphBuilder({ graph: g });
-  return b.constant(t, base);
+function subgraphsOf(a: Attribute): Graph[] {
+  return a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
 }
 
-/** Returns replacement nodes for `n`, or undefined when it needs no change. */
-function rewrite(g: Graph, n: Node, from: number): Node[] | undefined {
-  const a = n.attributes;
-  const take = (k: string): void => {
-    delete a[k];
+function planGraph(g: Graph, outer: Graph[], from: number, target: number, types: Map<string, { dtype: DType; shape?: unknown[] }> | undefined, rewritten: string[]) {
+  const used = new Set<string>([...g.initializers.keys(), ...g.inputs.map((v) => v.name)]);
+  for (const sg of walkGraphs(g)) for (const n of sg.nodes) {
+    used.add(n.name);
+    for (const o of n.outputs) used.add(o);
+  }
+  for (const og of outer) for (const k of og.initializers.keys()) used.add(k);
+  const reads = new Set<string>(g.outputs.map((v) => v.name));
+  for (const n of g.nodes) {
+    for (const i of n.inputs) if (i) reads.add(i);
+    for (const a of Object.values(n.attributes)) for (const sg of subgraphsOf(a)) for (const v of capturedValues(sg)) reads.add(v);
+  }
+  const inits: [string, Tensor][] = [];
+  const dropValueInfo: string[] = [];
+  const fresh = (base: string): string => {
+    let name = base;
+    for (let i = 1; used.has(name); i++) name = `${base}_${i}`;
+    used.add(name);
+    return name;
   };
-  switch (n.opType) {
-    case 'Clip': {
-      if (from >= 11) return undefined;
-      const min = a.min?.type === 'float' ? a.min.value : undefined;
-      const max = a.max?.type === 'float' ? a.max.value : undefined;
-      take('min');
-      take('max');
-      n.inputs = [n.inputs[0]!, min === undefined ? '' : constInput(g, `${n.name}_min`, Tensor.f32([], [min])), max === undefined ? '' : constInput(g, `${n.name}_max`, Tensor.f32([], [max]))];
-      while (n.inputs.length > 1 && n.inputs[n.inputs.length - 1] === '') n.inputs.pop();
-      return [n];
-    }
-    case 'Pad': {
-      if (from >= 11) return undefined;
-      const pads = attrInts(n, 'pads') ?? [];
-      const value = a.value?.type === 'float' ? a.value.value : 0;
-      take('pads');
-      take('value');
-      n.inputs = [n.inputs[0]!, constInput(g, `${n.name}_pads`, Tensor.i64([pads.length], pads)), constInput(g, `${n.name}_value`, Tensor.f32([], [value]))];
-      return [n];
-    }
-    case 'Dropout': {
-      if (from >= 12) return undefined;
-      const ratio = a.ratio?.type === 'float' ? a.ratio.value : 0.5;
-      take('ratio');
-      n.inputs = [n.inputs[0]!, constInput(g, `${n.name}_ratio`, Tensor.f32([], [ratio]))];
-      return [n];
-    }
-    case 'Squeeze':
-    case 'Unsqueeze':
-    case 'ReduceSum': {
-      const axes = attrInts(n, 'axes');
-      if (axes === undefined) return undefined;
-      take('axes');
-      n.inputs = [n.inputs[0]!, constInput(g, `${n.name}_axes`, Tensor.i64([axes.length], axes))];
-      return [n];
-    }
-    case 'Split': {
-      const split = attrInts(n, 'split');
-      if (split === undefined) return undefined;
-      take('split');
-      n.inputs = [n.inputs[0]!, constInput(g, `${n.name}_split`, Tensor.i64([split.length], split))];
-      return [n];
-    }
-    case 'Softmax':
-    case 'LogSoftmax':
-    case 'Hardmax':
-      return softmaxAxis(g, n);
-    case 'Upsample':
-    case 'Resize': {
-      if (from >= 11 && n.opType === 'Resize') return undefined;
-      n.opType = 'Resize';
-      // Resize-10 (X, scales) behaves like Resize-11 with asymmetric coordinates and floor rounding.
-      const mode = attrString(n, 'mode', 'nearest');
-      a.coordinate_transformation_mode = attr.string('asymmetric');
-      if (mode === 'nearest') a.nearest_mode = attr.string('floor');
-      n.inputs = [n.inputs[0]!, '', n.inputs[1]!];
-      return [n];
-    }
-    default:
+  const ctx: UpgradeContext = {
+    from,
+    target,
+    fresh,
+    constant: (t, base) => {
+      const name = fresh(base);
+      inits.push([name, t]);
+      return name;
+    },
+    constValue: (name) => {
+      for (const sc of [g, ...outer]) {
+        const t = sc.initializers.get(name);
+        if (t) return t;
+      }
       return undefined;
+    },
+    dtypeOf: (name) => types?.get(name)?.dtype ?? g.typeOf(name)?.dtype ?? outer.map((o) => o.typeOf(name)?.dtype).find(Boolean),
+    rankOf: (name) => (types?.get(name)?.shape ?? g.typeOf(name)?.shape)?.length,
+    isRead: (name) => reads.has(name),
+    dropValueInfo: (name) => dropValueInfo.push(name),
+    node: (opType, inputs, outputs, attributes = {}) => ({ name: fresh(`${outputs[0] ?? opType}_${opType}`), opType, domain: '', inputs, outputs, attributes }),
+    refuse: (n, reason) => {
+      throw new TrainferError(`cannot upgrade opset ${from} → ${target}: ${n.opType} '${n.name || n.outputs[0]}': ${reason}`);
+    },
+  };
+  const nodes: Node[] = [];
+  for (const original of g.nodes) {
+    if (original.domain !== '' && original.domain !== 'ai.onnx') {
+      nodes.push(original);
+      continue;
+    }
+    // Work on a copy: the model stays untouched until every graph is planned.
+    const n: Node = { ...original, inputs: [...original.inputs], outputs: [...original.outputs], attributes: { ...original.attributes } };
+    const before: Node[] = [];
+    const after: Node[] = [];
+    let replaced: Node[] | undefined;
+    let changed = false;
+    const apply = (s: Step): void => {
+      if (!s) return;
+      changed = true;
+      if (s.replace) replaced = s.replace;
+      else {
+        before.push(...(s.before ?? []));
+        after.unshift(...(s.after ?? []));
+      }
+    };
+    const deprecated = DEPRECATED_OPS[n.opType];
+    if (deprecated) apply(deprecated(ctx, n));
+    for (let v = from + 1; v <= target && !replaced; v++) {
+      const t = OPSET_TRANSITIONS[n.opType]?.find((x) => x.at === v);
+      if (t) apply(t.apply(ctx, n));
+    }
+    if (changed) rewritten.push(`${original.opType} '${original.name || original.outputs[0]}'`);
+    nodes.push(...before, ...(replaced ?? [n]), ...after);
   }
-}
-
-/**
- * Before opset 13, Softmax(axis=k) flattened the input to 2-D at k. When the rank is known and k is the
- * last axis, the new single-axis form is the same; otherwise emit Flatten → Softmax(-1) → Reshape(Shape(x)).
- */
-function softmaxAxis(g: Graph, n: Node): Node[] {
-  const axis = attrInt(n, 'axis', 1);
-  const rank = g.typeOf(n.inputs[0]!)?.shape?.length;
-  if (rank !== undefined && (axis === rank - 1 || axis === -1)) {
-    n.attributes.axis = attr.int(-1);
-    return [n];
-  }
-  const b = new GraphBuilder({ graph: g, prefix: `${n.name || n.opType}/` });
-  const x = n.inputs[0]!;
-  const before = g.nodes.length;
-  const flat = b.flatten(x, axis);
-  const sm = b.op1(n.opType, [flat], { axis: attr.int(-1) });
-  b.reshape(sm, b.shape(x));
-  // The new nodes were appended; move them to where the old node stood and give the last its output.
-  const made = g.nodes.splice(before);
-  made[made.length - 1]!.outputs = [n.outputs[0]!];
-  return made;
+  return { g, nodes, inits, dropValueInfo };
 }

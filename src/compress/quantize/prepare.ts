@@ -37,7 +37,7 @@ export function prepareModel(model: Model, options: PrepareOptions = {}): Prepar
   const m = cloneModel(model);
   const foldedConstants = foldConstants(m.graph);
   const minOpset = options.minOpset ?? 13;
-  const upgrade = minOpset > 0 ? upgradeOpset(m, minOpset) : undefined;
+  const upgrade = minOpset > 0 ? upgradeOpset(m, { target: minOpset }) : undefined;
   let foldedBatchNorms = 0;
   for (const g of walkGraphs(m.graph)) {
     if (options.foldBatchNorm !== false) foldedBatchNorms += foldConvBatchNorm(g);
