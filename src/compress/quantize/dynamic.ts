@@ -22,7 +22,11 @@ export interface DynamicOptions {
   reduceRange: boolean;
   /** `integer` = standard DynamicQuantizeLinear → MatMulInteger chain (ORT fuses it into DynamicQuantizeMatMul), `fused` = that contrib op directly. */
   matmulFormat: DynamicMatMulFormat;
-  /** Quantize Conv too (ConvInteger; per-tensor zero point). Default true. */
+  /**
+   * Conv with ConvInteger (int8 compute; per-tensor zero point). When false, Conv weights are stored int8
+   * behind a DequantizeLinear and computed in float32 (weight-only: 4× smaller weights), since ConvInteger
+   * ran slower than fp32 Conv on onnxruntime's CPU provider (see docs/quantization.md).
+   */
   conv: boolean;
   /** Skip MatMuls whose weight has fewer elements than this (default 0). */
   minWeightElements?: number;
@@ -47,7 +51,7 @@ export function quantizeDynamic(model: Model, o: DynamicOptions, report: Quantiz
         out.push(n);
         continue;
       }
-      const r = n.opType === 'Conv' ? (o.conv ? rewriteConv(g, n, o) : 'Conv quantization disabled') : rewriteMatMul(g, n, o);
+      const r = n.opType === 'Conv' ? (o.conv ? rewriteConv(g, n, o) : rewriteConvWeightOnly(g, n, o)) : rewriteMatMul(g, n, o);
       if (typeof r === 'string') {
         report.outcomes.push({ ...where, status: 'float', detail: r });
         out.push(n);
@@ -137,6 +141,21 @@ function prepareGemmWeight(b: Tensor, transB: boolean, alpha: number): Tensor {
   if (!transB) for (let i = 0; i < d.length; i++) out[i] = d[i]! * alpha;
   else for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = d[i * c + j]! * alpha;
   return new Tensor('float32', transB ? [c, r] : [r, c], out);
+}
+
+/** Conv(X, W, B) with constant W → Conv(X, DequantizeLinear(W_int8, s, 0, axis 0), B): weight-only int8. */
+function rewriteConvWeightOnly(g: Graph, n: Node, o: DynamicOptions): Rewrite {
+  const w = g.initializers.get(n.inputs[1]!);
+  if (!w || w.dtype !== 'float32') return 'weight is not a float constant';
+  const qw = quantizeWeight(w, { qtype: 'int8', axis: o.perChannel ? 0 : undefined, symmetric: true, reduceRange: o.reduceRange });
+  const name = n.inputs[1]!;
+  const wq = addInit(g, `${name}_quantized`, qw.q);
+  const ws = addInit(g, `${name}_scale`, scaleTensor(qw.params));
+  const wz = addInit(g, `${name}_zero_point`, zeroPointTensor(qw.params));
+  const deq = g.uniqueName(`${name}_dequantized`);
+  const dq = node(g, 'DequantizeLinear', [wq, ws, wz], [deq], qw.params.axis === undefined ? {} : { axis: attr.int(qw.params.axis) });
+  const conv: Node = { ...n, inputs: [n.inputs[0]!, deq, ...n.inputs.slice(2)] };
+  return { nodes: [dq, conv], detail: `int8 weights ${o.perChannel ? 'per channel' : 'per tensor'}, float32 compute (weight-only: ConvInteger is slower than fp32 Conv here)` };
 }
 
 /** Conv(X, W, B) with constant W → DynamicQuantizeLinear → ConvInteger → Cast → Mul(scales) → Add(bias). */
