@@ -68,6 +68,9 @@ export async function quantizeFile(o: QuantizeFileOptions): Promise<QuantizeFile
   const floatBytes = readInput(o.input);
   const model = loadModel(floatBytes, { file: o.input });
   const plan = o.plan === undefined ? undefined : readPlan(o.plan);
+  // Everything the user passed is checked before any work: a --data that does not fit fails here, not after writing.
+  const evalDs = o.data && o.measure !== false ? loadDataArg(o.data, 'test', o.evalSize ?? 10000) : undefined;
+  const evalTarget = evalDs ? feedTarget(model, evalDs, '--data') : undefined;
   let calibration: QuantizeOptions['calibration'];
   let calibDs: Dataset | undefined;
   let checkFeeds: Record<string, Tensor> | undefined;
@@ -86,9 +89,8 @@ export async function quantizeFile(o: QuantizeFileOptions): Promise<QuantizeFile
   const result: QuantizeFileResult = { input: o.input, output: o.output, mode: o.mode, report };
   if (o.measure === false) return result;
   let inputs: MeasureInputs;
-  if (o.data) {
-    const ds = loadDataArg(o.data, 'test', o.evalSize ?? 10000);
-    inputs = datasetInputs({ ds, target: feedTarget(model, ds, '--data'), labelled: true, label: `${o.data} (test split, ${ds.count} samples)` });
+  if (evalDs && evalTarget) {
+    inputs = datasetInputs({ ds: evalDs, target: evalTarget, labelled: true, label: `${o.data} (test split, ${evalDs.count} samples)` });
   } else if (calibDs) {
     inputs = datasetInputs({ ds: calibDs, target: feedTarget(model, calibDs, 'calibration data'), labelled: false, label: `calibration data (${calibDs.count} samples, unlabelled)` });
   } else {

@@ -130,7 +130,7 @@ export async function quantize(o: QuantizeOptions): Promise<QuantizeResult> {
       }, report);
       {
         const weightOnly = report.outcomes.filter((r) => r.status === 'quantized' && r.opType === 'Conv' && r.detail.includes('weight-only')).length;
-        if (weightOnly) report.notes.push(`${weightOnly} Conv weight(s) stored as int8 behind DequantizeLinear and computed in float32 (4× smaller weights, not faster: ConvInteger ran slower than fp32 Conv on this engine); for int8 Conv compute use --mode static`);
+        if (weightOnly) report.notes.push(`${weightOnly} Conv weight(s) stored as int8 (weight-only: 4× smaller, decoded to float32 when onnxruntime loads the model, so as fast as float32, not faster — ConvInteger ran slower than fp32 Conv on this engine); for int8 Conv compute use --mode static`);
       }
       break;
     case 'int4':
