@@ -42,6 +42,10 @@ const PUBLIC_VALUES = [
   // compress
   'quantize', 'quantizeFile', 'quantizeQat', 'runQatFile', 'calibrate', 'compareModels', 'datasetInputs', 'syntheticInputs',
   'readPlan', 'PLAN_METADATA_KEY', 'summarizeReport', 'upgradeOpset', 'MIN_UPGRADE_OPSET', 'MAX_UPGRADE_OPSET',
+  // deploy
+  'k8sPlan', 'resolveK8sOptions', 'parseRepositorySource', 'DEFAULT_IMAGE', 'scanRepository', 'fitResources', 'deploymentManifest',
+  'serviceManifest', 'hpaManifest', 'podDisruptionBudgetManifest', 'servingRuntimeManifest', 'inferenceServiceManifest', 'queueTimeRule',
+  'adapterHelmValues', 'QUEUE_METRIC', 'podMonitorManifest', 'scoreJobPlan', 'renderYaml', 'renderPlan', 'writePlan', 'parseImageReference',
 ];
 
 /** Names that belong to tests, never to the public entry. */

@@ -18,9 +18,10 @@ import { inferCommand } from './infer.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { quantizeCommand } from './quantize.js';
+import { deployCommand } from './deploy.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand];
 
 const VERSION = '0.1.0';
 
@@ -44,11 +45,20 @@ export function buildProgram(): Command {
       throw err;
     });
   for (const c of COMMANDS) c.define(program);
-  for (const cmd of program.commands) {
+  const visit = (cmd: Command): void => {
     if (!cmd.options.some((o) => o.long === '--debug')) cmd.option('--debug', 'show stack traces on errors');
     deferMandatoryOptions(cmd);
-  }
+    cmd.commands.forEach(visit);
+  };
+  program.commands.forEach(visit);
   return program;
+}
+
+/** `deploy k8s` for a nested subcommand, `train` for a top-level one. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c && c.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
 }
 
 /**
@@ -73,7 +83,7 @@ function parserMessage(err: CommanderError): string {
   const [head = '', ...rest] = lines.map((l) => l.replace(/^error: /, ''));
   const hint = rest.map((l) => l.replace(/^\((.*)\)$/, '$1').replace(/^Did you mean/, 'did you mean')).join('; ');
   const cmd = errorCommand.get(err);
-  const where = cmd && cmd.name() !== 'trainfer' ? `${cmd.name()}: ` : '';
+  const where = cmd && cmd.parent ? `${commandPath(cmd)}: ` : '';
   return `${where}${head}${hint ? ` (${hint})` : ''}`;
 }
 
