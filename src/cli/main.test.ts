@@ -80,6 +80,9 @@ test('parser errors are one line starting trainfer: — unknown options (with th
   assertOneLineError(await run(['inspect', 'a.onnx', 'b.onnx']), /^trainfer: inspect: too many arguments/);
   assertOneLineError(await run(['quantize', 'm.onnx', '--out', 'q.onnx', '--calib-size', '0']), /--calib-size must be a positive integer, got '0'/);
   for (const c of COMMANDS) assertOneLineError(await run([c.name, '--no-such-flag']), new RegExp(`^trainfer: ${c.name}: unknown option '--no-such-flag'`));
+  // A command whose subcommand is missing: one line naming the choices, not the help text on stderr.
+  assertOneLineError(await run(['deploy']), /^trainfer: deploy: missing command \(one of: k8s, job/);
+  assertOneLineError(await run(['deploy', 'k8s', '--nope']), /^trainfer: deploy k8s: unknown option '--nope'/);
 });
 
 test('--debug is accepted after the subcommand and adds the stack', async () => {

@@ -39,7 +39,9 @@ export function buildProgram(): Command {
     .option('--debug', 'show stack traces on errors')
     .enablePositionalOptions()
     .showHelpAfterError(false)
-    .configureOutput({ outputError: () => undefined })
+    // Parser errors are printed by `main` as one line; help shown because of an error (a command with
+    // subcommands but none given) is replaced by one line too.
+    .configureOutput({ outputError: () => undefined, writeErr: () => undefined })
     .exitOverride(function (this: Command, err: CommanderError) {
       errorCommand.set(err, this);
       throw err;
@@ -113,7 +115,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version print and exit 0; everything else is a usage error.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return err.exitCode;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0)) return err.exitCode;
+      const cmd = errorCommand.get(err);
+      if (err.code === 'commander.help' && cmd) {
+        const subs = cmd.commands.map((c) => c.name()).filter((n) => n !== 'help');
+        process.stderr.write(`trainfer: ${commandPath(cmd) || 'trainfer'}: missing command (one of: ${subs.join(', ')}; see trainfer ${commandPath(cmd)} --help)\n`);
+        return err.exitCode || 1;
+      }
       process.stderr.write(`trainfer: ${userFacing(parserMessage(err))}\n`);
       return err.exitCode || 1;
     }
