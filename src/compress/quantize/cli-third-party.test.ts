@@ -7,8 +7,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder } from '../../onnx/builder.js';
 import { readModel, writeModel } from '../../onnx/model-io.js';
+import { parseDims } from '../../cli/command.js';
+import type { Model } from '../../onnx/ir.js';
+import { modelToProto } from '../../onnx/ir-proto.js';
+import { encodeModelProto } from '../../onnx/model-io.js';
 import { writeVerified } from './pipeline.js';
-import { PLAN_METADATA_KEY } from './plan.js';
+import { PLAN_METADATA_KEY, readPlan } from './plan.js';
+import { quantize } from './quantize.js';
 import { paddleCnn, torchConvOnly, torchTransformer } from './test-corpus.js';
 import { lcg, mlp, randomTensor } from './test-models.js';
 
@@ -37,7 +42,7 @@ test('quantize --mode dynamic on a model with dynamic dims, two int64 inputs and
   const res = JSON.parse(j.stdout);
   assert.doesNotMatch(res.evalData, /assumed/);
   assert.ok(res.agreement.cosine > 0.99 && res.quantized.fileBytes < res.float.fileBytes, JSON.stringify(res.agreement));
-  assert.equal(run(['quantize', input, '--out', out, '--mode', 'dynamic', '--dim', 'sequence', ...fast]).stderr.trim(), "trainfer: --dim expects name=N with a positive N, got 'sequence'");
+  assert.throws(() => parseDims(['sequence']), /^TrainferError: --dim expects name=N with a positive N, got 'sequence'$/);
 });
 
 test('quantize --mode dynamic on a Conv-only model stores int8 Conv weights (subgraphs too) and points at --mode static', () => {
@@ -75,33 +80,36 @@ test('quantize: an output onnxruntime cannot run is not written (one line, exit 
   assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('.')), []);
 });
 
-test('quantize is deterministic: dynamic twice, and static with --plan from the first output, give identical bytes', () => {
+test('quantize is deterministic: dynamic twice, and static with --plan from the first output, give identical bytes', async () => {
+  const model = paddleCnn(9).model;
+  const bytes = (m: Model): Uint8Array => encodeModelProto(modelToProto(m));
+  assert.deepEqual(bytes((await quantize({ model, mode: 'dynamic' })).model), bytes((await quantize({ model, mode: 'dynamic' })).model));
   const input = join(dir, 'paddle9.onnx');
-  writeModel(input, paddleCnn(9).model);
+  writeModel(input, model);
   const r = lcg(4);
   const csv = [Array.from({ length: 3072 }, (_, i) => `p${i}`).concat('label').join(','), ...Array.from({ length: 24 }, (_, i) => [...Array.from({ length: 3072 }, () => (r() + 0.5).toFixed(3)), i % 10].join(','))].join('\n');
   const calib = join(dir, 'images.csv');
   writeFileSync(calib, csv);
-  const [d1, d2] = [join(dir, 'd1.onnx'), join(dir, 'd2.onnx')];
-  for (const o of [d1, d2]) assert.equal(run(['quantize', input, '--out', o, '--mode', 'dynamic', '--no-measure']).status, 0);
-  assert.deepEqual(readFileSync(d1), readFileSync(d2));
   const [s1, s2] = [join(dir, 's1.onnx'), join(dir, 's2.onnx')];
   const a = run(['quantize', input, '--out', s1, '--mode', 'static', '--calib', calib, '--no-measure', ...fast]);
   assert.equal(a.status, 0, a.stderr);
   assert.match(a.stdout, /upgraded opset 9 → 13/);
+  assert.match(a.stdout, /autotune \(batch 64/);
   const plan = JSON.parse(readModel(s1).metadata.get(PLAN_METADATA_KEY)!);
   assert.equal(plan.version, 1);
   const b = run(['quantize', input, '--out', s2, '--mode', 'static', '--calib', calib, '--plan', s1, '--no-measure', ...fast]);
   assert.equal(b.status, 0, b.stderr);
   assert.match(b.stdout, /Conv plan from --plan/);
+  assert.doesNotMatch(b.stdout, /autotune \(/);
   assert.deepEqual(readFileSync(s2), readFileSync(s1));
-  // A JSON plan pins the decision too; a file without a plan is a one-line error.
+  // A JSON plan pins the decision too; a model without a plan is a one-line error naming it.
   const pj = join(dir, 'plan.json');
   writeFileSync(pj, JSON.stringify({ version: 1, conv: { plan: 'every Conv int8', minConvReduction: 0 } }));
-  const c = run(['quantize', input, '--out', join(dir, 's3.onnx'), '--mode', 'static', '--calib', calib, '--plan', pj, '--no-measure']);
-  assert.equal(c.status, 0, c.stderr);
-  assert.equal(JSON.parse(readModel(join(dir, 's3.onnx')).metadata.get(PLAN_METADATA_KEY)!).conv.minConvReduction, 0);
-  const e = run(['quantize', input, '--out', join(dir, 's4.onnx'), '--mode', 'static', '--calib', calib, '--plan', d1]);
-  assert.equal(e.status, 1);
-  assert.match(e.stderr.trim(), /^trainfer: .*d1\.onnx: has no quantization plan in its metadata/);
+  const x = { image: randomTensor([8, 3, 32, 32], lcg(5), 1, 0.5) };
+  const c = await quantize({ model, mode: 'static', calibration: () => [x], plan: readPlan(pj) });
+  assert.equal(JSON.parse(c.model.metadata.get(PLAN_METADATA_KEY)!).conv.minConvReduction, 0);
+  assert.ok(c.report.outcomes.filter((o) => o.opType === 'Conv').every((o) => o.status === 'quantized'), 'a Conv stayed float under "every Conv int8"');
+  writeModel(join(dir, 'noplan.onnx'), model);
+  assert.throws(() => readPlan(join(dir, 'noplan.onnx')), /noplan\.onnx: has no quantization plan in its metadata/);
+  assert.throws(() => readPlan(calib), /images\.csv: (not|truncated)/);
 });
