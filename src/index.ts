@@ -28,6 +28,8 @@ export type { ShapeFn, ShapeContext, KnownValue } from './onnx/shape/types.js';
 export { validateGraph, assertValidGraph, NodeValidationError } from './onnx/validate.js';
 export type { ValidateOptions, Severity } from './onnx/validate.js';
 export { countParameters, estimateFlops, PER_ELEMENT } from './onnx/cost.js';
+export { upgradeOpset, MIN_UPGRADE_OPSET, MAX_UPGRADE_OPSET } from './onnx/opset-upgrade.js';
+export type { UpgradeOpsetOptions, UpgradeResult } from './onnx/opset-upgrade.js';
 export type { ParameterCount, FlopOptions, NodeCost, FlopEstimate } from './onnx/cost.js';
 
 // Runtime
@@ -125,8 +127,6 @@ export { readPlan, PLAN_METADATA_KEY } from './compress/quantize/plan.js';
 export type { QuantizePlan } from './compress/quantize/plan.js';
 export { summarizeReport } from './compress/quantize/report.js';
 export type { QuantizeReport, NodeOutcome } from './compress/quantize/report.js';
-export { upgradeOpset, MIN_UPGRADE_OPSET, MAX_UPGRADE_OPSET } from './compress/quantize/opset-upgrade.js';
-export type { UpgradeOpsetOptions, UpgradeResult } from './compress/quantize/opset-upgrade.js';
 
 // Deployment: manifests for Kubernetes and KServe (docs/deploy.md)
 export { k8sPlan } from './deploy/k8s-plan.js';

@@ -9,7 +9,7 @@ import { type Graph, type Model, attrFloat, walkGraphs } from '../../onnx/ir.js'
 import { foldConstants, topoSort } from '../../onnx/passes.js';
 import { Tensor } from '../../onnx/tensor.js';
 import { floatData } from './qmath.js';
-import { type UpgradeResult, upgradeOpset } from './opset-upgrade.js';
+import { type UpgradeResult, upgradeOpset } from '../../onnx/opset-upgrade.js';
 
 /** A deep copy of a model (via its protobuf encoding). */
 export function cloneModel(model: Model): Model {

@@ -1,17 +1,17 @@
 /**
- * Upgrades an imported model's default-domain opset (7 or later) to a newer one — 13 for quantization,
- * since per-channel QuantizeLinear/DequantizeLinear need `axis` — rewriting every operator whose form or
+ * Upgrades an imported model's default-domain opset (7 or later) to a newer one — 13 for quantization
+ * (per-channel QuantizeLinear/DequantizeLinear need `axis`), 21 for training step graphs — rewriting every operator whose form or
  * semantics changed on the way (the table is `OPSET_TRANSITIONS` in `opset-transitions.ts`). Each rewrite
  * keeps the operator's outputs equal; an operator that cannot be converted with equal semantics makes the
  * whole upgrade fail with a one-line error naming the node, and the model is left untouched. Walks
  * subgraphs (If/Loop/Scan bodies).
  */
-import type { DType } from '../../onnx/dtype.js';
-import { type Attribute, type Graph, type Model, type Node, walkGraphs } from '../../onnx/ir.js';
-import { capturedValues } from '../../onnx/passes.js';
-import { inferTypes } from '../../onnx/shape-infer.js';
-import type { Tensor } from '../../onnx/tensor.js';
-import { TrainferError } from '../../util/errors.js';
+import type { DType } from './dtype.js';
+import { type Attribute, type Graph, type Model, type Node, walkGraphs } from './ir.js';
+import { capturedValues } from './passes.js';
+import { inferTypes } from './shape-infer.js';
+import type { Tensor } from './tensor.js';
+import { TrainferError } from '../util/errors.js';
 import { DEPRECATED_OPS, OPSET_TRANSITIONS, type Step, type UpgradeContext } from './opset-transitions.js';
 
 /** The oldest default-domain opset `upgradeOpset` converts from (older ones had `consumed_inputs` and `broadcast` forms). */

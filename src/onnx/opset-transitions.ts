@@ -5,11 +5,15 @@
  * experimental ops older exporters emitted, rewritten into standard ops. `opset-upgrade.ts` walks a model
  * with it; `opset-upgrade.test.ts` runs each rewrite against the original in onnxruntime.
  */
-import { attr } from '../../onnx/attr.js';
-import type { DType } from '../../onnx/dtype.js';
-import { type Attribute, type Node, attrFloat, attrInt, attrInts, attrString } from '../../onnx/ir.js';
-import { Tensor } from '../../onnx/tensor.js';
-import { floatData } from './qmath.js';
+import { attr } from './attr.js';
+import type { DType } from './dtype.js';
+import { type Attribute, type Node, attrFloat, attrInt, attrInts, attrString } from './ir.js';
+import { Tensor } from './tensor.js';
+
+/** The values of a float tensor (others converted). */
+function floatData(t: Tensor): ArrayLike<number> {
+  return t.dtype === 'float32' || t.dtype === 'float64' ? (t.data as Float32Array) : t.toNumbers();
+}
 
 /** What a rewrite may ask of the graph it works in. */
 export interface UpgradeContext {
@@ -117,7 +121,7 @@ const resize11: Transition = {
       // Before opset 11, nearest took floor(x / scale) when upsampling and ceil when downsampling, per axis.
       const s = c.constValue(scales);
       if (!s) return c.refuse(n, 'nearest Resize-10 with non-constant scales: its rounding (floor up, ceil down) has no opset-11 equivalent without knowing the scales');
-      const v = [...floatData(s)].filter((x) => x !== 1);
+      const v = Array.from(floatData(s)).filter((x) => x !== 1);
       const down = v.filter((x) => x < 1).length;
       if (down && down < v.length) return c.refuse(n, 'nearest Resize-10 that upsamples some axes and downsamples others has no single opset-11 rounding mode');
       n.attributes.nearest_mode = attr.string(down ? 'ceil' : 'floor');

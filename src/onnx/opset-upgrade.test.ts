@@ -1,15 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attr } from '../../onnx/attr.js';
-import { GraphBuilder } from '../../onnx/builder.js';
-import { Graph, type Model } from '../../onnx/ir.js';
-import { modelToProto } from '../../onnx/ir-proto.js';
-import { encodeModelProto } from '../../onnx/model-io.js';
-import { Tensor } from '../../onnx/tensor.js';
-import { runOrt } from '../../onnx/test-ort.js';
+import { attr } from './attr.js';
+import { GraphBuilder } from './builder.js';
+import { Graph, type Model } from './ir.js';
+import { modelToProto } from './ir-proto.js';
+import { encodeModelProto, loadModel } from './model-io.js';
+import { Tensor } from './tensor.js';
+import { runOrt } from './test-ort.js';
 import { upgradeOpset } from './opset-upgrade.js';
-import { cloneModel } from './prepare.js';
-import { lcg, randomTensor } from './test-models.js';
+
+/** A seeded uniform generator in [-0.5, 0.5). */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32 - 0.5;
+}
+
+/** A float32 tensor of seeded uniform values in [-scale/2, scale/2) (+ offset). */
+function randomTensor(dims: number[], rnd: () => number, scale = 1, offset = 0): Tensor {
+  return Tensor.f32(dims, Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rnd() * scale + offset));
+}
+
+const cloneModel = (m: Model): Model => loadModel(encodeModelProto(modelToProto(m)));
 
 /** One legacy form: a model at an old opset whose outputs the upgrade must keep. */
 interface Case {
