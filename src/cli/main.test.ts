@@ -82,6 +82,8 @@ test('parser errors are one line starting trainfer: — unknown options (with th
   for (const c of COMMANDS) assertOneLineError(await run([c.name, '--no-such-flag']), new RegExp(`^trainfer: ${c.name}: unknown option '--no-such-flag'`));
   // A command whose subcommand is missing: one line naming the choices, not the help text on stderr.
   assertOneLineError(await run(['deploy']), /^trainfer: deploy: missing command \(one of: k8s, job/);
+  assertOneLineError(await run(['--debug']), /^trainfer: missing command \(one of: demo, /);
+  assertOneLineError(await run(['help', 'nosuch']), /^trainfer: help: unknown command 'nosuch'$/);
   assertOneLineError(await run(['deploy', 'k8s', '--nope']), /^trainfer: deploy k8s: unknown option '--nope'/);
 });
 

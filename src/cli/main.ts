@@ -109,6 +109,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(program.helpInformation());
     return 0;
   }
+  if (argv[0] === 'help' && argv[1] && !program.commands.some((c) => c.name() === argv[1])) {
+    process.stderr.write(`trainfer: help: unknown command '${argv[1]}'\n`);
+    return 1;
+  }
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
@@ -119,7 +123,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       const cmd = errorCommand.get(err);
       if (err.code === 'commander.help' && cmd) {
         const subs = cmd.commands.map((c) => c.name()).filter((n) => n !== 'help');
-        process.stderr.write(`trainfer: ${commandPath(cmd) || 'trainfer'}: missing command (one of: ${subs.join(', ')}; see trainfer ${commandPath(cmd)} --help)\n`);
+        const path = commandPath(cmd);
+        process.stderr.write(`trainfer: ${path ? `${path}: ` : ''}missing command (one of: ${subs.join(', ')}; see trainfer ${path ? `${path} ` : ''}--help)\n`);
         return err.exitCode || 1;
       }
       process.stderr.write(`trainfer: ${userFacing(parserMessage(err))}\n`);
