@@ -45,6 +45,15 @@ export function parseNumber(flag: string): (v: string) => number {
   };
 }
 
+/** Parses a finite number > 0 or throws a one-line error naming the flag. */
+export function parsePositiveNumber(flag: string): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!(Number.isFinite(n) && n > 0)) throw new TrainferError(`${flag} must be a positive number, got '${v}'`);
+    return n;
+  };
+}
+
 /** Commander accumulator for a repeatable flag (`--dim a=1 --dim b=2`). */
 export function collect(v: string, prev: string[]): string[] {
   return [...prev, v];

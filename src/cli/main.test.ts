@@ -79,6 +79,11 @@ test('parser errors are one line starting trainfer: — unknown options (with th
   assertOneLineError(await run(['quantize', 'm.onnx']), /^trainfer: quantize: required option '--out <out\.onnx>' not specified$/);
   assertOneLineError(await run(['inspect', 'a.onnx', 'b.onnx']), /^trainfer: inspect: too many arguments/);
   assertOneLineError(await run(['quantize', 'm.onnx', '--out', 'q.onnx', '--calib-size', '0']), /--calib-size must be a positive integer, got '0'/);
+  // Bad values are refused before any file or data is read (m.onnx does not exist).
+  assertOneLineError(await run(['quantize', 'm.onnx', '--out', 'q.onnx', '--mode', 'qat', '--lr', '0']), /--lr must be a positive number, got '0'/);
+  assertOneLineError(await run(['quantize', 'm.onnx', '--out', 'q.onnx', '--mode', 'qat', '--lr', '-0.1']), /--lr must be a positive number, got '-0.1'/);
+  assertOneLineError(await run(['quantize', 'm.onnx', '--out', 'q.onnx', '--mode', 'int4', '--block-size', '24']), /--block-size must be a power of two ≥ 16, got 24/);
+  assertOneLineError(await run(['quantize', 'm.onnx', '--out', 'q.onnx', '--dim', 'seq=0']), /--dim expects name=N with a positive N, got 'seq=0'/);
   for (const c of COMMANDS) assertOneLineError(await run([c.name, '--no-such-flag']), new RegExp(`^trainfer: ${c.name}: unknown option '--no-such-flag'`));
   // A command whose subcommand is missing: one line naming the choices, not the help text on stderr.
   assertOneLineError(await run(['deploy']), /^trainfer: deploy: missing command \(one of: k8s, job/);

@@ -10,7 +10,7 @@ import { quantizeFile } from '../compress/quantize/pipeline.js';
 import { runQatFile } from '../compress/quantize/qat-file.js';
 import type { QuantizeMode } from '../compress/quantize/quantize.js';
 import type { CalibrationMethod } from '../compress/quantize/calib-stats.js';
-import { type CliCommand, collect, parseDims, parseNumber, parsePositiveInt } from './command.js';
+import { type CliCommand, collect, parseDims, parseNumber, parsePositiveInt, parsePositiveNumber } from './command.js';
 
 interface QuantizeFlags {
   out: string;
@@ -65,7 +65,7 @@ export const quantizeCommand: CliCommand = {
       .option('--data <data>', 'labelled data for accuracy (its test split); qat: the training data')
       .option('--eval-size <n>', 'samples for accuracy and agreement (default 10000)', parsePositiveInt('--eval-size'))
       .option('--steps <n>', 'qat: fine-tuning steps (default 300)', parsePositiveInt('--steps'))
-      .option('--lr <x>', 'qat: Adam learning rate (default 1e-4)', parseNumber('--lr'))
+      .option('--lr <x>', 'qat: Adam learning rate (default 1e-4)', parsePositiveNumber('--lr'))
       .option('--no-measure', 'skip the before/after measurements')
       .option('--budget-ms <ms>', 'time spent per speed measurement (default 1500); static/qat time each Conv plan for a sixth of it (at most 250)', parsePositiveInt('--budget-ms'))
       .option('--threads <n>', 'onnxruntime intra-op threads per session for calibration, Conv-plan timing and the table (default 1: one session per core, as serve runs models)', parsePositiveInt('--threads'))
@@ -84,6 +84,7 @@ async function runQuantize(input: string, f: QuantizeFlags): Promise<void> {
   if (!(METHODS as readonly string[]).includes(f.method)) throw new TrainferError(`--method must be one of ${METHODS.join(', ')}, got '${f.method}'`);
   if (f.activations !== 'uint8' && f.activations !== 'int8') throw new TrainferError(`--activations must be uint8 or int8, got '${f.activations}'`);
   if (f.percentile !== undefined && !(f.percentile > 50 && f.percentile <= 100)) throw new TrainferError(`--percentile must be in (50, 100], got ${f.percentile}`);
+  if (f.blockSize !== undefined && !(f.blockSize >= 16 && (f.blockSize & (f.blockSize - 1)) === 0)) throw new TrainferError(`--block-size must be a power of two ≥ 16, got ${f.blockSize}`);
   const common = {
     input,
     dims: parseDims(f.dim),

@@ -2,7 +2,8 @@
  * Dynamic int8 quantization: weights become int8 constants ahead of time; activations are quantized at
  * run time (u8, per batch). MatMul/Gemm become either ORT's fused `com.microsoft.DynamicQuantizeMatMul`
  * or the standard `DynamicQuantizeLinear → MatMulInteger → Cast → Mul` chain; Conv becomes
- * `DynamicQuantizeLinear → ConvInteger → Cast → Mul (→ Add bias)`. Works in every (sub)graph.
+ * `DynamicQuantizeLinear → ConvInteger → Cast → Mul (→ Add bias)` when asked, else keeps Conv in float32 with
+ * int8-stored weights (weight-only). Works in every (sub)graph.
  */
 import { attr } from '../../onnx/attr.js';
 import { type Graph, type Model, type Node, attrFloat, attrInt, walkGraphs } from '../../onnx/ir.js';
@@ -24,8 +25,8 @@ export interface DynamicOptions {
   matmulFormat: DynamicMatMulFormat;
   /**
    * Conv with ConvInteger (int8 compute; per-tensor zero point). When false, Conv weights are stored int8
-   * behind a DequantizeLinear and computed in float32 (weight-only: 4× smaller weights), since ConvInteger
-   * ran slower than fp32 Conv on onnxruntime's CPU provider (see docs/quantization.md).
+   * and decoded to float32 when onnxruntime loads the model (weight-only: 4× smaller weights, fp32 speed),
+   * since ConvInteger ran slower than fp32 Conv on onnxruntime's CPU provider (see docs/quantization.md).
    */
   conv: boolean;
   /** Skip MatMuls whose weight has fewer elements than this (default 0). */
