@@ -50,8 +50,10 @@ export interface PageState {
 /** A model's last answer. */
 export interface PagePrediction {
   label: string;
-  /** Softmax probability of `label`. */
+  /** Probability of `label`. */
   probability: number;
+  /** Every class's probability, in the model's class order. */
+  probabilities: number[];
   /** Time of that `session.run`, ms. */
   latencyMs: number;
 }
@@ -88,5 +90,7 @@ export interface BrowserBenchReport {
 /** `window.trainfer`. */
 export interface PageApi {
   state(): PageState;
+  /** Resolves, with the state, once every prediction the page has started is done. */
+  settle(): Promise<PageState>;
   benchmark(options?: PageBenchOptions): Promise<BrowserBenchReport>;
 }

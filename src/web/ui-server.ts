@@ -24,6 +24,8 @@ export interface UiServerOptions {
   lab?: string;
   /** The built page (default: dist/web of this package). */
   pageDir?: string;
+  /** Send COOP/COEP so the page may use WASM threads (default true; false to embed the page elsewhere). */
+  crossOriginIsolation?: boolean;
 }
 
 /** A running UI server. */
@@ -57,7 +59,8 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   const labReport = o.lab ? findLabReport(o.lab) : undefined;
   const app = Fastify({ logger: false });
   app.addHook('onSend', async (_req, reply) => {
-    reply.headers({ ...ISOLATION_HEADERS, 'x-content-type-options': 'nosniff' });
+    if (o.crossOriginIsolation !== false) reply.headers(ISOLATION_HEADERS);
+    reply.header('x-content-type-options', 'nosniff');
   });
   app.get('/models/index.json', async (_req, reply) => {
     reply.header('cache-control', 'no-store');

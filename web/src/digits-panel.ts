@@ -25,35 +25,35 @@ export function digitsPanel(ctx: PanelContext, models: LoadedModel[]): Panel {
   const cards = models.map((m) => card(byId('digit-cards'), m));
   const seen = byId('seen') as HTMLCanvasElement;
   let input: Float32Array | undefined;
-  let busy = false;
+  let busy: Promise<void> | undefined;
   let again = false;
 
-  const predict = async (): Promise<void> => {
+  const predict = (): Promise<void> => {
     if (busy) {
       again = true;
-      return;
+      return busy;
     }
-    busy = true;
-    try {
-      do {
-        again = false;
-        const x = input;
-        for (const c of cards) {
-          if (!x) {
-            showEmpty(c);
-            continue;
-          }
-          try {
-            const { output, ms } = await runTimed(c.model, feeds(c.model, x));
-            show(ctx, c, probabilities(output.data as Float32Array), ms);
-          } catch (err) {
-            ctx.onError(`${c.model.entry.name}: ${String(err)}`);
-          }
+    busy = predictLoop().finally(() => (busy = undefined));
+    return busy;
+  };
+  // Runs every model on the latest input; a change during the run starts one more pass.
+  const predictLoop = async (): Promise<void> => {
+    do {
+      again = false;
+      const x = input;
+      for (const c of cards) {
+        if (!x) {
+          showEmpty(c);
+          continue;
         }
-      } while (again);
-    } finally {
-      busy = false;
-    }
+        try {
+          const { output, ms } = await runTimed(c.model, feeds(c.model, x));
+          show(ctx, c, probabilities(output.data as Float32Array), ms);
+        } catch (err) {
+          ctx.onError(`${c.model.entry.name}: ${String(err)}`);
+        }
+      }
+    } while (again);
   };
 
   const pad = new DrawPad({
@@ -76,7 +76,7 @@ export function digitsPanel(ctx: PanelContext, models: LoadedModel[]): Panel {
   const feeds = (m: LoadedModel, x: Float32Array): Record<string, Ort.Tensor> => ({
     [m.entry.input.name]: new ctx.rt.ort.Tensor('float32', x, batchOneShape(m.entry)),
   });
-  return { benchFeeds: (m) => feeds(m, input ?? new Float32Array(784)) };
+  return { benchFeeds: (m) => feeds(m, input ?? new Float32Array(784)), idle: async () => void (await busy) };
 }
 
 function card(parent: HTMLElement, m: LoadedModel): Card {
@@ -116,7 +116,7 @@ function show(ctx: PanelContext, c: Card, p: number[], ms: number): void {
   c.prob.textContent = `${(p[best]! * 100).toFixed(1)}%`;
   c.latency.textContent = `${formatMs(ms)} per inference`;
   c.latency.dataset.ms = String(ms);
-  ctx.onPrediction(c.model.entry.name, { label, probability: p[best]!, latencyMs: ms });
+  ctx.onPrediction(c.model.entry.name, { label, probability: p[best]!, probabilities: p, latencyMs: ms });
 }
 
 function showEmpty(c: Card): void {

@@ -9,7 +9,7 @@ import type { PageApi, PageBenchOptions, PageState } from '../../src/web/page-ap
 import { type BenchTarget, renderBenchTable, runBenchmark } from './bench.js';
 import { formatBytes, formatMs } from './format.js';
 import { type LoadedModel, fetchManifest, loadModel } from './models.js';
-import { PANELS, type PanelContext } from './panels.js';
+import { PANELS, type Panel, type PanelContext } from './panels.js';
 import { loadRuntime } from './runtime.js';
 
 declare global {
@@ -20,6 +20,7 @@ declare global {
 
 const state: PageState = { ready: false, models: [], predictions: {}, errors: [] };
 const targets: BenchTarget[] = [];
+const panels: Panel[] = [];
 
 async function start(): Promise<void> {
   const rt = await loadRuntime(new URLSearchParams(location.search));
@@ -58,6 +59,7 @@ async function start(): Promise<void> {
   }
   for (const [kind, models] of byKind) {
     const panel = PANELS[kind]!(ctx, models);
+    panels.push(panel);
     for (const model of models) targets.push({ model, panel });
   }
   el('empty').hidden = manifest.models.length > 0;
@@ -126,6 +128,11 @@ function text(id: string, s: string): void {
 
 window.trainfer = {
   state: () => structuredClone(state),
+  settle: async () => {
+    // A panel's pending prediction re-runs itself while its input keeps changing, so one wait suffices.
+    await Promise.all(panels.map((p) => p.idle()));
+    return structuredClone(state);
+  },
   benchmark: () => Promise.reject(new Error('the page is still loading')),
 };
 start().catch((err: unknown) => {

@@ -24,6 +24,8 @@ export interface PanelContext {
 export interface Panel {
   /** Feeds for one benchmark inference of `model` (the panel's current input, or a fixed sample). */
   benchFeeds(model: LoadedModel): Record<string, Ort.Tensor>;
+  /** Resolves when the panel's pending predictions are done. */
+  idle(): Promise<void>;
 }
 
 /** Builds the panel for `models` (all of one kind) inside the page. */
