@@ -101,6 +101,8 @@ test('the UI server: COOP/COEP on every response, the manifest, models only, pre
     assert.equal(wasm.headers.get('content-encoding'), 'br');
     assert.equal(wasm.headers.get('content-type'), 'application/wasm');
     assert.match(wasm.headers.get('cache-control') ?? '', /immutable/);
+    assert.ok(Number(wasm.headers.get('content-length')) < 4e6, `brotli: the 14 MB WASM in under 4 MB, got ${wasm.headers.get('content-length')}`);
+    assert.ok((await wasm.arrayBuffer()).byteLength > 10e6, 'and it decodes to the full WASM');
     const lab1 = await get('lab/');
     assert.equal(lab1.status, 200);
     assert.match(await lab1.text(), /<title>lab<\/title>/);

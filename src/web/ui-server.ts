@@ -57,7 +57,8 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   scanModels({ dir: modelsDir }); // fails early, with the flag's name, on a bad directory
   const pageDir = o.pageDir ?? builtPageDir();
   const labReport = o.lab ? findLabReport(o.lab) : undefined;
-  const app = Fastify({ logger: false });
+  // forceCloseConnections: a browser's idle keep-alive connections must not hold up close().
+  const app = Fastify({ logger: false, forceCloseConnections: true });
   app.addHook('onSend', async (_req, reply) => {
     if (o.crossOriginIsolation !== false) reply.headers(ISOLATION_HEADERS);
     reply.header('x-content-type-options', 'nosniff');
@@ -72,9 +73,10 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     preCompressed: true,
     // @fastify/static 9.0.0 answers 404 for a directory index when preCompressed is on: '/' is its own route below.
     index: false,
+    cacheControl: false,
     setHeaders: (res, path) => {
       // Vite names assets by content hash: they never change under the same name.
-      res.setHeader('cache-control', path.includes(`${join('web', 'assets')}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      res.setHeader('cache-control', path.includes(join('web', 'assets')) ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });
   app.get('/', (_req, reply) => reply.sendFile('index.html'));
