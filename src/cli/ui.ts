@@ -1,0 +1,83 @@
+/**
+ * `trainfer ui`: serve the browser page (onnxruntime-web) with a models directory, cross-origin isolated
+ * (COOP/COEP) so WASM threads work, and the latest lab report. `--bench` instead opens the page in
+ * headless Chromium, runs the in-browser benchmark on every model and prints p50/p99/throughput.
+ * SIGTERM/SIGINT stop the server.
+ */
+import type { Command } from 'commander';
+import { formatBrowserBench } from '../web/bench-table.js';
+import { runBrowserBenchmark } from '../web/browser-bench.js';
+import { scanModels } from '../web/catalog.js';
+import { startUiServer } from '../web/ui-server.js';
+import { type CliCommand, parsePositiveInt } from './command.js';
+
+interface UiFlags {
+  port: number;
+  host: string;
+  models: string;
+  lab?: string;
+  isolation: boolean;
+  bench?: boolean;
+  iterations: number;
+  warmup: number;
+  threads?: number;
+  backend?: 'wasm' | 'webgpu';
+  json?: boolean;
+}
+
+/** `trainfer ui` */
+export const uiCommand: CliCommand = {
+  name: 'ui',
+  define(program: Command) {
+    program
+      .command('ui')
+      .description('serve the browser page: draw a digit, see every MNIST model (fp32, int8, …) predict it with onnxruntime-web, benchmark them in the browser')
+      .option('--port <n>', 'TCP port (0 picks a free one)', parsePort, 8080)
+      .option('--host <address>', 'interface to bind', '127.0.0.1')
+      .option('--models <dir>', 'directory of .onnx models (any layout: flat files, <model>/<version>/model.onnx, model.onnx + tokenizer.json)', 'models')
+      .option('--lab <path>', 'lab report to serve under /lab/: a report.html, or a directory of lab runs (the newest is served)')
+      .option('--no-isolation', 'do not send COOP/COEP (the page then runs one WASM thread)')
+      .option('--bench', 'run the in-browser benchmark in headless Chromium, print it and exit')
+      .option('--iterations <n>', 'with --bench: timed inferences per model', parsePositiveInt('--iterations'), 200)
+      .option('--warmup <n>', 'with --bench: untimed runs per model first', parsePositiveInt('--warmup'), 10)
+      .option('--threads <n>', 'with --bench: WASM threads (default: up to 4)', parsePositiveInt('--threads'))
+      .option('--backend <b>', 'with --bench: wasm or webgpu (default: WebGPU when the browser has it)', parseBackend)
+      .option('--json', 'with --bench: print the result as one JSON object')
+      .action(async (flags: UiFlags) => {
+        if (flags.bench) await runBench(flags);
+        else await runUi(flags);
+      });
+  },
+};
+
+async function runUi(f: UiFlags): Promise<void> {
+  const ui = await startUiServer({ modelsDir: f.models, port: f.port, host: f.host, lab: f.lab, crossOriginIsolation: f.isolation });
+  const models = scanModels({ dir: f.models }).models;
+  const runnable = models.filter((m) => m.kind !== 'other');
+  process.stderr.write(`trainfer ui: ${ui.url} — ${runnable.length} model(s) the page runs${runnable.length ? `: ${runnable.map((m) => `${m.name} (${m.kind}, ${m.precision})`).join(', ')}` : ''}\n`);
+  for (const m of models.filter((e) => e.kind === 'other')) process.stderr.write(`trainfer ui: not run: ${m.name}: ${m.reason}\n`);
+  if (!runnable.length) process.stderr.write(`trainfer ui: no digit or text models in ${f.models}: e.g. trainfer train --model cnn --data mnist --out ${f.models}/cnn.onnx\n`);
+  if (ui.labReport) process.stderr.write(`trainfer ui: lab report ${ui.labReport} at ${ui.url}lab/\n`);
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  await ui.close();
+  process.stderr.write(`trainfer ui: ${signal}: stopped\n`);
+}
+
+async function runBench(f: UiFlags): Promise<void> {
+  const r = await runBrowserBenchmark({ modelsDir: f.models, iterations: f.iterations, warmup: f.warmup, threads: f.threads, backend: f.backend });
+  process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `${formatBrowserBench(r)}\n`);
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port must be an integer in [0, 65535], got '${v}'`);
+  return n;
+}
+
+function parseBackend(v: string): 'wasm' | 'webgpu' {
+  if (v !== 'wasm' && v !== 'webgpu') throw new Error(`--backend must be wasm or webgpu, got '${v}'`);
+  return v;
+}
