@@ -17,6 +17,6 @@ export default tseslint.config(
   {
     // The browser page (web/): DOM globals instead of Node's.
     files: ['web/src/**/*.ts'],
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', navigator: 'readonly', location: 'readonly', fetch: 'readonly', performance: 'readonly', requestAnimationFrame: 'readonly', WebAssembly: 'readonly', URLSearchParams: 'readonly', HTMLElement: 'readonly', HTMLCanvasElement: 'readonly', HTMLInputElement: 'readonly', HTMLButtonElement: 'readonly', HTMLFormElement: 'readonly', HTMLAnchorElement: 'readonly', HTMLTableElement: 'readonly', PointerEvent: 'readonly', structuredClone: 'readonly', console: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', navigator: 'readonly', location: 'readonly', fetch: 'readonly', performance: 'readonly', requestAnimationFrame: 'readonly', WebAssembly: 'readonly', URLSearchParams: 'readonly', HTMLElement: 'readonly', HTMLCanvasElement: 'readonly', HTMLInputElement: 'readonly', HTMLTextAreaElement: 'readonly', HTMLButtonElement: 'readonly', HTMLFormElement: 'readonly', HTMLAnchorElement: 'readonly', HTMLTableElement: 'readonly', PointerEvent: 'readonly', structuredClone: 'readonly', console: 'readonly', setTimeout: 'readonly' } },
   },
 );

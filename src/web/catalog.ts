@@ -79,7 +79,9 @@ export function describeModel(root: string, file: string, prefix: string): Manif
     bytes: bytes.byteLength,
     sha256: createHash('sha256').update(bytes).digest('hex'),
     input: { name: '', dtype: '', shape: [] },
+    inputs: [],
     output: { name: '', dtype: '', shape: [] },
+    scores: 'logits',
     classes: [],
   };
   let model: Model;
@@ -91,13 +93,20 @@ export function describeModel(root: string, file: string, prefix: string): Manif
   const g = model.graph;
   const inputs = g.inputs.filter((v) => !g.initializers.has(v.name));
   const entry: ManifestModel = { ...base, precision: precisionOf(model) };
+  entry.inputs = inputs.map(tensorOf);
   if (inputs[0]) entry.input = tensorOf(inputs[0]);
-  if (g.outputs[0]) entry.output = tensorOf(g.outputs[0]);
+  if (g.outputs[0]) {
+    entry.output = tensorOf(g.outputs[0]);
+    const op = g.nodes.find((n) => n.outputs.includes(g.outputs[0]!.name))?.opType;
+    entry.scores = op === 'Softmax' ? 'probabilities' : op === 'LogSoftmax' ? 'log-probabilities' : 'logits';
+  }
   const classNames = parseClassNames(model.metadata.get('trainfer.class_names'));
   if (hasExternalData(model)) return { ...entry, reason: 'weights in external data files (the page loads single-file models)' };
   const tokenizer = join(dirname(file), 'tokenizer.json');
   if (basename(file).toLowerCase() === 'model.onnx' && existsSync(tokenizer)) {
     const tokRel = relative(root, tokenizer).split(sep).map(encodeURIComponent).join('/');
+    const bad = inputs.find((v) => !(v.type && (v.type.dtype === 'int64' || v.type.dtype === 'int32') && v.type.shape?.length === 2));
+    if (bad || !inputs.length) return { ...entry, reason: bad ? `beside tokenizer.json, but input '${bad.name}' is not [batch, sequence] int64/int32 token ids` : 'no inputs' };
     return { ...entry, kind: 'text', tokenizerUrl: prefix + tokRel, classes: classNames ?? [] };
   }
   const why = digitsMismatch(inputs, g.outputs);

@@ -31,8 +31,13 @@ export interface ManifestModel {
   bytes: number;
   /** SHA-256 of the file (hex), to tell identical files apart from same-named ones. */
   sha256: string;
+  /** The first graph input (initializers excluded). */
   input: ManifestTensor;
+  /** Every graph input (a text model may take ids, an attention mask and token type ids). */
+  inputs: ManifestTensor[];
   output: ManifestTensor;
+  /** What the first output holds, from the op that produces it: Softmax → probabilities, LogSoftmax → log-probabilities, else logits. */
+  scores: 'logits' | 'probabilities' | 'log-probabilities';
   /** Class names from the model's metadata (`trainfer.class_names`), or `'0'…'9'` for digits. */
   classes: string[];
   /** `text` models: URL of `tokenizer.json`. */

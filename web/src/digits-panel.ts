@@ -48,7 +48,7 @@ export function digitsPanel(ctx: PanelContext, models: LoadedModel[]): Panel {
         }
         try {
           const { output, ms } = await runTimed(c.model, feeds(c.model, x));
-          show(ctx, c, probabilities(output.data as Float32Array), ms);
+          show(ctx, c, probabilities(c.model.entry, output.data as Float32Array), ms);
         } catch (err) {
           ctx.onError(`${c.model.entry.name}: ${String(err)}`);
         }

@@ -58,9 +58,14 @@ async function start(): Promise<void> {
     }
   }
   for (const [kind, models] of byKind) {
-    const panel = PANELS[kind]!(ctx, models);
-    panels.push(panel);
-    for (const model of models) targets.push({ model, panel });
+    try {
+      const panel = await PANELS[kind]!(ctx, models);
+      panels.push(panel);
+      for (const model of models) targets.push({ model, panel });
+    } catch (err) {
+      for (const m of models) state.models.find((i) => i.name === m.entry.name)!.status = `error: ${String(err)}`;
+      fail(`${kind} models: ${String(err)}`);
+    }
   }
   el('empty').hidden = manifest.models.length > 0;
   if (targets.length) setUpBenchForm(rt);

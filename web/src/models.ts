@@ -63,11 +63,11 @@ export function batchOneShape(entry: ManifestModel): number[] {
   return entry.input.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
 }
 
-/** Class probabilities from a model's scores: kept as they are when they already are (in [0, 1], summing to 1), else softmax. */
-export function probabilities(scores: ArrayLike<number>): number[] {
+/** Class probabilities from a model's first output, by what the manifest says it holds. */
+export function probabilities(entry: ManifestModel, scores: ArrayLike<number>): number[] {
   const v = Array.from(scores);
-  const sum = v.reduce((a, b) => a + b, 0);
-  if (v.every((p) => p >= 0 && p <= 1) && Math.abs(sum - 1) < 1e-3) return v;
+  if (entry.scores === 'probabilities') return v;
+  if (entry.scores === 'log-probabilities') return v.map(Math.exp);
   return softmax(v);
 }
 

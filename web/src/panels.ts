@@ -1,6 +1,6 @@
 /**
- * One panel per model kind, in one static table: the digits canvas today; a text classifier's box is
- * one more entry (a `text-panel.ts` exporting a `PanelFactory`, using the manifest's `tokenizerUrl`).
+ * One panel per model kind, in one static table: the digits canvas and the text box. A new kind is one
+ * more entry here (a `<kind>-panel.ts` exporting a `PanelFactory`) and a rule in src/web/catalog.ts.
  * A kind without a panel is listed under "other models" and not run.
  */
 import type * as Ort from 'onnxruntime-web';
@@ -29,9 +29,10 @@ export interface Panel {
 }
 
 /** Builds the panel for `models` (all of one kind) inside the page. */
-export type PanelFactory = (ctx: PanelContext, models: LoadedModel[]) => Panel;
+export type PanelFactory = (ctx: PanelContext, models: LoadedModel[]) => Panel | Promise<Panel>;
 
-/** The panel for each kind the page can run. */
+/** The panel for each kind the page can run. The text panel (and its tokenizer library) loads only when a text model exists. */
 export const PANELS: Partial<Record<ModelKind, PanelFactory>> = {
   digits: digitsPanel,
+  text: async (ctx, models) => (await import('./text-panel.js')).textPanel(ctx, models),
 };
