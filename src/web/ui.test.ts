@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -163,6 +163,40 @@ describe('the browser page (onnxruntime-web in headless Chromium)', { skip }, ()
     }
   });
 
+  test('WebGPU (Chromium’s SwiftShader software adapter): the page picks it and predicts the drawn digit as onnxruntime-node does', async (t) => {
+    // A WebGPU adapter without a GPU: Chromium's SwiftShader (Vulkan on the CPU) — slow, but the real WebGPU path.
+    const gpuBrowser = await launchChromium({ args: ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-unsafe-swiftshader'] });
+    const gpuDir = mkdtempSync(join(tmpdir(), 'trainfer-webgpu-'));
+    copyFileSync(trained.files.mlp, join(gpuDir, 'mlp.onnx'));
+    const gpuUi = await startUiServer({ modelsDir: gpuDir, port: 0 });
+    try {
+      const page = await gpuBrowser.newPage();
+      const { state, log } = await openPage({ page, url: gpuUi.url });
+      if (!state.backend?.webgpu) {
+        if (process.env.CI) assert.fail('CI: no WebGPU adapter from SwiftShader in this Chromium');
+        t.skip('this Chromium gives no WebGPU adapter');
+        return;
+      }
+      assert.equal(state.backend.provider, 'webgpu');
+      assert.match((await page.textContent('#backend')) ?? '', /^WebGPU \(WASM SIMD for the rest\)/);
+      assert.deepEqual(state.models.map((m) => m.status), ['loaded']);
+      await drawStrokes(page, digit.strokes);
+      const after: PageState = await page.evaluate<PageState>('window.trainfer.settle()');
+      assert.equal(after.predictions.mlp?.label, String(digit.label));
+      const s = await Session.create({ model: trained.models.mlp }, { intraOpThreads: 1 });
+      const logits = Object.values(await s.run({ [s.inputNames[0]!]: new Tensor('float32', [1, 1, 28, 28], Float32Array.from(after.digitInput!)) }))[0]!.data as Float32Array;
+      await s.release();
+      softmax(logits).forEach((p, i) => assert.ok(Math.abs(p - after.predictions.mlp!.probabilities[i]!) < 1e-3, `mlp class ${i}: webgpu ${after.predictions.mlp!.probabilities[i]} vs node ${p}`));
+      assert.deepEqual(log.consoleErrors, []);
+      assert.deepEqual(log.foreignRequests, []);
+      assert.ok(log.requests.some((u) => /\/assets\/ort-wasm-simd-threaded\.asyncify-[\w-]+\.wasm$/.test(u)), 'the WebGPU build of onnxruntime-web');
+    } finally {
+      await gpuBrowser.close();
+      await gpuUi.close();
+      rmSync(gpuDir, { recursive: true, force: true });
+    }
+  });
+
   test('without COOP/COEP the page is not cross-origin isolated and runs one WASM thread', async () => {
     const plain = await startUiServer({ modelsDir: dir, port: 0, crossOriginIsolation: false });
     const page = await browser.newPage();
@@ -179,10 +213,10 @@ describe('the browser page (onnxruntime-web in headless Chromium)', { skip }, ()
   });
 
   test('runBrowserBenchmark: p50/p99/throughput per model, download size, no foreign requests', async () => {
-    const r = await runBrowserBenchmark({ modelsDir: dir, iterations: 40, warmup: 3 });
+    const r = await runBrowserBenchmark({ modelsDir: dir, iterations: 30, warmup: 3 });
     assert.deepEqual(r.models.map((m) => `${m.name}:${m.kind}:${m.precision}`), ['cnn:digits:fp32', 'cnn-int8:digits:int8', 'mlp:digits:fp32', 'mlp-int8:digits:int8', 'spam:text:fp32']);
     for (const m of r.models) {
-      assert.equal(m.iterations, 40);
+      assert.equal(m.iterations, 30);
       assert.ok(m.p50Ms > 0 && m.p50Ms <= m.p99Ms && m.p99Ms <= m.maxMs, JSON.stringify(m));
       assert.ok(Math.abs(m.throughputPerS - 1000 / m.meanMs) / m.throughputPerS < 1e-9);
       assert.ok(m.loadMs > 0);

@@ -39,7 +39,8 @@ export async function loadRuntime(params: URLSearchParams): Promise<Runtime> {
 /** Creates a session from model bytes on the runtime's backend (WebGPU falls back to WASM per op). */
 export async function createSession(rt: Runtime, bytes: Uint8Array): Promise<Ort.InferenceSession> {
   const executionProviders = rt.backend.provider === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'];
-  return rt.ort.InferenceSession.create(bytes, { executionProviders, graphOptimizationLevel: 'all' });
+  // logSeverityLevel 3: errors only (onnxruntime's note that shape ops run on the CPU is not one).
+  return rt.ort.InferenceSession.create(bytes, { executionProviders, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
 }
 
 async function hasWebGpu(): Promise<boolean> {
