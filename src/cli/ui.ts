@@ -4,17 +4,19 @@
  * headless Chromium, runs the in-browser benchmark on every model and prints p50/p99/throughput.
  * SIGTERM/SIGINT stop the server.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatBrowserBench } from '../web/bench-table.js';
 import { runBrowserBenchmark } from '../web/browser-bench.js';
 import { scanModels } from '../web/catalog.js';
-import { startUiServer } from '../web/ui-server.js';
+import { findLabReport, startUiServer } from '../web/ui-server.js';
 import { type CliCommand, parsePositiveInt } from './command.js';
 
 interface UiFlags {
   port: number;
   host: string;
-  models: string;
+  models?: string;
   lab?: string;
   isolation: boolean;
   bench?: boolean;
@@ -34,8 +36,8 @@ export const uiCommand: CliCommand = {
       .description('serve the browser page: draw a digit, see every MNIST model (fp32, int8, …) predict it with onnxruntime-web, benchmark them in the browser')
       .option('--port <n>', 'TCP port (0 picks a free one)', parsePort, 8080)
       .option('--host <address>', 'interface to bind', '127.0.0.1')
-      .option('--models <dir>', 'directory of .onnx models (any layout: flat files, <model>/<version>/model.onnx, model.onnx + tokenizer.json)', 'models')
-      .option('--lab <path>', 'lab report to serve under /lab/: a report.html, or a directory of lab runs (the newest is served)')
+      .option('--models <dir>', 'directory of .onnx models (any layout: flat files, <model>/<version>/model.onnx, model.onnx + tokenizer.json); default ./models, else the latest lab run\'s models (lab-results/latest/models)')
+      .option('--lab <path>', 'lab report to serve under /lab/: a report.html, or a directory of lab runs (the newest is served); default ./lab-results when it exists')
       .option('--no-isolation', 'do not send COOP/COEP (the page then runs one WASM thread)')
       .option('--bench', 'run the in-browser benchmark in headless Chromium, print it and exit')
       .option('--iterations <n>', 'with --bench: timed inferences per model', parsePositiveInt('--iterations'), 200)
@@ -44,19 +46,37 @@ export const uiCommand: CliCommand = {
       .option('--backend <b>', 'with --bench: wasm or webgpu (default: WebGPU when the browser has it)', parseBackend)
       .option('--json', 'with --bench: print the result as one JSON object')
       .action(async (flags: UiFlags) => {
-        if (flags.bench) await runBench(flags);
-        else await runUi(flags);
+        const models = flags.models ?? defaultModelsDir();
+        if (flags.bench) await runBench(models, flags);
+        else await runUi(models, { ...flags, lab: flags.lab ?? defaultLab() });
       });
   },
 };
 
-async function runUi(f: UiFlags): Promise<void> {
-  const ui = await startUiServer({ modelsDir: f.models, port: f.port, host: f.host, lab: f.lab, crossOriginIsolation: f.isolation });
-  const models = scanModels({ dir: f.models }).models;
-  const runnable = models.filter((m) => m.kind !== 'other');
+/** ./models, else the models of the latest `trainfer lab` run, else ./models (whose absence is then the error). */
+function defaultModelsDir(): string {
+  if (existsSync('models')) return 'models';
+  const lab = join('lab-results', 'latest', 'models');
+  return existsSync(lab) ? lab : 'models';
+}
+
+/** ./lab-results when it holds a report. */
+function defaultLab(): string | undefined {
+  if (!existsSync('lab-results')) return undefined;
+  try {
+    return findLabReport('lab-results');
+  } catch {
+    return undefined;
+  }
+}
+
+async function runUi(models: string, f: UiFlags): Promise<void> {
+  const ui = await startUiServer({ modelsDir: models, port: f.port, host: f.host, lab: f.lab, crossOriginIsolation: f.isolation });
+  const entries = scanModels({ dir: models }).models;
+  const runnable = entries.filter((m) => m.kind !== 'other');
   process.stderr.write(`trainfer ui: ${ui.url} — ${runnable.length} model(s) the page runs${runnable.length ? `: ${runnable.map((m) => `${m.name} (${m.kind}, ${m.precision})`).join(', ')}` : ''}\n`);
-  for (const m of models.filter((e) => e.kind === 'other')) process.stderr.write(`trainfer ui: not run: ${m.name}: ${m.reason}\n`);
-  if (!runnable.length) process.stderr.write(`trainfer ui: no digit or text models in ${f.models}: e.g. trainfer train --model cnn --data mnist --out ${f.models}/cnn.onnx\n`);
+  for (const m of entries.filter((e) => e.kind === 'other')) process.stderr.write(`trainfer ui: not run: ${m.name}: ${m.reason}\n`);
+  if (!runnable.length) process.stderr.write(`trainfer ui: no digit or text models in ${models}: e.g. trainfer train --model cnn --data mnist --out ${models}/cnn.onnx\n`);
   if (ui.labReport) process.stderr.write(`trainfer ui: lab report ${ui.labReport} at ${ui.url}lab/\n`);
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -66,8 +86,8 @@ async function runUi(f: UiFlags): Promise<void> {
   process.stderr.write(`trainfer ui: ${signal}: stopped\n`);
 }
 
-async function runBench(f: UiFlags): Promise<void> {
-  const r = await runBrowserBenchmark({ modelsDir: f.models, iterations: f.iterations, warmup: f.warmup, threads: f.threads, backend: f.backend });
+async function runBench(models: string, f: UiFlags): Promise<void> {
+  const r = await runBrowserBenchmark({ modelsDir: models, iterations: f.iterations, warmup: f.warmup, threads: f.threads, backend: f.backend });
   process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `${formatBrowserBench(r)}\n`);
 }
 

@@ -122,8 +122,9 @@ export function builtPageDir(): string {
 }
 
 /**
- * The lab report to serve: `path` itself when it is an `.html` file, `path/report.html`, or the newest
- * `report.html` one level down (lab runs write one directory per run).
+ * The lab report to serve: `path` itself when it is an `.html` file, `path/report.html`,
+ * `path/latest/report.html` (`trainfer lab` points `latest` at its newest run), or the newest
+ * `report.html` one level down (one directory per run).
  */
 export function findLabReport(path: string): string {
   if (!existsSync(path)) throw new TrainferError(`--lab ${path}: no such file or directory`);
@@ -131,8 +132,8 @@ export function findLabReport(path: string): string {
     if (!/\.html?$/i.test(path)) throw new TrainferError(`--lab ${path}: not an .html report`);
     return resolve(path);
   }
-  const direct = join(path, 'report.html');
-  if (existsSync(direct)) return resolve(direct);
+  // A lab results root points `latest` at its newest run.
+  for (const direct of [join(path, 'report.html'), join(path, 'latest', 'report.html')]) if (existsSync(direct)) return resolve(direct);
   const runs = readdirSync(path, { withFileTypes: true })
     .filter((e) => e.isDirectory() && existsSync(join(path, e.name, 'report.html')))
     .map((e) => join(path, e.name, 'report.html'))
