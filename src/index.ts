@@ -119,3 +119,19 @@ export { summarizeReport } from './compress/quantize/report.js';
 export type { QuantizeReport, NodeOutcome } from './compress/quantize/report.js';
 export { packInt4, unpackInt4 } from './compress/quantize/int4.js';
 export { upgradeOpset } from './compress/quantize/opset-upgrade.js';
+
+// The browser page: serve it with a models directory, scan a directory as the page sees it, benchmark
+// every model in headless Chromium (onnxruntime-web), the page's preprocessing of a drawing
+export { startUiServer, findLabReport, ISOLATION_HEADERS } from './web/ui-server.js';
+export type { UiServerOptions, UiServer } from './web/ui-server.js';
+export { scanModels } from './web/catalog.js';
+export type { ScanModelsOptions } from './web/catalog.js';
+export type { ModelManifest, ManifestModel, ManifestTensor, ModelKind, ModelPrecision } from './web/manifest.js';
+export { runBrowserBenchmark } from './web/browser-bench.js';
+export type { BrowserBenchOptions, BrowserBenchResult, PageDownload } from './web/browser-bench.js';
+export type { BackendInfo, BrowserBenchReport, BrowserModelBench, PageApi, PageState } from './web/page-api.js';
+export { formatBrowserBench } from './web/bench-table.js';
+export { summarizeLatencies, percentile } from './web/latency-stats.js';
+export type { LatencySummary } from './web/latency-stats.js';
+export { toMnistInput } from './web/mnist-input.js';
+export type { MnistInputOptions } from './web/mnist-input.js';

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { TrainferError } from '../util/errors.js';
+import { TrainferError, oneLine } from '../util/errors.js';
 import type { BrowserBenchReport, PageBenchOptions, PageState } from './page-api.js';
 import { startUiServer } from './ui-server.js';
 
@@ -137,7 +137,12 @@ const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '
 async function launchBrowser(executablePath?: string): Promise<Browser> {
   const path = executablePath ?? process.env.TRAINFER_CHROMIUM ?? CHROMIUM_CANDIDATES.find((p) => existsSync(p));
   if (!path) throw new TrainferError('no Chromium found for the browser benchmark (apt-get install chromium, or set TRAINFER_CHROMIUM)');
-  const { chromium } = await import('playwright-core');
+  let chromium: typeof import('playwright-core').chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (err) {
+    throw new TrainferError(`the browser benchmark needs playwright-core (npm install playwright-core): ${oneLine(err)}`, { cause: err });
+  }
   return chromium.launch({
     executablePath: path,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

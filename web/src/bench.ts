@@ -44,15 +44,18 @@ export async function runBenchmark(rt: Runtime, targets: BenchTarget[], o: PageB
 
 /** Renders a report as the page's table. */
 export function renderBenchTable(table: HTMLTableElement, r: BrowserBenchReport): void {
-  const rows = r.models.map((m) => [m.name, m.precision, formatBytes(m.bytes), formatMs(m.p50Ms), formatMs(m.p99Ms), `${Math.round(m.throughputPerS).toLocaleString('en-US')}/s`]);
+  const rows = r.models.map((m) => [m.name, m.precision, formatBytes(m.bytes), formatMs(m.p50Ms), formatMs(m.p99Ms), Math.round(m.throughputPerS).toLocaleString('en-US')]);
   table.innerHTML = '';
   const head = table.createTHead().insertRow();
-  for (const h of ['model', 'precision', 'size', 'p50', 'p99', 'throughput']) head.append(Object.assign(document.createElement('th'), { textContent: h }));
+  for (const h of ['model', 'prec.', 'size', 'p50', 'p99', 'inf/s']) head.append(Object.assign(document.createElement('th'), { textContent: h }));
   const body = table.createTBody();
   for (const cells of rows) {
     const tr = body.insertRow();
     for (const c of cells) tr.insertCell().textContent = c;
   }
-  const cap = table.createCaption();
-  cap.textContent = `${r.models[0]?.iterations ?? 0} inferences per model at batch 1 · ${r.backend.label}`;
+}
+
+/** One line under the table: what was measured, on what. */
+export function benchNote(r: BrowserBenchReport): string {
+  return `${r.models[0]?.iterations ?? 0} inferences per model at batch 1 after ${r.models[0]?.warmup ?? 0} warm-up runs · ${r.backend.label}`;
 }

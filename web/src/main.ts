@@ -6,7 +6,7 @@
 import './style.css';
 import type { ModelKind } from '../../src/web/manifest.js';
 import type { PageApi, PageBenchOptions, PageState } from '../../src/web/page-api.js';
-import { type BenchTarget, renderBenchTable, runBenchmark } from './bench.js';
+import { type BenchTarget, benchNote, renderBenchTable, runBenchmark } from './bench.js';
 import { formatBytes, formatMs } from './format.js';
 import { type LoadedModel, fetchManifest, loadModel } from './models.js';
 import { PANELS, type Panel, type PanelContext } from './panels.js';
@@ -21,6 +21,7 @@ declare global {
 const state: PageState = { ready: false, models: [], predictions: {}, errors: [] };
 const targets: BenchTarget[] = [];
 const panels: Panel[] = [];
+let readyMs = NaN;
 
 async function start(): Promise<void> {
   const rt = await loadRuntime(new URLSearchParams(location.search));
@@ -70,6 +71,7 @@ async function start(): Promise<void> {
   el('empty').hidden = manifest.models.length > 0;
   if (targets.length) setUpBenchForm(rt);
   state.ready = true;
+  readyMs = performance.now();
   showDownloadSize();
   window.trainfer.benchmark = (o?: PageBenchOptions) => runBenchmark(rt, targets, o ?? {});
 }
@@ -85,6 +87,7 @@ function setUpBenchForm(rt: Awaited<ReturnType<typeof loadRuntime>>): void {
     runBenchmark(rt, targets, { iterations }, (name, done, total) => (button.textContent = `${name} ${done}/${total}`))
       .then((r) => {
         renderBenchTable(el('bench-table') as HTMLTableElement, r);
+        text('bench-note', benchNote(r));
         showDownloadSize();
       })
       .catch((err: unknown) => fail(`benchmark: ${String(err)}`))
@@ -106,7 +109,7 @@ function showDownloadSize(): void {
     decoded += e.decodedBodySize;
     if (e.name.endsWith('.onnx')) models += e.decodedBodySize;
   }
-  text('download', `page download: ${formatBytes(transferred)} transferred, ${formatBytes(decoded)} uncompressed (models ${formatBytes(models)}, onnxruntime-web and the page ${formatBytes(decoded - models)}) · started in ${formatMs(performance.now())}`);
+  text('download', `page download: ${formatBytes(transferred)} transferred, ${formatBytes(decoded)} uncompressed (models ${formatBytes(models)}, onnxruntime-web and the page ${formatBytes(decoded - models)}) · ready in ${formatMs(readyMs)}`);
 }
 
 function listOther(line: string): void {
