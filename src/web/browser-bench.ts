@@ -5,7 +5,9 @@
  * size and every request the page made (all must go to the page's own origin). This is what
  * `trainfer ui --bench` runs, and what `trainfer bench --browser` plugs in.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { TrainferError, oneLine } from '../util/errors.js';
 import type { BrowserBenchReport, PageBenchOptions, PageState } from './page-api.js';
@@ -106,6 +108,36 @@ export async function pageDownload(page: Page): Promise<PageDownload> {
     }
     return d;
   })()`);
+}
+
+/** Options for `benchFilesInBrowser`: `runBrowserBenchmark`'s, with model files instead of a directory. */
+export interface BenchFilesOptions extends Omit<BrowserBenchOptions, 'modelsDir' | 'models'> {
+  /** `.onnx` files (a text model's `tokenizer.json` beside it comes along); names must differ. */
+  files: string[];
+}
+
+/**
+ * The in-browser benchmark of particular model files (what `trainfer bench --browser <model.onnx>`
+ * needs): links them into a temporary directory, so the page loads only these, and benchmarks that.
+ * Models are named by file name without `.onnx` (a text model by its directory's name).
+ */
+export async function benchFilesInBrowser(o: BenchFilesOptions): Promise<BrowserBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'trainfer-browser-bench-'));
+  try {
+    for (const file of o.files) {
+      if (!existsSync(file)) throw new TrainferError(`${file}: no such file`);
+      const isText = basename(file).toLowerCase() === 'model.onnx' && existsSync(join(dirname(file), 'tokenizer.json'));
+      const target = isText ? join(dir, basename(dirname(resolve(file)))) : dir;
+      mkdirSync(target, { recursive: true });
+      const dest = join(target, isText ? 'model.onnx' : basename(file));
+      if (existsSync(dest)) throw new TrainferError(`${file}: two models named ${basename(dest)}`);
+      symlinkSync(resolve(file), dest);
+      if (isText) symlinkSync(resolve(dirname(file), 'tokenizer.json'), join(target, 'tokenizer.json'));
+    }
+    return await runBrowserBenchmark({ ...o, modelsDir: dir });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Runs the in-browser benchmark on every model of `o.modelsDir` the page can run. */

@@ -48,10 +48,21 @@ function findOnnxFiles(dir: string, depth: number): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
     const p = join(dir, e.name);
-    if (e.isDirectory() && depth < MAX_DEPTH) out.push(...findOnnxFiles(p, depth + 1));
-    else if (e.isFile() && e.name.toLowerCase().endsWith('.onnx')) out.push(p);
+    // Symbolic links count as what they point to (a lab's `latest`, linked model files); broken ones are skipped.
+    const st = e.isSymbolicLink() ? statOrUndefined(p) : e;
+    if (!st) continue;
+    if (st.isDirectory() && depth < MAX_DEPTH) out.push(...findOnnxFiles(p, depth + 1));
+    else if (st.isFile() && e.name.toLowerCase().endsWith('.onnx')) out.push(p);
   }
   return out;
+}
+
+function statOrUndefined(p: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Describes one file, re-reading it only when its size or modification time changed. */

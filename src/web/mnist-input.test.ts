@@ -1,3 +1,4 @@
+// The page's digit preprocessing (MNIST's crop, 20 px fit and centre of mass) and the benchmark statistics.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadData } from '../data/load.js';

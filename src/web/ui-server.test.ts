@@ -1,6 +1,8 @@
+// The models catalog (kinds, precision, layouts, links) and the UI server (headers, what is and is not
+// served, precompressed WASM, the lab report, one-line errors), without a browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GraphBuilder } from '../onnx/builder.js';
@@ -36,6 +38,8 @@ async function modelsFixture(): Promise<string> {
   writeModel(join(dir, 'tabular.onnx'), g.toModel());
   writeFileSync(join(dir, 'broken.onnx'), 'not a model');
   writeFileSync(join(dir, 'notes.txt'), 'private');
+  symlinkSync(join(dir, 'mlp.onnx'), join(dir, 'linked.onnx'));
+  symlinkSync(join(dir, 'gone.onnx'), join(dir, 'dangling.onnx'));
   mkdirSync(join(dir, '.hidden'));
   writeModel(join(dir, '.hidden', 'secret.onnx'), mnistMlp());
   return dir;
@@ -46,7 +50,8 @@ test('scanModels: kinds, precision, names and URLs for flat, repository and text
   try {
     const m = scanModels({ dir });
     const byName = Object.fromEntries(m.models.map((e) => [e.name, e]));
-    assert.deepEqual(Object.keys(byName), ['broken', 'mlp', 'mlp-int8', 'mnist/1', 'spam', 'tabular']);
+    assert.deepEqual(Object.keys(byName), ['broken', 'linked', 'mlp', 'mlp-int8', 'mnist/1', 'spam', 'tabular']);
+    assert.equal(byName.linked!.sha256, byName.mlp!.sha256);
     assert.equal(byName.mlp!.kind, 'digits');
     assert.equal(byName.mlp!.precision, 'fp32');
     assert.equal(byName['mlp-int8']!.precision, 'int8');
@@ -84,7 +89,8 @@ test('the UI server: COOP/COEP on every response, the manifest, models only, pre
     }
     const manifest = (await (await get('models/index.json')).json()) as ModelManifest;
     assert.equal(manifest.labReport, 'lab/report.html');
-    assert.equal(manifest.models.length, 6);
+    assert.equal(manifest.models.length, 7);
+    assert.equal((await get('models/linked.onnx')).status, 200);
     const model = await get('models/mnist/1/model.onnx');
     assert.equal(model.status, 200);
     assert.equal((await model.arrayBuffer()).byteLength, manifest.models.find((e) => e.name === 'mnist/1')!.bytes);

@@ -1,3 +1,6 @@
+// The browser page end to end in headless Chromium: a real MNIST digit drawn with mouse events on a
+// phone-sized page and predicted by trained mlp/cnn fp32 and int8 models (agreeing with onnxruntime-node),
+// the text box, WebGPU (SwiftShader), threads with and without COOP/COEP, and the benchmark driver.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -7,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { Tensor } from '../onnx/tensor.js';
 import { Session } from '../runtime/session.js';
 import { browserSkipReason, launchChromium } from '../testing/chromium.js';
-import { openPage, runBrowserBenchmark } from './browser-bench.js';
+import { benchFilesInBrowser, openPage, runBrowserBenchmark } from './browser-bench.js';
 import type { PageState } from './page-api.js';
 import { type DigitModels, type DrawableDigit, PAD_SIZE, type Stroke, pickDrawableDigit, softmax, trainDigitModels } from './test-digits.js';
 import { writeTextClassifier } from './test-text.js';
@@ -231,5 +234,11 @@ describe('the browser page (onnxruntime-web in headless Chromium)', { skip }, ()
     assert.ok(r.models.every((m) => m.bytes > 0));
     assert.deepEqual(r.foreignRequests, []);
     assert.deepEqual(r.consoleErrors, []);
+  });
+
+  test('benchFilesInBrowser: just the given files (a text model with its tokenizer)', async () => {
+    const r = await benchFilesInBrowser({ files: [trained.files.mlpInt8, join(dir, 'spam', 'model.onnx')], iterations: 5, warmup: 1 });
+    assert.deepEqual(r.models.map((m) => `${m.name}:${m.kind}`), ['mlp-int8:digits', 'spam:text']);
+    assert.ok(r.models.every((m) => m.iterations === 5 && m.p50Ms > 0));
   });
 });
