@@ -14,9 +14,10 @@ import { inferCommand } from './infer.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { quantizeCommand } from './quantize.js';
+import { deployCommand } from './deploy.js';
 import { uiCommand } from './ui.js';
 
-const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, uiCommand];
+const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand, uiCommand];
 
 /** Builds the root program (exported for tests). */
 export function buildProgram(): Command {
