@@ -15,7 +15,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { loadData } from '../src/data/load.js';
 import { writeModel } from '../src/onnx/model-io.js';
 import { fit } from '../src/train/fit.js';
@@ -23,7 +22,8 @@ import { buildModel } from '../src/train/job.js';
 import { quantizeFile } from '../src/compress/quantize/pipeline.js';
 import { type BrowserBenchResult, runBrowserBenchmark } from '../src/web/browser-bench.js';
 import { scanModels } from '../src/web/catalog.js';
-import { type LatencySummary, summarizeLatencies } from '../src/web/latency-stats.js';
+import type { LatencySummary } from '../src/web/latency-stats.js';
+import { nodeLatency } from '../src/web/node-latency.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const iterations = Number(arg('--iterations') ?? 500);
@@ -46,21 +46,6 @@ async function buildModels(dir: string): Promise<void> {
   }
 }
 
-/** onnxruntime-node, one intra-op thread, batch 1: `iterations` back-to-back runs on one pre-built input. */
-async function nodeLatency(file: string, inputName: string, shape: number[], x: Float32Array): Promise<LatencySummary> {
-  const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  const feeds = { [inputName]: new ort.Tensor('float32', x, shape) };
-  for (let i = 0; i < 20; i++) await s.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    const t0 = performance.now();
-    await s.run(feeds);
-    times.push(performance.now() - t0);
-  }
-  await s.release();
-  return summarizeLatencies(times);
-}
-
 const dir = arg('--models') ?? CACHE;
 if (!arg('--models')) await buildModels(dir);
 const manifest = scanModels({ dir });
@@ -70,10 +55,10 @@ const load0 = loadavg()[0]!;
 // The page benchmarks on its current input: zeros until someone draws. Node gets the same zeros.
 const browser1 = await runBrowserBenchmark({ modelsDir: dir, iterations, warmup: 20, threads: 1 });
 const browserN = await runBrowserBenchmark({ modelsDir: dir, iterations, warmup: 20 });
-const node: Record<string, LatencySummary> = {};
-for (const m of digits) node[m.name] = await nodeLatency(join(dir, decodeURIComponent(m.url.slice('models/'.length))), m.input.name, m.input.shape.map((d) => (typeof d === 'number' ? d : 1)), new Float32Array(784));
-
 const row = (r: BrowserBenchResult, name: string) => r.models.find((m) => m.name === name)!;
+const node: Record<string, LatencySummary> = {};
+for (const m of digits) node[m.name] = await nodeLatency({ file: join(dir, ...m.url.slice('models/'.length).split('/').map(decodeURIComponent)), inputs: row(browser1, m.name).inputs, iterations, warmup: 20 });
+
 const f = (v: number) => (v < 1 ? v.toFixed(3) : v.toFixed(2));
 console.log(`machine: ${cpus()[0]?.model.trim()} × ${availableParallelism()}, load average ${load0.toFixed(2)} at start; Node ${process.version}; Chromium ${browser1.browserVersion}; onnxruntime-web/-node ${JSON.parse(readFileSync('node_modules/onnxruntime-web/package.json', 'utf8')).version}`);
 console.log(`${iterations} inferences per model at batch 1, zeros input; times in ms\n`);

@@ -1,7 +1,8 @@
 /**
  * `trainfer ui`: serve the browser page (onnxruntime-web) with a models directory, cross-origin isolated
  * (COOP/COEP) so WASM threads work, and the latest lab report. `--bench` instead opens the page in
- * headless Chromium, runs the in-browser benchmark on every model and prints p50/p99/throughput.
+ * headless Chromium, runs the in-browser benchmark on every model and prints p50/p99/throughput
+ * beside onnxruntime-node's on the same file and shapes.
  * SIGTERM/SIGINT stop the server.
  */
 import { existsSync } from 'node:fs';
@@ -9,6 +10,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatBrowserBench } from '../web/bench-table.js';
 import { runBrowserBenchmark } from '../web/browser-bench.js';
+import type { LatencySummary } from '../web/latency-stats.js';
+import { nodeLatency } from '../web/node-latency.js';
 import { scanModels } from '../web/catalog.js';
 import { findLabReport, startUiServer } from '../web/ui-server.js';
 import { type CliCommand, parsePositiveInt } from './command.js';
@@ -24,6 +27,7 @@ interface UiFlags {
   warmup: number;
   threads?: number;
   backend?: 'wasm' | 'webgpu';
+  node: boolean;
   json?: boolean;
 }
 
@@ -44,6 +48,7 @@ export const uiCommand: CliCommand = {
       .option('--warmup <n>', 'with --bench: untimed runs per model first', parsePositiveInt('--warmup'), 10)
       .option('--threads <n>', 'with --bench: WASM threads (default: up to 4)', parsePositiveInt('--threads'))
       .option('--backend <b>', 'with --bench: wasm or webgpu (default: WebGPU when the browser has it)', parseBackend)
+      .option('--no-node', 'with --bench: skip timing each model in onnxruntime-node (1 thread) beside the browser')
       .option('--json', 'with --bench: print the result as one JSON object')
       .action(async (flags: UiFlags) => {
         const models = flags.models ?? defaultModelsDir();
@@ -88,7 +93,13 @@ async function runUi(models: string, f: UiFlags): Promise<void> {
 
 async function runBench(models: string, f: UiFlags): Promise<void> {
   const r = await runBrowserBenchmark({ modelsDir: models, iterations: f.iterations, warmup: f.warmup, threads: f.threads, backend: f.backend });
-  process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `${formatBrowserBench(r)}\n`);
+  let node: Record<string, LatencySummary> | undefined;
+  if (f.node) {
+    node = {};
+    const files = new Map(scanModels({ dir: models }).models.map((e) => [e.name, join(models, ...e.url.slice('models/'.length).split('/').map(decodeURIComponent))]));
+    for (const m of r.models) node[m.name] = await nodeLatency({ file: files.get(m.name)!, inputs: m.inputs, iterations: f.iterations, warmup: f.warmup });
+  }
+  process.stdout.write(f.json ? `${JSON.stringify({ ...r, node })}\n` : `${formatBrowserBench(r, node)}\n`);
 }
 
 function parsePort(v: string): number {

@@ -77,6 +77,8 @@ export interface BrowserModelBench extends LatencySummary {
   /** Fetch + session creation, ms. */
   loadMs: number;
   warmup: number;
+  /** The feeds' dtypes and dims, so another runtime can be timed on the same shapes. */
+  inputs: Record<string, { dtype: string; dims: number[] }>;
 }
 
 /** What `window.trainfer.benchmark` resolves to. */

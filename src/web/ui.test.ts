@@ -10,7 +10,9 @@ import type { Browser, Page } from 'playwright-core';
 import { Tensor } from '../onnx/tensor.js';
 import { Session } from '../runtime/session.js';
 import { browserSkipReason, launchChromium } from '../testing/chromium.js';
+import { formatBrowserBench } from './bench-table.js';
 import { benchFilesInBrowser, openPage, runBrowserBenchmark } from './browser-bench.js';
+import { nodeLatency } from './node-latency.js';
 import type { PageState } from './page-api.js';
 import { type DigitModels, type DrawableDigit, PAD_SIZE, type Stroke, pickDrawableDigit, softmax, trainDigitModels } from './test-digits.js';
 import { writeTextClassifier } from './test-text.js';
@@ -234,6 +236,16 @@ describe('the browser page (onnxruntime-web in headless Chromium)', { skip }, ()
     assert.ok(r.models.every((m) => m.bytes > 0));
     assert.deepEqual(r.foreignRequests, []);
     assert.deepEqual(r.consoleErrors, []);
+    // The shapes the page fed, so Node can be timed on the same ones; the table puts both side by side.
+    const cnn = r.models.find((m) => m.name === 'cnn')!;
+    assert.deepEqual(cnn.inputs, { pixels: { dtype: 'float32', dims: [1, 1, 28, 28] } });
+    assert.equal(r.models.find((m) => m.name === 'spam')!.inputs.attention_mask?.dtype, 'int64');
+    const node = { cnn: await nodeLatency({ file: trained.files.cnn, inputs: cnn.inputs, iterations: 10, warmup: 2 }) };
+    assert.ok(node.cnn.iterations === 10 && node.cnn.p50Ms > 0);
+    const table = formatBrowserBench(r, node).split('\n');
+    assert.match(table[0]!, /^model +precision +size +p50 +p99 +throughput +load +node p50 +node p99 +browser\/node$/);
+    assert.match(table.find((l) => l.startsWith('cnn '))!, /\d+\.\d+×$/);
+    assert.match(table.find((l) => l.startsWith('spam '))!, /–$/);
   });
 
   test('benchFilesInBrowser: just the given files (a text model with its tokenizer)', async () => {

@@ -37,7 +37,8 @@ export async function runBenchmark(rt: Runtime, targets: BenchTarget[], o: PageB
       }
     }
     const e = model.entry;
-    models.push({ name: e.name, kind: e.kind, precision: e.precision, bytes: e.bytes, loadMs: model.loadMs, warmup, ...summarizeLatencies(times) });
+    const inputs = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, { dtype: t.type, dims: [...t.dims] }]));
+    models.push({ name: e.name, kind: e.kind, precision: e.precision, bytes: e.bytes, loadMs: model.loadMs, warmup, inputs, ...summarizeLatencies(times) });
   }
   return { backend: rt.backend, userAgent: navigator.userAgent, hardwareConcurrency: navigator.hardwareConcurrency || 1, models };
 }
