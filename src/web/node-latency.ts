@@ -25,7 +25,7 @@ export interface NodeLatencyOptions {
 export async function nodeLatency(o: NodeLatencyOptions): Promise<LatencySummary> {
   let s: ort.InferenceSession;
   try {
-    s = await ort.InferenceSession.create(o.file, { intraOpNumThreads: o.threads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    s = await ort.InferenceSession.create(o.file, { intraOpNumThreads: o.threads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   } catch (err) {
     throw new TrainferError(`${o.file}: onnxruntime-node cannot load it: ${oneLine(err)}`, { cause: err });
   }
