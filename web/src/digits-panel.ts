@@ -87,7 +87,7 @@ function card(parent: HTMLElement, m: LoadedModel): Card {
     <div class="pred"><span class="label">–</span><span class="prob"></span></div>
     <ol class="bars"></ol>
     <p class="meta"><span class="latency">– ms</span> · <span class="size"></span> · <span class="load"></span></p>`;
-  q(el, '.name').textContent = m.entry.name;
+  q(el, '.name').textContent = m.entry.name.replaceAll('/', '/\u200b');
   q(el, '.prec').textContent = m.entry.precision;
   q(el, '.size').textContent = formatBytes(m.entry.bytes);
   q(el, '.size').title = 'model download size';

@@ -108,7 +108,7 @@ async function textModel(parent: HTMLElement, model: LoadedModel): Promise<TextM
   el.innerHTML = `<header><b class="name"></b><span class="prec"></span></header>
     <div class="pred"><span class="label">–</span><span class="prob"></span></div>
     <p class="meta"><span class="latency">– ms</span> · <span class="size"></span></p>`;
-  q(el, '.name').textContent = model.entry.name;
+  q(el, '.name').textContent = model.entry.name.replaceAll('/', '/\u200b');
   q(el, '.prec').textContent = model.entry.precision;
   q(el, '.size').textContent = formatBytes(model.entry.bytes + JSON.stringify(json).length);
   q(el, '.size').title = 'model + tokenizer download size';
