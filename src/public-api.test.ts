@@ -46,6 +46,8 @@ const PUBLIC_VALUES = [
   'k8sPlan', 'resolveK8sOptions', 'parseRepositorySource', 'DEFAULT_IMAGE', 'scanRepository', 'fitResources', 'deploymentManifest',
   'serviceManifest', 'hpaManifest', 'podDisruptionBudgetManifest', 'servingRuntimeManifest', 'inferenceServiceManifest', 'queueTimeRule',
   'adapterHelmValues', 'QUEUE_METRIC', 'podMonitorManifest', 'scoreJobPlan', 'renderYaml', 'renderPlan', 'writePlan', 'parseImageReference',
+  // web
+  'startUiServer', 'findLabReport', 'scanModels', 'runBrowserBenchmark', 'benchFilesInBrowser', 'nodeLatency', 'formatBrowserBench',
 ];
 
 /** Names that belong to tests, never to the public entry. */

@@ -19,9 +19,10 @@ import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { quantizeCommand } from './quantize.js';
 import { deployCommand } from './deploy.js';
+import { uiCommand } from './ui.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand, uiCommand];
 
 const VERSION = '0.1.0';
 
