@@ -59,6 +59,14 @@ export interface TrainStepOptions {
   opset?: number;
   /** Backward formulation choices (default: the fastest measured in bench/conv-step.ts). */
   formulations?: Formulations;
+  /**
+   * Parameters trained under a fed 0/1 mask (pruning): each gets a step input `<param>/mask` of its dtype
+   * and shape (listed in `TrainStep.masks`). The gradient is masked before the global norm and clipping,
+   * and W_next = mask ⊙ update(W) and every optimizer-state output is masked too, so pruned weights (and
+   * their momentum / Adam moments) stay exactly 0 however the optimizer moves the rest. A mask that
+   * changes between steps prunes the newly masked weights at that step.
+   */
+  paramMasks?: readonly string[];
 }
 
 /** Equivalent ways to emit some gradients; all are exact, they differ only in speed. */
@@ -108,6 +116,8 @@ export interface TrainStep {
   dataInputs: string[];
   /** `extraOutputs` as named in the step graph (same order). */
   extraOutputs: string[];
+  /** One mask input per `paramMasks` entry (same order): fed every step, never produced by the step. */
+  masks?: { param: string; input: string }[];
 }
 
 /** One carried tensor: fed as `input`, replaced by `output` after each step. */
