@@ -27,6 +27,7 @@ import { type EpochMetrics, MetricsLog, type ProgressMode, type ProgressReporter
 import { type Schedule, formatSchedule, learningRate } from './schedule.js';
 import { StepRunner, type StepFeed } from './step-runner.js';
 import type { Trainable } from './trainable.js';
+import type { TrainingExtension } from './extension.js';
 
 /** Options for `fit` (one object; every field but `model` and `train` has a default). */
 export interface FitOptions extends TargetColumns {
@@ -92,6 +93,8 @@ export interface FitOptions extends TargetColumns {
   signal?: AbortSignal;
   /** Called after each epoch's validation; return `'stop'` to end training. */
   onEpochEnd?: (m: EpochMetrics) => void | 'stop' | Promise<void | 'stop'>;
+  /** Plug-ins to the loop (pruning masks, …): step-graph options, extra feeds, a hook before each step. */
+  extensions?: readonly TrainingExtension[];
 }
 
 /** What `fit` returns. */
@@ -219,7 +222,10 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const headSize = head.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
   const headTarget = plan.feeds.find((f) => f.spec.role === 'target' && f.spec.head === head.name);
   const track = !!headTarget && headSize <= 4096 && head.shape.every((d) => typeof d === 'number') && (head.task !== 'classification' || head.shape.length === 1);
-  const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer, clipGradNorm: o.clipGradNorm, gradNorm: o.trackGradNorm ?? false, buffers: tg.buffers, extraOutputs: track ? [head.value] : [] });
+  const extensions = o.extensions ?? [];
+  const extOptions = extensions.map((e) => e.stepOptions?.() ?? {});
+  const paramMasks = extOptions.flatMap((x) => x.paramMasks ?? []);
+  const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer, clipGradNorm: o.clipGradNorm, gradNorm: o.trackGradNorm ?? false, buffers: tg.buffers, extraOutputs: track ? [head.value] : [], ...(paramMasks.length ? { paramMasks } : {}) });
 
   const ckptFile = o.checkpointDir ? checkpointPath(o.checkpointDir) : undefined;
   const fingerprint = ckptFile
@@ -228,6 +234,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       clipGradNorm: o.clipGradNorm ?? null, losses: losses.map((l) => ({ head: l.head ?? null, weight: l.weight ?? 1, ...describeLoss(l.loss) })), tasks: model.heads.map((h) => h.task),
       earlyStopping: o.earlyStopping ?? null, monitor: monitor.name, feeds: describePlan(plan), samples: o.train.count,
       data: dataIdentity(o.train), validationData: o.validation ? dataIdentity(o.validation) : null,
+      ...(extensions.length ? { extensions: extensions.map((e) => ({ name: e.name, settings: e.fingerprint?.() ?? null })) } : {}),
     })
     : '';
 
@@ -256,7 +263,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   // Buffers filled in place every step.
   const batcher = new Batcher({ plan, batchSize });
   const random = tg.random.map((r) => ({ name: r.name, dtype: 'float32' as const, data: new Float32Array(batchSize * r.shape.reduce((a, b) => a * b, 1)), dims: [batchSize, ...r.shape] }));
-  const feeds: StepFeed[] = [...batcher.buffers.map((b) => ({ name: b.name, dtype: b.dtype, data: b.data, dims: [batchSize, ...b.shape] })), ...random];
+  const feeds: StepFeed[] = [...batcher.buffers.map((b) => ({ name: b.name, dtype: b.dtype, data: b.data, dims: [batchSize, ...b.shape] })), ...random, ...extensions.flatMap((e) => e.stepFeeds?.({ step, batchSize }) ?? [])];
   const threads = o.threads ?? availableParallelism();
   const runner = await StepRunner.create({ step, feeds, restore: ckpt?.tensors, threads, device: o.device, fetch: track ? [{ name: step.extraOutputs[0]!, dims: [batchSize, ...(head.shape as number[])] }] : [] });
   const providers = plan.feeds.map((f) => f.provider);
@@ -323,6 +330,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
         const pending = batcher.provide({ size: batchSize, phase: 'train', step: stepNo + 1, rows });
         if (pending) await pending;
         for (const r of random) dropoutRng.fillUniform(r.data);
+        for (const e of extensions) if (e.beforeStep) await e.beforeStep({ step: stepNo + 1, totalSteps, epoch, weights: () => runner.weights() });
         lr = learningRate(schedule, baseLr, { step: stepNo, totalSteps, stepsPerEpoch });
         const { loss, gradNorm } = await runner.run(lr, stepNo + 1);
         if (!Number.isFinite(loss)) {
@@ -411,7 +419,8 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   }
   if (ckpt?.meta.finished) stopReason = st.stopReason ?? 'completed';
   const useBest = !!o.earlyStopping && !!best && (stopReason === 'early-stopping' || finished);
-  const weights = useBest ? best! : runner.weights();
+  let weights = useBest ? best! : runner.weights();
+  for (const e of extensions) if (e.finalizeWeights) weights = e.finalizeWeights(weights);
   await runner.release();
   for (const p of providers) await p?.close?.();
   model.setWeights(weights);
