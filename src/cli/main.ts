@@ -20,9 +20,11 @@ import { evalCommand } from './eval.js';
 import { quantizeCommand } from './quantize.js';
 import { deployCommand } from './deploy.js';
 import { uiCommand } from './ui.js';
+import { pruneCommand } from './prune.js';
+import { distillCommand } from './distill.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand, uiCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, pruneCommand, distillCommand, trainCommand, evalCommand, deployCommand, uiCommand];
 
 const VERSION = '0.1.0';
 
