@@ -34,7 +34,8 @@ export async function scoreModel(o: ScoreOptions): Promise<EvalResult> {
   const md = readTrainfer(model.metadata);
   const targets = o.target ? targetColumns(data, o.target) : md.target ?? targetColumns(data, undefined);
   let heads: ModelHead[];
-  if (md.heads) {
+  const outputs = new Set(model.graph.outputs.map((v) => v.name));
+  if (md.heads && md.heads.every((h) => outputs.has(h.name))) {
     const shapes = modelHeads(model, { outputs: md.heads.map((h) => h.name), task: md.heads.map((h) => h.task) });
     heads = md.heads.map((h, i) => ({ name: h.name, task: h.task, output: h.output, shape: shapes[i]!.shape }));
   } else {
