@@ -22,9 +22,11 @@ import { deployCommand } from './deploy.js';
 import { uiCommand } from './ui.js';
 import { pruneCommand } from './prune.js';
 import { distillCommand } from './distill.js';
+import { compressCommand } from './compress.js';
+import { decompressCommand } from './decompress.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, pruneCommand, distillCommand, trainCommand, evalCommand, deployCommand, uiCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, pruneCommand, distillCommand, compressCommand, decompressCommand, trainCommand, evalCommand, deployCommand, uiCommand];
 
 const VERSION = '0.1.0';
 

@@ -118,3 +118,24 @@ export class MagnitudePruning implements TrainingExtension {
     return { params: params.length, ...rest };
   }
 }
+
+/** Training with fixed 0/1 masks (e.g. a codebook's zero entry that must stay 0): `paramMasks` fed the same every step. */
+export class FixedMasks implements TrainingExtension {
+  readonly name = 'fixed-masks';
+  constructor(private readonly masks: ReadonlyMap<string, Float32Array>) {}
+
+  stepOptions(): { paramMasks: readonly string[] } {
+    return { paramMasks: [...this.masks.keys()] };
+  }
+
+  stepFeeds(o: { step: TrainStep }): StepFeed[] {
+    return (o.step.masks ?? []).filter((m) => this.masks.has(m.param)).map((m) => {
+      const init = o.step.state.find((s) => s.kind === 'param' && s.input === m.param)!.initial;
+      return { name: m.input, dtype: init.dtype, data: this.masks.get(m.param)!.slice(), dims: [...init.dims] };
+    });
+  }
+
+  fingerprint(): unknown {
+    return [...this.masks].map(([k, m]) => [k, m.reduce((s, x) => s + x, 0)]);
+  }
+}
