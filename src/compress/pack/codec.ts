@@ -57,12 +57,12 @@ function runs(mask: Uint8Array): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** Encodes the non-zero positions; returns the smaller form. */
-export function encodePositions(mask: Uint8Array): { form: PositionsForm; bytes: Uint8Array } {
-  if (mask.every((m) => m === 1)) return { form: 'dense', bytes: new Uint8Array(0) };
-  const a = brotli(bitmap(mask));
-  const b = brotli(runs(mask));
-  return a.length <= b.length ? { form: 'bitmap', bytes: a } : { form: 'runs', bytes: b };
+/** Encodes the non-zero positions in `form`, or (default) in the form that compresses smaller. */
+export function encodePositions(mask: Uint8Array, form?: Exclude<PositionsForm, 'dense'>): { form: PositionsForm; bytes: Uint8Array } {
+  if (!form && mask.every((m) => m === 1)) return { form: 'dense', bytes: new Uint8Array(0) };
+  const a = form === 'runs' ? undefined : brotli(bitmap(mask));
+  const b = form === 'bitmap' ? undefined : brotli(runs(mask));
+  return a && (!b || a.length <= b.length) ? { form: 'bitmap', bytes: a } : { form: 'runs', bytes: b! };
 }
 
 /** Decodes positions into a 0/1 mask of `size` elements with `nonZero` ones. */
@@ -120,11 +120,11 @@ function unpackBits(raw: Uint8Array, n: number, bits: number): Uint16Array {
   return out;
 }
 
-/** Encodes centroid indices (each < 2^bits ≤ 256); returns the smaller form. */
-export function encodeIndices(idx: Uint16Array, bits: number): { form: IndicesForm; bytes: Uint8Array } {
-  const a = brotli(Uint8Array.from(idx));
-  const b = brotli(packBits(idx, bits));
-  return a.length <= b.length ? { form: 'bytes', bytes: a } : { form: 'packed', bytes: b };
+/** Encodes centroid indices (each < 2^bits ≤ 256) in `form`, or (default) the form that compresses smaller. */
+export function encodeIndices(idx: Uint16Array, bits: number, form?: IndicesForm): { form: IndicesForm; bytes: Uint8Array } {
+  const a = form === 'packed' ? undefined : brotli(Uint8Array.from(idx));
+  const b = form === 'bytes' ? undefined : brotli(packBits(idx, bits));
+  return a && (!b || a.length <= b.length) ? { form: 'bytes', bytes: a } : { form: 'packed', bytes: b! };
 }
 
 /** Decodes `n` indices, each checked to be below `k`. */
