@@ -139,7 +139,11 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalResult> {
   if (count === 0) throw new TrainferError(`${name} takes batches of exactly ${fixed} but ${o.data.source} has only ${o.data.count} rows`);
   const bs = fixed ?? Math.max(1, Math.min(o.batchSize ?? 1000, count));
   const batcher = new Batcher({ plan, batchSize: bs });
-  const metrics = eg.heads.map((h) => createMetrics({ task: h.task, shape: h.shape.map((d) => (typeof d === 'number' ? d : 1)) }));
+  // A head whose per-sample dims are symbolic gets its loss only (its class count is unknown here).
+  const metrics = eg.heads.map((h) => {
+    const known = h.shape.every((d) => typeof d === 'number');
+    return createMetrics({ task: h.task, shape: known ? (h.shape as number[]) : [], lossOnly: !known });
+  });
   const headTargets = eg.heads.map((h) => plan.feeds.find((f) => f.spec.role === 'target' && targetHead.get(f.spec.name) === h.name));
   let session: Session;
   try {

@@ -171,7 +171,7 @@ export function buildJobModel(o: JobModelOptions): { model: Trainable; inputs: R
     const first = src.graph.outputs[0]?.type?.shape?.slice(1);
     // Two classes into a model with two scores: softmax cross-entropy on them, not one sigmoid.
     if (task === 'binary' && first?.length === 1 && first[0] === 2) task = 'classification';
-    const model = new OnnxModelTrainable({ model: src, name: o.model, task, trainable: re ? (name) => re.test(name) : undefined, freeze: fr ? (name) => fr.test(name) : undefined });
+    const model = new OnnxModelTrainable({ model: src, name: o.model, task, numClasses: task === 'classification' ? o.task.outputs : undefined, trainable: re ? (name) => re.test(name) : undefined, freeze: fr ? (name) => fr.test(name) : undefined });
     return { model, inputs: bindImported(model, features) };
   }
   for (const c of features) {

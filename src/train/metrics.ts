@@ -38,6 +38,8 @@ export interface MetricsOptions {
   shape: readonly number[];
   /** Keep scores for ROC-AUC / PR-AUC (default true; off for cheap per-step training metrics). */
   ranking?: boolean;
+  /** Count samples only (a head whose shape is not known). */
+  lossOnly?: boolean;
 }
 
 /** Which way a monitored metric improves. */
@@ -51,6 +53,7 @@ export const MONITOR_METRICS = ['loss', 'accuracy', 'top5', 'precision', 'recall
 /** Creates the accumulator for a head. */
 export function createMetrics(o: MetricsOptions): MetricAccumulator {
   const size = o.shape.reduce((a, b) => a * b, 1);
+  if (o.lossOnly) return new LossOnly(o.task);
   switch (o.task) {
     case 'classification':
       if (o.shape.length !== 1) return new LossOnly(o.task);
