@@ -13,7 +13,7 @@ import { type Device, Session } from '../runtime/session.js';
 import { TrainferError, oneLine } from '../util/errors.js';
 import { Batcher, packTable } from '../data/batcher.js';
 import { defaultTargetColumn } from '../data/dataset.js';
-import { type FeedBinding, type FeedPlan, type FeedSpec, feedSize, planFeeds } from '../data/feed-plan.js';
+import { type FeedBinding, type FeedPlan, type FeedSpec, planFeeds } from '../data/feed-plan.js';
 import type { TableStream } from '../data/stream.js';
 import type { Table } from '../data/table.js';
 import { type HeadLoss, type HeadValue, attachLosses } from '../nn/loss.js';
@@ -199,9 +199,4 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalResult> {
   } finally {
     await session.release();
   }
-}
-
-/** Per-sample values of each feed of a plan (for callers sizing their own buffers). */
-export function planSizes(plan: FeedPlan): Record<string, number> {
-  return Object.fromEntries(plan.feeds.map((f) => [f.spec.name, feedSize(f)]));
 }
