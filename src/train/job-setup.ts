@@ -192,9 +192,12 @@ export function buildJobModel(o: JobModelOptions): { model: Trainable; inputs: R
     inputs.pixels = { columns: [image.name] };
   } else {
     const stats = width > 0 ? numericStats(numeric, t.count) : undefined;
-    net = buildPreset({ ...common, inputShape: [width], normalize: stats, inputKind: 'tabular', categorical: categorical.map((c) => ({ name: c.name, categories: c.vocabulary?.length ?? 1 })) });
+    // Each categorical column is an input named after it, unless that name is taken (the numeric
+    // `features` input, a loss target).
+    const inputName = (c: Column) => (c.name === 'features' || c.name === 'target' || c.name.endsWith('_target') ? `cat_${c.name}` : c.name);
+    net = buildPreset({ ...common, inputShape: [width], normalize: stats, inputKind: 'tabular', categorical: categorical.map((c) => ({ name: inputName(c), categories: c.vocabulary?.length ?? 1 })) });
     if (width > 0) inputs.features = { columns: numeric.map((c) => c.name) };
-    for (const c of categorical) inputs[c.name] = { columns: [c.name] };
+    for (const c of categorical) inputs[inputName(c)] = { columns: [c.name] };
   }
   return { model: net, inputs };
 }
