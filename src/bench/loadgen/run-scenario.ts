@@ -133,12 +133,12 @@ async function runLoaded(o: RunScenarioOptions, s: ResolvedSettings, clock: Cloc
   const t0 = clock.now();
   if (s.scenario === 'offline') {
     const rate = warm.samplesCompleted > 0 && warmMs > 0 ? (warm.samplesCompleted / warmMs) * 1000 : 0;
-    let n = s.offlineSampleCount ?? Math.max(1024, Math.ceil((rate * s.minDurationMs * 1.1) / 1000));
+    let n = s.offlineSampleCount ?? Math.min(s.maxQueryCount, Math.max(1024, Math.ceil((rate * s.minDurationMs * 1.1) / 1000)));
     drained = await offlineQuery(o, s, clock, log, pick, n);
     // Sized from the warm-up and still too short: MLPerf would call it invalid; run once more, bigger.
     const took = log.completed.data[0]! - log.issued.data[0]!;
-    if (drained && s.offlineSampleCount === undefined && took < s.minDurationMs && log.errors === 0) {
-      n = Math.ceil(n * Math.min(100, (s.minDurationMs * 1.1) / Math.max(took, 1e-3)));
+    if (drained && s.offlineSampleCount === undefined && took < s.minDurationMs && log.errors === 0 && n < s.maxQueryCount) {
+      n = Math.min(s.maxQueryCount, Math.ceil(n * Math.min(100, (s.minDurationMs * 1.1) / Math.max(took, 1e-3))));
       return finish(o, s, clock, await rerunOffline(o, s, clock, log.endSampleId, pick, n), { warm, warmMs, startedAt, t0: NaN, stoppedEarly, drained: true, endAt: -Infinity });
     }
   } else if (s.scenario === 'server') {
@@ -193,7 +193,7 @@ async function closedLoop(o: RunScenarioOptions, s: ResolvedSettings, clock: Clo
   for (;;) {
     const now = clock.now();
     const elapsed = now - t0;
-    if ((elapsed >= until.minMs && log.queries >= until.minQueries) || elapsed >= until.maxMs) break;
+    if ((elapsed >= until.minMs && log.queries >= until.minQueries) || elapsed >= until.maxMs || log.queries >= s.maxQueryCount) break;
     for (let i = 0; i < perQuery; i++) indices[i] = pick.next();
     const { query, samples } = log.newQuery(now, indices);
     log.markIssued(query);
@@ -229,7 +229,7 @@ async function serverLoop(o: RunScenarioOptions, s: ResolvedSettings, clock: Clo
   let firstOutstanding = 0;
   const one = new Int32Array(1);
   for (;;) {
-    if (next - t0 >= until.maxMs || (next - t0 >= until.minMs && log.queries >= until.minQueries)) break;
+    if (next - t0 >= until.maxMs || (next - t0 >= until.minMs && log.queries >= until.minQueries) || log.queries >= s.maxQueryCount) break;
     await clock.sleepUntil(next);
     // Issue every query that is due (after a stall there may be many); each keeps its own schedule.
     let now = clock.now();
@@ -239,7 +239,7 @@ async function serverLoop(o: RunScenarioOptions, s: ResolvedSettings, clock: Clo
       log.markIssued(query);
       o.sut.issueQuery(samples, log.complete);
       next += exponential(rng, meanGap);
-      if (next - t0 >= until.maxMs) break;
+      if (next - t0 >= until.maxMs || log.queries >= s.maxQueryCount) break;
       now = clock.now();
     }
     if (now - lastCheck >= PROGRESS_MS) {
@@ -307,9 +307,9 @@ function finish(o: RunScenarioOptions, s: ResolvedSettings, clock: Clock, log: Q
   const n = log.queries;
   const now = clock.now();
   const t0 = Number.isNaN(f.t0) ? log.scheduled.data[0]! : f.t0;
-  const lat: number[] = [];
-  const fromIssue: number[] = [];
-  const delay: number[] = [];
+  const lat = new Float64Array(n);
+  const fromIssue = new Float64Array(n);
+  const delay = new Float64Array(n);
   let lastDone = t0;
   let incomplete = 0;
   for (let q = 0; q < n; q++) {
@@ -321,9 +321,9 @@ function finish(o: RunScenarioOptions, s: ResolvedSettings, clock: Clock, log: Q
       incomplete++;
       c = now;
     }
-    lat.push(c - sch);
-    fromIssue.push(c - iss);
-    delay.push(iss - sch);
+    lat[q] = c - sch;
+    fromIssue[q] = c - iss;
+    delay[q] = iss - sch;
     if (c > lastDone) lastDone = c;
   }
   const durationMs = Math.max(1e-9, lastDone - t0, f.endAt - t0);
@@ -335,7 +335,8 @@ function finish(o: RunScenarioOptions, s: ResolvedSettings, clock: Clock, log: Q
   if (log.strayResponses > 0) reasons.push(`the SUT answered ${log.strayResponses} sample ids that were not outstanding`);
   if (s.scenario !== 'offline' && n < s.minQueryCount) reasons.push(`${n} queries < the minimum ${s.minQueryCount}`);
   if (durationMs < s.minDurationMs && !f.stoppedEarly) reasons.push(`ran ${fmt(durationMs)} ms < the minimum ${s.minDurationMs} ms`);
-  const late = lat.filter((x) => x > s.latencyBoundMs).length;
+  let late = 0;
+  for (let q = 0; q < n; q++) if (lat[q]! > s.latencyBoundMs) late++;
   if (s.scenario === 'server') {
     if (f.stoppedEarly) reasons.push(`stopped early: more than ${fmt((1 - s.latencyPercentile) * 100)}% of queries exceeded ${s.latencyBoundMs} ms`);
     else if (latencyMs[key] > s.latencyBoundMs) reasons.push(`${key} latency ${fmt(latencyMs[key])} ms > the bound ${s.latencyBoundMs} ms`);

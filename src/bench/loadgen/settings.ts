@@ -15,6 +15,8 @@ export interface TestSettings {
   minQueryCount?: number;
   /** Issuing stops here even if the minimums are not met (then the run is invalid). Default max(60 s, 6 × minDurationMs). */
   maxDurationMs?: number;
+  /** Issuing stops after this many queries — offline: samples in the query (memory: ~60 bytes each; default 4 000 000). */
+  maxQueryCount?: number;
   /** Warm-up before the timed run, same pattern, results discarded (default min(1000, minDurationMs / 4) ms). */
   warmupMs?: number;
   /** Multi-stream: samples per query (default 8, as MLPerf). */
@@ -53,6 +55,7 @@ export function resolveSettings(s: TestSettings): ResolvedSettings {
   positive('minDurationMs', s.minDurationMs, true);
   positive('minQueryCount', s.minQueryCount, true);
   positive('maxDurationMs', s.maxDurationMs);
+  positive('maxQueryCount', s.maxQueryCount);
   positive('warmupMs', s.warmupMs, true);
   positive('samplesPerQuery', s.samplesPerQuery);
   positive('targetQps', s.targetQps);
@@ -67,6 +70,7 @@ export function resolveSettings(s: TestSettings): ResolvedSettings {
     minDurationMs,
     minQueryCount: Math.ceil(s.minQueryCount ?? MIN_QUERIES[s.scenario]),
     maxDurationMs: s.maxDurationMs ?? Math.max(60_000, 6 * minDurationMs),
+    maxQueryCount: Math.ceil(s.maxQueryCount ?? 4_000_000),
     warmupMs: s.warmupMs ?? Math.min(1000, minDurationMs / 4),
     samplesPerQuery: s.scenario === 'multi-stream' ? Math.round(s.samplesPerQuery ?? 8) : 1,
     targetQps: s.targetQps,
