@@ -42,6 +42,8 @@ export interface BenchModelOptions {
   startQps?: number;
   maxQps?: number;
   searchTrials?: number;
+  /** Server search: stop when the valid and invalid rates are this close (default 0.05). */
+  searchTolerance?: number;
   seed?: number;
   onProgress?: (p: RunProgress, label: string) => void;
 }
@@ -61,6 +63,25 @@ export function defaultBatch(scenario: Scenario): number {
 export async function benchModel(o: BenchModelOptions): Promise<BenchResultFile> {
   const batch = Math.max(1, Math.round(o.scenario === 'single-stream' ? 1 : (o.batchSize ?? defaultBatch(o.scenario))));
   const { sut, target, model, close } = await createSut(o, batch);
+  try {
+    return await benchScenario({ ...o, sut, targetInfo: target, model, samplesPerQuery: o.scenario === 'multi-stream' ? batch : undefined });
+  } finally {
+    await close();
+  }
+}
+
+/** Options for `benchScenario`: an existing SUT and what the result file says about it. */
+export interface BenchScenarioOptions extends Omit<BenchModelOptions, 'target' | 'batchSize'> {
+  sut: SystemUnderTest;
+  targetInfo: TargetInfo;
+  model: ModelRef;
+  /** Multi-stream: samples per query (default 8). */
+  samplesPerQuery?: number;
+}
+
+/** Runs one scenario on an existing SUT (the lab reuses one SUT for all four scenarios of a variant). */
+export async function benchScenario(o: BenchScenarioOptions): Promise<BenchResultFile> {
+  const { sut } = o;
   const clock = new RealClock();
   try {
     const common = { minDurationMs: o.durationMs ?? 10_000, warmupMs: o.warmupMs, minQueryCount: o.minQueryCount, latencyBoundMs: o.latencyBoundMs, seed: o.seed };
@@ -76,14 +97,14 @@ export async function benchModel(o: BenchModelOptions): Promise<BenchResultFile>
         max ??= probe.samplesPerSecond * 1.2;
       }
       const s = await searchServerQps({
-        sut, qsl: o.library, clock, settings: common, startQps: start, maxQps: max, maxTrials: o.searchTrials,
-        onProgress: o.onProgress ? (p, i, q) => o.onProgress!(p, `trial ${i + 1} @ ${Math.round(q).toLocaleString('en-US')} q/s`) : undefined,
+        sut, qsl: o.library, clock, settings: common, startQps: start, maxQps: max, maxTrials: o.searchTrials, tolerance: o.searchTolerance,
+        onProgress: o.onProgress ? (p, i, q) => o.onProgress!(p, `server trial ${i + 1} @ ${Math.round(q).toLocaleString('en-US')} q/s`) : undefined,
       });
       const { best, ...rest } = s;
       search = rest;
       result = best ?? (await runScenario({ sut, qsl: o.library, clock, settings: { ...common, scenario: 'server', targetQps: s.trials.reduce((m, t) => Math.min(m, t.targetQps), Infinity) } }));
     } else {
-      const settings = { ...common, scenario: o.scenario, targetQps: o.targetQps, samplesPerQuery: o.scenario === 'multi-stream' ? batch : undefined };
+      const settings = { ...common, scenario: o.scenario, targetQps: o.targetQps, samplesPerQuery: o.scenario === 'multi-stream' ? (o.samplesPerQuery ?? 8) : undefined };
       result = await runScenario({ sut, qsl: o.library, clock, settings, onProgress: progress(o.scenario) });
     }
     return {
@@ -91,8 +112,8 @@ export async function benchModel(o: BenchModelOptions): Promise<BenchResultFile>
       version: 1,
       createdAt: new Date().toISOString(),
       machine: machineInfo(),
-      model,
-      target,
+      model: o.model,
+      target: o.targetInfo,
       library: { name: o.library.name, samples: o.library.totalSampleCount, sampleBytes: o.library.sampleBytes },
       scenario: o.scenario,
       result,
@@ -100,7 +121,6 @@ export async function benchModel(o: BenchModelOptions): Promise<BenchResultFile>
     };
   } finally {
     clock.close();
-    await close();
   }
 }
 

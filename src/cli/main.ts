@@ -15,8 +15,11 @@ import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { quantizeCommand } from './quantize.js';
 import { benchCommand } from './bench.js';
+import { costCommand } from './cost.js';
+import { labCommand } from './lab.js';
+import { reportCommand } from './report.js';
 
-const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, benchCommand];
+const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, benchCommand, costCommand, reportCommand, labCommand];
 
 /** Builds the root program (exported for tests). */
 export function buildProgram(): Command {

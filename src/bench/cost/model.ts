@@ -79,6 +79,9 @@ export interface VariantCost {
   /** Baseline's costPer1M − this variant's (positive = cheaper). */
   savingsPer1M?: number;
   savingsPercent?: number;
+  /** The same on compute alone (transfer is equal for variants with the same inputs and outputs). */
+  computeSavingsPer1M?: number;
+  computeSavingsPercent?: number;
   energySavedKwhPer1M?: number;
 }
 
@@ -153,6 +156,8 @@ export function computeCosts(o: CostOptions): CostReport {
         if (base?.costPer1M !== undefined && v.costPer1M !== undefined) {
           v.savingsPer1M = base.costPer1M - v.costPer1M;
           v.savingsPercent = base.costPer1M > 0 ? (v.savingsPer1M / base.costPer1M) * 100 : 0;
+          v.computeSavingsPer1M = base.computePer1M! - v.computePer1M!;
+          v.computeSavingsPercent = base.computePer1M! > 0 ? (v.computeSavingsPer1M / base.computePer1M!) * 100 : 0;
           v.energySavedKwhPer1M = base.energyKwhPer1M! - v.energyKwhPer1M!;
         }
       }

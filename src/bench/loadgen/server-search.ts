@@ -88,7 +88,8 @@ export async function searchServerQps(o: ServerSearchOptions): Promise<ServerSea
     if (lo > 0 && hi < Infinity && (hi - lo) / lo <= tol) break;
     if (lo > 0 && o.maxQps !== undefined && lo >= o.maxQps) break;
     if (hi === Infinity) q = Math.min(q * 2, o.maxQps ?? Infinity);
-    else if (lo === 0) q = q / 2;
+    // Far over the bound with nothing valid yet: step down faster.
+    else if (lo === 0) q = t.judged > 4 * (r.settings.latencyBoundMs) ? q / 4 : q / 2;
     else q = hi / lo > 2 ? Math.sqrt(hi * lo) : (hi + lo) / 2;
     if (lo === 0 && q < minQps) break;
   }

@@ -93,6 +93,11 @@ export class InProcessSut implements SystemUnderTest {
     return new InProcessSut(ok.map((s) => s.worker), maxBatch, fixed, label, o.onOutputs, threads);
   }
 
+  /** Worker threads (one session each). */
+  get instances(): number {
+    return this.workers.length;
+  }
+
   issueQuery(samples: readonly QuerySample[], complete: QuerySamplesComplete): void {
     if (this.closed) {
       complete(samples.map((s) => ({ id: s.id, error: `${this.label}: the SUT is closed` })));
