@@ -22,7 +22,8 @@ function mnistTest(ctx: LabContext): Dataset {
   return t;
 }
 
-interface MnistSpec {
+/** What distinguishes one MNIST workload from another. */
+export interface MnistSpec {
   id: string;
   title: string;
   preset: string;
@@ -31,9 +32,12 @@ interface MnistSpec {
   quickLimit?: number;
   targetAccuracy: number;
   qatSteps: number;
+  /** Variants (default: every one the compression API makes). */
+  variants?: Workload['variants'];
 }
 
-function mnistWorkload(s: MnistSpec): Workload {
+/** An MNIST classification workload for a preset (exported for experiments and tests). */
+export function mnistWorkload(s: MnistSpec): Workload {
   return {
     id: s.id,
     title: s.title,
@@ -48,7 +52,7 @@ function mnistWorkload(s: MnistSpec): Workload {
         peak: ctx.peak,
       });
     },
-    variants: [fp32Variant, dynamicInt8Variant, staticInt8Variant('mnist'), fp16Variant, int4Variant, qatVariant('mnist', s.qatSteps)],
+    variants: s.variants ?? [fp32Variant, dynamicInt8Variant, staticInt8Variant('mnist'), fp16Variant, int4Variant, qatVariant('mnist', s.qatSteps)],
     samples: (ctx, model) => libraryFromDataset({ model, dataset: mnistTest(ctx), name: 'mnist:test' }),
     async evaluate(ctx, path) {
       const r = await evaluate({ model: readModel(path), data: mnistTest(ctx), threads: ctx.threads });

@@ -47,6 +47,10 @@ export interface LabOptions {
   progress?: BenchProgressMode;
   /** Scenario durations, ms (defaults: quick 500/500/1000/500, full 3000/3000/4000/2000). */
   durationsMs?: Partial<LabRun['settings']['durationsMs']>;
+  /** Warm-up before each scenario, ms (default quick 200, full 1000). */
+  warmupMs?: number;
+  /** Server QPS search: trials per variant (default quick 6, full 7). */
+  searchTrials?: number;
 }
 
 /** What `runLab` returns. */
@@ -82,7 +86,7 @@ export async function runLab(o: LabOptions = {}): Promise<LabResult> {
   try {
     for (const [i, w] of chosen.entries()) {
       log(`\n[${i + 1}/${chosen.length}] ${w.title} — ${w.task}`);
-      workloads.push(await runWorkload({ ctx, w, dir: d.work, cache, reuse: !!o.reuse, durations, progress }));
+      workloads.push(await runWorkload({ ctx, w, dir: d.work, cache, reuse: !!o.reuse, durations, progress, warmupMs: o.warmupMs, searchTrials: o.searchTrials }));
     }
   } finally {
     progress.stop();
@@ -114,6 +118,8 @@ interface WorkloadArgs {
   reuse: boolean;
   durations: LabRun['settings']['durationsMs'];
   progress: BenchProgress;
+  warmupMs?: number;
+  searchTrials?: number;
 }
 
 async function runWorkload(a: WorkloadArgs): Promise<LabWorkload> {
@@ -162,12 +168,12 @@ async function runVariant(a: WorkloadArgs & { spec: VariantSpec; base: string; m
   const model = { path: relative(dir, path), sha256: sha256(path), bytes };
   const targetInfo = { kind: 'in-process' as const, instances: sut.instances, threadsPerInstance: 1, maxBatch: sut.maxBatch };
   try {
-    const common = { sut, targetInfo, model, library: a.library, latencyBoundMs: w.bench.latencyBoundMs, seed: ctx.seed, warmupMs: ctx.quick ? 200 : 1000, onProgress: (p: Parameters<BenchProgress['update']>[0], label: string) => a.progress.update(p, `${spec.label} ${label}`) };
+    const common = { sut, targetInfo, model, library: a.library, latencyBoundMs: w.bench.latencyBoundMs, seed: ctx.seed, warmupMs: a.warmupMs ?? (ctx.quick ? 200 : 1000), onProgress: (p: Parameters<BenchProgress['update']>[0], label: string) => a.progress.update(p, `${spec.label} ${label}`) };
     results['single-stream'] = await benchScenario({ ...common, scenario: 'single-stream', durationMs: a.durations.singleStream, minQueryCount: ctx.quick ? 256 : 1024 });
     results['multi-stream'] = await benchScenario({ ...common, scenario: 'multi-stream', samplesPerQuery: w.bench.samplesPerQuery, durationMs: a.durations.multiStream, minQueryCount: ctx.quick ? 64 : 270 });
     results.offline = await benchScenario({ ...common, scenario: 'offline', durationMs: a.durations.offline });
     const off = results.offline.result.samplesPerSecond;
-    results.server = await benchScenario({ ...common, scenario: 'server', durationMs: a.durations.serverTrial, minQueryCount: ctx.quick ? 128 : 1024, startQps: off * 0.5, maxQps: off * 1.1, searchTrials: ctx.quick ? 6 : 7, searchTolerance: ctx.quick ? 0.1 : 0.05, warmupMs: ctx.quick ? 150 : 500 });
+    results.server = await benchScenario({ ...common, scenario: 'server', durationMs: a.durations.serverTrial, minQueryCount: ctx.quick ? 128 : 1024, startQps: off * 0.5, maxQps: off * 1.1, searchTrials: a.searchTrials ?? (ctx.quick ? 6 : 7), searchTolerance: ctx.quick ? 0.1 : 0.05, warmupMs: a.warmupMs ?? (ctx.quick ? 150 : 500) });
   } finally {
     a.progress.stop();
     await sut.close();
