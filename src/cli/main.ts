@@ -18,8 +18,9 @@ import { benchCommand } from './bench.js';
 import { costCommand } from './cost.js';
 import { labCommand } from './lab.js';
 import { reportCommand } from './report.js';
+import { deployCommand } from './deploy.js';
 
-const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, benchCommand, costCommand, reportCommand, labCommand];
+const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand, benchCommand, costCommand, reportCommand, labCommand];
 
 /** Builds the root program (exported for tests). */
 export function buildProgram(): Command {
