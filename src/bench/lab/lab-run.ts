@@ -53,6 +53,8 @@ export interface LabWorkload {
   reused: boolean;
   recipeHash: string;
   variants: LabVariant[];
+  /** Variants that could not be benchmarked, with the reason (the rest of the lab went on). */
+  failures?: { variant: string; reason: string }[];
 }
 
 /** The whole run. */

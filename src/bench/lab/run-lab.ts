@@ -140,11 +140,20 @@ async function runWorkload(a: WorkloadArgs): Promise<LabWorkload> {
   writeFileAtomic(join(dir, 'training', `${w.id}.json`), `${JSON.stringify(training, null, 2)}\n`);
   const library = w.samples(ctx, readModel(base));
   const variants: LabVariant[] = [];
+  const failures: { variant: string; reason: string }[] = [];
   for (const spec of w.variants.filter((v) => !ctx.quick || v.quick)) {
-    const v = await runVariant({ ...a, spec, base, mdir, library });
-    if (v) variants.push(v);
+    try {
+      const v = await runVariant({ ...a, spec, base, mdir, library });
+      if (v) variants.push(v);
+    } catch (err) {
+      // One variant failing to load or run must not cost the rest of the lab: record it, go on.
+      const reason = (err as Error).message.split('\n')[0] ?? String(err);
+      a.progress.stop();
+      ctx.log(`  ${spec.label}: FAILED — ${reason}`);
+      failures.push({ variant: spec.id, reason });
+    }
   }
-  return { id: w.id, title: w.title, task: w.task, quality: w.quality, bench: w.bench, training, reused, recipeHash: hash, variants };
+  return { id: w.id, title: w.title, task: w.task, quality: w.quality, bench: w.bench, training, reused, recipeHash: hash, variants, failures };
 }
 
 async function runVariant(a: WorkloadArgs & { spec: VariantSpec; base: string; mdir: string; library: TensorSampleLibrary }): Promise<LabVariant | undefined> {

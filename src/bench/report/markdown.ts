@@ -72,6 +72,7 @@ export function markdownSummary(run: LabRun, cost: CostReport, reportPath?: stri
     '',
     trainingTable(run, cost),
     '',
+    ...run.workloads.flatMap((w) => (w.failures ?? []).map((f) => `**${w.title} / ${f.variant} failed:** ${f.reason}\n`)),
     `Costs: ${cost.note ?? ''} Profiles as of ${cost.asOf}; ${big(cost.predictionsPerDay)} predictions per day; grid ${cost.gridGramsCo2ePerKwh} g CO2e/kWh.${cost.skipped.length ? ` Skipped: ${cost.skipped.join('; ')}.` : ''}`,
     reportPath ? `\nFull report with charts: ${reportPath}` : '',
     '',
