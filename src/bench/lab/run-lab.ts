@@ -16,10 +16,11 @@ import { benchScenario } from '../bench-model.js';
 import { computeCosts, type CostReport } from '../cost/model.js';
 import { EXAMPLE_PROFILES, type ProfilesFile, readProfiles } from '../cost/profiles.js';
 import type { Scenario } from '../loadgen/types.js';
-import { machineInfo, sha256 } from '../machine.js';
+import { machineInfo, sha256, trainferVersion } from '../machine.js';
 import { type BenchProgress, type BenchProgressMode, createBenchProgress } from '../progress-line.js';
 import type { TensorSampleLibrary } from '../qsl.js';
 import { type BenchResultFile, writeBenchResult } from '../result-file.js';
+import { writeReport } from '../report/write-report.js';
 import { InProcessSut } from '../sut/in-process.js';
 import { measureMatmulPeak, type TrainingRecord } from '../train-bench.js';
 import { costInputs, type LabRun, type LabVariant, type LabWorkload, type VariantBench } from './lab-run.js';
@@ -99,7 +100,6 @@ export async function runLab(o: LabOptions = {}): Promise<LabResult> {
   const cost = computeCosts({ profiles, measured: costInputs(run), predictionsPerDay: run.settings.predictionsPerDay });
   writeFileAtomic(join(d.work, 'cost.json'), `${JSON.stringify(cost, null, 2)}\n`);
   writeFileAtomic(join(d.work, 'lab.json'), `${JSON.stringify(run, null, 2)}\n`);
-  const { writeReport } = await import('../report/write-report.js');
   await writeReport({ run, cost, dir: d.work, html: join(d.work, 'report.html'), markdown: join(d.work, 'summary.md') });
   run.seconds = (performance.now() - t0) / 1000;
   writeFileAtomic(join(d.work, 'lab.json'), `${JSON.stringify(run, null, 2)}\n`);
@@ -126,7 +126,8 @@ async function runWorkload(a: WorkloadArgs): Promise<LabWorkload> {
   const { ctx, w, dir } = a;
   const mdir = join(dir, 'models', w.id);
   const base = join(mdir, 'trained.onnx');
-  const hash = recipeHash(w.recipe(ctx));
+  // The Trainfer version is part of the key: a newer trainer or preset never reuses an older model.
+  const hash = recipeHash({ ...w.recipe(ctx), trainfer: trainferVersion() });
   let training = a.reuse ? a.cache.restore<TrainingRecord>(hash, ensureDir(base)) : undefined;
   const reused = !!training;
   if (training) ctx.log(`  reusing the trained model (recipe ${hash}): ${pct(training.testAccuracy)} in ${training.trainSeconds.toFixed(1)} s when it was trained`);
@@ -182,7 +183,7 @@ async function runVariant(a: WorkloadArgs & { spec: VariantSpec; base: string; m
     results['multi-stream'] = await benchScenario({ ...common, scenario: 'multi-stream', samplesPerQuery: w.bench.samplesPerQuery, durationMs: a.durations.multiStream, minQueryCount: ctx.quick ? 64 : 270 });
     results.offline = await benchScenario({ ...common, scenario: 'offline', durationMs: a.durations.offline });
     const off = results.offline.result.samplesPerSecond;
-    results.server = await benchScenario({ ...common, scenario: 'server', durationMs: a.durations.serverTrial, minQueryCount: ctx.quick ? 128 : 1024, startQps: off * 0.5, maxQps: off * 1.1, searchTrials: a.searchTrials ?? (ctx.quick ? 6 : 7), searchTolerance: ctx.quick ? 0.1 : 0.05, warmupMs: a.warmupMs ?? (ctx.quick ? 150 : 500) });
+    results.server = await benchScenario({ ...common, scenario: 'server', durationMs: a.durations.serverTrial, minQueryCount: ctx.quick ? 128 : 1024, startQps: off * 0.5, maxQps: off * 1.1, searchTrials: a.searchTrials ?? (ctx.quick ? 7 : 9), searchTolerance: ctx.quick ? 0.1 : 0.05, warmupMs: a.warmupMs ?? (ctx.quick ? 150 : 500) });
   } finally {
     a.progress.stop();
     await sut.close();

@@ -24,6 +24,12 @@ export interface ServerSearchOptions {
   tolerance?: number;
   /** At most this many trials (default 10). */
   maxTrials?: number;
+  /**
+   * A rate counts as over the bound only after failing this many more times (default 1: a single
+   * disturbance of a shared machine does not end the search; a genuinely overloaded rate fails again,
+   * fast, because its trials stop early). Every attempt is kept in `trials`.
+   */
+  confirmFailures?: number;
   /** Warm-up of trials after the first (default min(250, settings.warmupMs)). */
   laterWarmupMs?: number;
   clock?: Clock;
@@ -73,6 +79,8 @@ export async function searchServerQps(o: ServerSearchOptions): Promise<ServerSea
   let best: ScenarioResult | undefined;
   const trials: ServerTrial[] = [];
   let q = Math.min(o.startQps, o.maxQps ?? Infinity);
+  const confirm = o.confirmFailures ?? 1;
+  let failuresHere = 0;
   for (let i = 0; i < maxTrials; i++) {
     const settings: TestSettings = { ...o.settings, scenario: 'server', targetQps: q, stopEarly: true, seed: (o.settings.seed ?? 0) + i };
     if (i > 0) settings.warmupMs = o.laterWarmupMs ?? Math.min(250, o.settings.warmupMs ?? 250);
@@ -84,7 +92,15 @@ export async function searchServerQps(o: ServerSearchOptions): Promise<ServerSea
     if (r.valid) {
       lo = q;
       best = r;
-    } else hi = Math.min(hi, q);
+      failuresHere = 0;
+    } else if (failuresHere < confirm && t.judged < 4 * r.settings.latencyBoundMs) {
+      // Near the bound: try the same rate again before believing it.
+      failuresHere++;
+      continue;
+    } else {
+      hi = Math.min(hi, q);
+      failuresHere = 0;
+    }
     if (lo > 0 && hi < Infinity && (hi - lo) / lo <= tol) break;
     if (lo > 0 && o.maxQps !== undefined && lo >= o.maxQps) break;
     if (hi === Infinity) q = Math.min(q * 2, o.maxQps ?? Infinity);
