@@ -159,17 +159,19 @@ test('server QPS search on M/M/1 finds the rate where p99 meets the bound (analy
   assert.ok(r.trials.filter((t) => !t.valid).every((t) => t.stoppedEarly));
 });
 
-test('real clock: exponential service in real time lands near the analytic percentiles; nothing is issued early', async () => {
+test('real clock: a server run in real time answers every query, never issues early, and measures from the schedule', async () => {
   const clock = new RealClock();
   try {
     const sut = new QueueingSut({ clock, service: { type: 'exponential', meanMs: 2 }, seed: 2 });
     const r = await runScenario({ sut, qsl, clock, settings: { scenario: 'server', targetQps: 100, latencyBoundMs: 100, minDurationMs: 1200, minQueryCount: 1, warmupMs: 0, recordTrace: true } });
-    // M/M/1 at λ = 100/s, μ = 500/s: sojourn ~ Exp(400/s), p50 1.73 ms. Timer lateness adds ~0.1 ms;
-    // the tolerance is loose because other jobs share this machine.
-    assert.ok(r.latencyMs.p50 > 1.2 && r.latencyMs.p50 < 3.5, `p50 ${r.latencyMs.p50}`);
+    // No timed assertion on how close to the analytic p50 (1.73 ms) real time lands — other jobs share
+    // this machine; the statistics are checked exactly in simulated time above.
+    assert.equal(r.valid, true, r.invalidReasons.join('; '));
+    assert.equal(r.incomplete, 0);
     assert.ok(r.issueDelayMs.min >= 0);
     const t = r.trace!;
     assert.ok(t.issued.every((x, i) => x >= t.scheduled[i]!));
+    assert.ok(t.completed.every((c, i) => c - t.scheduled[i]! >= c - t.issued[i]! && c > t.issued[i]!));
   } finally {
     clock.close();
   }
