@@ -13,7 +13,7 @@ try {
   const page = await browser.newPage({ viewport: { width: 1150, height: 900 }, deviceScaleFactor: 1 });
   await page.goto(`file://${html.startsWith('/') ? html : `${process.cwd()}/${html}`}`);
   await page.waitForSelector('body[data-charts-done="true"]', { timeout: 30000 });
-  await page.screenshot({ path: out, clip: { x: 0, y: 0, width: 1150, height: Number(height) } });
+  await page.screenshot({ path: out, fullPage: true, clip: { x: 0, y: 0, width: 1150, height: Number(height) } });
   console.log(`wrote ${out}`);
 } finally {
   await browser.close();

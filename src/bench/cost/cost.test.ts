@@ -11,7 +11,7 @@ const close = (a: number | undefined, b: number, tol = 1e-9) => assert.ok(a !== 
 
 const profiles: ProfilesFile = {
   format: 'trainfer-hardware-profiles', version: 1, asOf: '2026-12-01', currency: 'USD',
-  gridGramsCo2ePerKwh: 500, storagePerGbMonth: 0.1, transferPerGb: 0.05,
+  gridGramsCo2ePerKwh: 500, storagePerGbMonth: 0.1, ingressPerGb: 0.01, egressPerGb: 0.04,
   profiles: [
     { id: 'here', name: 'measured', pricePerHour: 3.6, watts: 1000, speed: { measured: true } },
     { id: 'fast', name: 'declared 2× training, 4× inference', pricePerHour: 3.6, watts: 1000, pue: 1.5, speed: { training: 2, inference: 4 } },
@@ -34,32 +34,33 @@ test('cost model: training, per-1M, storage, transfer, break-even and savings, b
   close(here.training.energyKwh, 1);
   close(here.training.co2eKg, 0.5);
   const [fp32, int8, slow] = here.variants as [typeof here.variants[0], typeof here.variants[0], typeof here.variants[0]];
-  // 1 M predictions at 1000/s = 1000 s = $1.00 of compute; transfer 2000 B × 1e6 = 2 GB × $0.05 = $0.10
+  // 1 M predictions at 1000/s = 1000 s = $1.00 of compute; transfer: 1 GB of requests × $0.01 + 1 GB of responses × $0.04 = $0.05
   close(fp32.computePer1M, 1);
-  close(fp32.transferPer1M, 0.1);
-  close(fp32.costPer1M, 1.1);
+  close(fp32.transferPer1M, 0.05);
+  close(fp32.costPer1M, 1.05);
   // energy: 1000 W × 1000 s = 1e6 J = 0.27778 kWh; CO2e 0.13889 kg
   close(fp32.energyKwhPer1M, 1e6 / 3.6e6);
   close(fp32.co2eKgPer1M, (1e6 / 3.6e6) * 0.5);
   // 86.4 M/day = 1000/s → one machine; storage 1 GB × 1 × $0.10 = $0.10/month
   assert.equal(fp32.fleet, 1);
   close(fp32.storagePerMonth, 0.1);
-  // per day: 86.4 × $1.10 + $0.10/30
-  close(fp32.inferencePerDay, 86.4 * 1.1 + 0.1 / 30);
-  // break-even: $3.60 / $1.1e-6 per prediction = 3,272,727 predictions; 3.6 / 95.0433 days
-  close(fp32.breakEvenPredictions, 3.6 / 1.1e-6);
-  close(fp32.breakEvenDays, 3.6 / (86.4 * 1.1 + 0.1 / 30));
-  // int8: training + 360 s of quantization = 3960 s = $3.96; 1 M at 4000/s = 250 s = $0.25 (+ $0.10)
+  // per day: 86.4 × $1.05 + $0.10/30
+  close(fp32.inferencePerDay, 86.4 * 1.05 + 0.1 / 30);
+  // break-even: $3.60 / $1.05e-6 per prediction = 3,428,571 predictions; 3.6 / 90.7233 days
+  close(fp32.breakEvenPredictions, 3.6 / 1.05e-6);
+  close(fp32.breakEvenDays, 3.6 / (86.4 * 1.05 + 0.1 / 30));
+  // int8: training + 360 s of quantization = 3960 s = $3.96; 1 M at 4000/s = 250 s = $0.25 (+ $0.05)
   close(int8.training.cost, 3.96);
-  close(int8.costPer1M, 0.35);
+  close(int8.costPer1M, 0.3);
   close(int8.savingsPer1M, 0.75);
-  close(int8.savingsPercent, (0.75 / 1.1) * 100);
+  close(int8.savingsPercent, (0.75 / 1.05) * 100);
+  close(int8.computeSavingsPercent, 75);
   close(int8.energySavedKwhPer1M, 1e6 / 3.6e6 - 250e3 / 3.6e6);
   close(int8.storagePerMonth, 0.025);
   // no rate met the bound: no per-prediction cost, but storage and transfer still apply
   assert.equal(slow.costPer1M, undefined);
   assert.equal(slow.breakEvenPredictions, undefined);
-  close(slow.transferPer1M, 0.1);
+  close(slow.transferPer1M, 0.05);
 });
 
 test('cost model: declared speeds scale time; PUE scales energy; fleet rounds up', () => {
@@ -70,9 +71,9 @@ test('cost model: declared speeds scale time; PUE scales energy; fleet rounds up
   close(fast.training.cost, 1.8);
   close(fast.training.energyKwh, 0.75);
   const fp32 = fast.variants[0]!;
-  // inference 4×: 4000/s → 250 s per 1 M = $0.25 + $0.10 transfer
+  // inference 4×: 4000/s → 250 s per 1 M = $0.25 + $0.05 transfer
   close(fp32.qps, 4000);
-  close(fp32.costPer1M, 0.35);
+  close(fp32.costPer1M, 0.3);
   // 12 × 86.4 M/day = 12 000/s at 4000/s each → 3 machines; storage 1 GB × 3 × $0.10
   assert.equal(fp32.fleet, 3);
   close(fp32.storagePerMonth, 0.3);

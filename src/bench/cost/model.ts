@@ -19,7 +19,7 @@ export interface CostVariantInput {
   /** Highest Server-scenario rate within the latency bound (queries/s, one sample each); undefined when none met it. */
   serverQps?: number;
   latencyBoundMs?: number;
-  /** Bytes of one request and one response for a single prediction (binary OIP). */
+  /** Bytes of one request (charged at the ingress price) and one response (egress) for a single prediction (binary OIP). */
   requestBytes: number;
   responseBytes: number;
 }
@@ -169,7 +169,7 @@ export function computeCosts(o: CostOptions): CostReport {
 
 function variantCost(p: HardwareProfile, pf: ProfilesFile, v: CostVariantInput, trainSeconds: number, inferenceFactor: number, perDay: number): VariantCost {
   const training = trainingCost(p, trainSeconds, pf.gridGramsCo2ePerKwh);
-  const transferPer1M = ((v.requestBytes + v.responseBytes) * 1e6 * pf.transferPerGb) / 1e9;
+  const transferPer1M = ((v.requestBytes * pf.ingressPerGb + v.responseBytes * pf.egressPerGb) * 1e6) / 1e9;
   const out: VariantCost = { variant: v.id, label: v.label, training, transferPer1M, storagePerMonth: (v.storedBytes / 1e9) * pf.storagePerGbMonth };
   if (v.serverQps === undefined || !(v.serverQps > 0)) return out;
   const qps = v.serverQps * inferenceFactor;

@@ -46,8 +46,10 @@ export interface ProfilesFile {
   gridGramsCo2ePerKwh: number;
   /** Object storage, per GB-month. */
   storagePerGbMonth: number;
-  /** Network egress, per GB. */
-  transferPerGb: number;
+  /** Network traffic into the servers (requests), per GB — free at most clouds. */
+  ingressPerGb: number;
+  /** Network traffic out of the servers (responses), per GB. */
+  egressPerGb: number;
   profiles: HardwareProfile[];
 }
 
@@ -64,7 +66,8 @@ export const EXAMPLE_PROFILES: ProfilesFile = {
   currency: 'USD',
   gridGramsCo2ePerKwh: 400,
   storagePerGbMonth: 0.023,
-  transferPerGb: 0.09,
+  ingressPerGb: 0,
+  egressPerGb: 0.09,
   profiles: [
     { id: 'this-machine', name: 'This machine, as a 2-vCPU cloud VM (example price)', pricePerHour: 0.085, watts: 35, pue: 1.2, speed: { measured: true }, example: true },
     { id: 'cpu-16', name: 'Example: 16-vCPU compute-optimised VM (declared 6× training, 7× inference)', pricePerHour: 0.68, watts: 220, pue: 1.2, speed: { training: 6, inference: 7 }, example: true },
@@ -98,7 +101,8 @@ export function checkProfiles(j: unknown, where = 'profiles'): ProfilesFile {
   };
   num(f.gridGramsCo2ePerKwh, '"gridGramsCo2ePerKwh"');
   num(f.storagePerGbMonth, '"storagePerGbMonth"');
-  num(f.transferPerGb, '"transferPerGb"');
+  num(f.ingressPerGb, '"ingressPerGb"');
+  num(f.egressPerGb, '"egressPerGb"');
   if (typeof f.currency !== 'string') bad('"currency" must be a string');
   if (typeof f.asOf !== 'string') bad('"asOf" must be a date string');
   if (!Array.isArray(f.profiles) || f.profiles.length === 0) bad('"profiles" must be a non-empty array');

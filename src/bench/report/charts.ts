@@ -16,7 +16,7 @@ export interface Chart {
 }
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-const WIDTH = 560;
+const WIDTH = 430;
 
 /** The points of `pts` no other point beats on both axes (lower x and higher y are better). */
 export function paretoFrontier<T>(pts: readonly T[], x: (p: T) => number, y: (p: T) => number): T[] {
@@ -70,24 +70,24 @@ export function buildCharts(run: LabRun, cost: CostReport): Chart[] {
   const loss = run.workloads.flatMap((w) => (w.training.lossCurve.length > 0 ? w.training.lossCurve.map((p) => ({ workload: w.title, step: p.step, loss: p.loss })) : w.training.history.map((h) => ({ workload: w.title, step: h.step, loss: h.loss }))));
   charts.push({
     id: 'training-loss', title: 'Training loss', caption: 'Mean cross-entropy of the training batches against the optimizer step (every 100 steps). It should fall steeply, then flatten; a rise means the learning rate is too high.',
-    spec: { $schema: SCHEMA, width: WIDTH, height: 220, data: { values: loss }, mark: { type: 'line', point: loss.length < 40 }, encoding: { x: { field: 'step', type: 'quantitative', title: 'step' }, y: { field: 'loss', type: 'quantitative', title: 'training loss', scale: { type: 'log' } }, color: { field: 'workload', type: 'nominal' } } },
+    spec: { $schema: SCHEMA, width: WIDTH, height: 220, data: { values: loss }, mark: { type: 'line', point: loss.length < 40 }, encoding: { x: { field: 'step', type: 'quantitative', title: 'step' }, y: { field: 'loss', type: 'quantitative', title: 'training loss', scale: { type: 'log' } }, color: { field: 'workload', type: 'nominal', legend: { orient: 'bottom' } } } },
   });
   const acc = run.workloads.flatMap((w) => w.training.history.flatMap((h) => [{ workload: w.title, epoch: h.epoch, split: 'train', accuracy: h.accuracy * 100 }, ...(h.valAccuracy === undefined ? [] : [{ workload: w.title, epoch: h.epoch, split: 'validation', accuracy: h.valAccuracy * 100 }])]));
   charts.push({
     id: 'training-accuracy', title: 'Training and validation accuracy per epoch', caption: 'Accuracy on the training batches (as the weights changed) and on the held-out validation split after each epoch. Validation far below training means overfitting.',
-    spec: { $schema: SCHEMA, width: WIDTH, height: 220, data: { values: acc }, mark: { type: 'line', point: true }, encoding: { x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } }, y: { field: 'accuracy', type: 'quantitative', title: 'accuracy (%)', scale: { zero: false } }, color: { field: 'workload', type: 'nominal' }, strokeDash: { field: 'split', type: 'nominal' } } },
+    spec: { $schema: SCHEMA, width: WIDTH, height: 220, data: { values: acc }, mark: { type: 'line', point: true }, encoding: { x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } }, y: { field: 'accuracy', type: 'quantitative', title: 'accuracy (%)', scale: { zero: false } }, color: { field: 'workload', type: 'nominal', legend: { orient: 'bottom' } }, strokeDash: { field: 'split', type: 'nominal', legend: { orient: 'bottom' } } } },
   });
 
   const thr = rows.flatMap((r) => [{ workload: r.workload, variant: r.variant, measure: 'offline (samples/s)', value: r.offline }, ...(r.server === undefined ? [] : [{ workload: r.workload, variant: r.variant, measure: `server within p99 bound (queries/s)`, value: r.server }])]);
   charts.push({
     id: 'throughput', title: 'Throughput per variant', caption: 'Offline: samples per second with every sample available (batched). Server: the highest Poisson arrival rate whose p99 latency stayed under the bound — the throughput you can sell. Longer bars are better.',
-    spec: { $schema: SCHEMA, data: { values: thr }, mark: 'bar', encoding: { row: { field: 'workload', type: 'nominal', title: null }, y: { field: 'variant', type: 'nominal', title: null }, yOffset: { field: 'measure' }, x: { field: 'value', type: 'quantitative', title: 'per second' }, color: { field: 'measure', type: 'nominal', title: null, legend: { orient: 'bottom' } } }, width: WIDTH - 120 },
+    spec: { $schema: SCHEMA, data: { values: thr }, mark: 'bar', encoding: { row: { field: 'workload', type: 'nominal', title: null }, y: { field: 'variant', type: 'nominal', title: null, sort: null }, yOffset: { field: 'measure' }, x: { field: 'value', type: 'quantitative', title: 'per second' }, color: { field: 'measure', type: 'nominal', title: null, legend: { orient: 'bottom' } } }, width: WIDTH - 120, resolve: { scale: { x: 'independent' } } },
   });
 
   const lat = rows.flatMap((r) => (['p50', 'p90', 'p99'] as const).map((p) => ({ workload: r.workload, variant: r.variant, percentile: p, ms: r[p] })));
   charts.push({
     id: 'latency', title: 'Single-stream latency percentiles per variant', caption: 'One query of one sample at a time: the latency a single user sees. p50 is the typical request, p99 the slow tail. Shorter is better.',
-    spec: { $schema: SCHEMA, data: { values: lat }, mark: 'bar', encoding: { row: { field: 'workload', type: 'nominal', title: null }, y: { field: 'variant', type: 'nominal', title: null }, yOffset: { field: 'percentile' }, x: { field: 'ms', type: 'quantitative', title: 'latency (ms)' }, color: { field: 'percentile', type: 'ordinal', legend: { orient: 'bottom' } } }, width: WIDTH - 120 },
+    spec: { $schema: SCHEMA, data: { values: lat }, mark: 'bar', encoding: { row: { field: 'workload', type: 'nominal', title: null }, y: { field: 'variant', type: 'nominal', title: null, sort: null }, yOffset: { field: 'percentile' }, x: { field: 'ms', type: 'quantitative', title: 'latency (ms)' }, color: { field: 'percentile', type: 'ordinal', legend: { orient: 'bottom' } } }, width: WIDTH - 120, resolve: { scale: { x: 'independent' } } },
   });
 
   for (const [id, title, field, axis, scale, caption] of [
@@ -100,8 +100,8 @@ export function buildCharts(run: LabRun, cost: CostReport): Chart[] {
       spec: {
         $schema: SCHEMA, width: WIDTH, height: 260,
         layer: [
-          { data: { values: frontier }, mark: { type: 'line', strokeDash: [4, 3] }, encoding: { x: { field, type: 'quantitative', scale: scale === 'log' ? { type: 'log' } : { zero: false } }, y: { field: 'quality', type: 'quantitative' }, order: { field: 'order' }, color: { field: 'workload', type: 'nominal' } } },
-          { data: { values: rows }, mark: { type: 'point', filled: true, size: 70 }, encoding: { x: { field, type: 'quantitative', title: axis, scale: scale === 'log' ? { type: 'log' } : { zero: false } }, y: { field: 'quality', type: 'quantitative', title: qualityTitle, scale: { zero: false } }, color: { field: 'workload', type: 'nominal' }, shape: { field: 'variant', type: 'nominal' }, tooltip: [{ field: 'workload' }, { field: 'variant' }, { field: 'quality', format: '.2f' }, { field, format: '.3f' }] } },
+          { data: { values: frontier }, mark: { type: 'line', strokeDash: [4, 3] }, encoding: { x: { field, type: 'quantitative', scale: scale === 'log' ? { type: 'log' } : { zero: false } }, y: { field: 'quality', type: 'quantitative' }, order: { field: 'order' }, color: { field: 'workload', type: 'nominal', legend: { orient: 'bottom' } } } },
+          { data: { values: rows }, mark: { type: 'point', filled: true, size: 70 }, encoding: { x: { field, type: 'quantitative', title: axis, scale: scale === 'log' ? { type: 'log' } : { zero: false } }, y: { field: 'quality', type: 'quantitative', title: qualityTitle, scale: { zero: false } }, color: { field: 'workload', type: 'nominal', legend: { orient: 'bottom' } }, shape: { field: 'variant', type: 'nominal', legend: { orient: 'bottom', columns: 3 } }, tooltip: [{ field: 'workload' }, { field: 'variant' }, { field: 'quality', format: '.2f' }, { field, format: '.3f' }] } },
         ],
       },
     });
@@ -118,7 +118,7 @@ export function buildCharts(run: LabRun, cost: CostReport): Chart[] {
       spec: {
         width: WIDTH - 60, height: 200,
         layer: [
-          { mark: { type: 'line', point: true }, encoding: { x: { field: 'qps', type: 'quantitative', title: 'offered load (queries/s)' }, y: { field: 'ms', type: 'quantitative', title: 'latency (ms, log)', scale: { type: 'log' } }, color: { field: 'variant', type: 'nominal' }, strokeDash: { field: 'percentile', type: 'nominal', sort: ['p99', 'p50'] }, order: { field: 'qps' }, tooltip: [{ field: 'variant' }, { field: 'qps', format: ',.0f' }, { field: 'percentile' }, { field: 'ms', format: '.3f' }, { field: 'valid' }] } },
+          { mark: { type: 'line', point: true }, encoding: { x: { field: 'qps', type: 'quantitative', title: 'offered load (queries/s)' }, y: { field: 'ms', type: 'quantitative', title: 'latency (ms, log)', scale: { type: 'log' } }, color: { field: 'variant', type: 'nominal', legend: { orient: 'bottom', columns: 3 } }, strokeDash: { field: 'percentile', type: 'nominal', sort: ['p99', 'p50'], legend: { orient: 'bottom' } }, order: { field: 'qps' }, tooltip: [{ field: 'variant' }, { field: 'qps', format: ',.0f' }, { field: 'percentile' }, { field: 'ms', format: '.3f' }, { field: 'valid' }] } },
           { mark: { type: 'rule', color: '#888' }, encoding: { y: { field: 'bound', aggregate: 'max', type: 'quantitative' } } },
         ],
       },
@@ -127,10 +127,10 @@ export function buildCharts(run: LabRun, cost: CostReport): Chart[] {
   });
 
   const ref = cost.rows.filter((r) => r.profile === cost.rows[0]?.profile);
-  const costBars = cost.rows.flatMap((r) => r.variants.filter((v) => v.costPer1M !== undefined).map((v) => ({ profile: r.profileName, workload: r.title, variant: v.label, cost: v.costPer1M! })));
+  const costBars = cost.rows.flatMap((r) => r.variants.filter((v) => v.costPer1M !== undefined).flatMap((v) => [{ profile: r.profileName, workload: r.title, variant: v.label, part: 'compute', cost: v.computePer1M! }, { profile: r.profileName, workload: r.title, variant: v.label, part: 'transfer', cost: v.transferPer1M }]));
   charts.push({
-    id: 'cost-per-million', title: `Cost per 1 M predictions (${cost.currency}, example prices as of ${cost.asOf})`, caption: 'Compute at the throughput reached within the latency bound (a fully used machine) plus request and response transfer, per hardware profile. The profiles are editable examples, not live prices.',
-    spec: { $schema: SCHEMA, data: { values: costBars }, mark: 'bar', encoding: { row: { field: 'workload', type: 'nominal', title: null }, y: { field: 'profile', type: 'nominal', title: null }, yOffset: { field: 'variant' }, x: { field: 'cost', type: 'quantitative', title: `${cost.currency} per 1 M predictions` }, color: { field: 'variant', type: 'nominal', legend: { orient: 'bottom' } } }, width: WIDTH - 200 },
+    id: 'cost-per-million', title: `Cost per 1 M predictions (${cost.currency}, example prices as of ${cost.asOf})`, caption: 'Solid: compute at the throughput reached within the latency bound (a fully used machine); pale: response egress (and request ingress), equal for variants with the same inputs and outputs. Per variant and hardware profile; the profiles are editable examples, not live prices.',
+    spec: { $schema: SCHEMA, data: { values: costBars }, mark: 'bar', encoding: { row: { field: 'workload', type: 'nominal', title: null }, y: { field: 'variant', type: 'nominal', title: null, sort: null }, yOffset: { field: 'profile' }, x: { field: 'cost', type: 'quantitative', stack: 'zero', title: `${cost.currency} per 1 M predictions` }, color: { field: 'profile', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 400 } }, opacity: { field: 'part', type: 'nominal', scale: { domain: ['compute', 'transfer'], range: [1, 0.35] }, legend: { orient: 'bottom' } }, tooltip: [{ field: 'profile' }, { field: 'variant' }, { field: 'part' }, { field: 'cost', format: '.5f' }] }, width: WIDTH - 120, resolve: { scale: { x: 'independent' } } },
   });
 
   const be: Record<string, unknown>[] = [];
@@ -144,7 +144,7 @@ export function buildCharts(run: LabRun, cost: CostReport): Chart[] {
   }
   charts.push({
     id: 'break-even', title: `Break-even: cumulative inference spend against training spend (${ref[0]?.profileName ?? 'no profile'})`, caption: 'The flat line is what training cost once; each rising line is the cumulative cost of serving that many predictions with a variant. Where a rising line crosses the flat one, inference has cost as much as training — after that, inference efficiency dominates the total, and a cheaper variant saves more than it cost to build.',
-    spec: { $schema: SCHEMA, facet: { row: { field: 'workload', type: 'nominal', title: null } }, data: { values: be }, spec: { width: WIDTH - 60, height: 200, mark: 'line', encoding: { x: { field: 'predictions', type: 'quantitative', title: 'predictions served', axis: { format: '~s' } }, y: { field: 'cost', type: 'quantitative', title: `cumulative ${cost.currency}` }, color: { field: 'series', type: 'nominal', title: null } } }, resolve: { scale: { x: 'independent', y: 'independent' } } },
+    spec: { $schema: SCHEMA, facet: { row: { field: 'workload', type: 'nominal', title: null } }, data: { values: be }, spec: { width: WIDTH - 60, height: 200, mark: 'line', encoding: { x: { field: 'predictions', type: 'quantitative', title: 'predictions served', axis: { format: '~s' } }, y: { field: 'cost', type: 'quantitative', title: `cumulative ${cost.currency}` }, color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2 } } } }, resolve: { scale: { x: 'independent', y: 'independent' } } },
   });
   return charts;
 }

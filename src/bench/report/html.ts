@@ -49,11 +49,13 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin:
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #dde3ea; padding-bottom: .2rem; } h3 { margin: 1.4rem 0 .2rem; font-size: 1.05rem; }
 .meta, .caption { color: #55606d; } .caption { margin: 0 0 .4rem; max-width: 820px; }
 table { border-collapse: collapse; font-size: 12.5px; margin: .5rem 0 1rem; display: block; overflow-x: auto; }
-th, td { border: 1px solid #dde3ea; padding: 3px 7px; text-align: right; white-space: nowrap; } th { background: #f3f6f9; }
+th, td { border: 1px solid #dde3ea; padding: 3px 6px; text-align: right; white-space: nowrap; } th { background: #f3f6f9; white-space: normal; vertical-align: bottom; min-width: 60px; max-width: 130px; }
 td:first-child, td:nth-child(2), th:first-child, th:nth-child(2) { text-align: left; }
 .ex { background: #fff3cd; color: #7a5b00; border-radius: 3px; padding: 0 4px; font-size: 11px; }
 .note { background: #fff8e1; border-left: 3px solid #f0b400; padding: .5rem .8rem; }
 .vis { min-height: 60px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 0 1.5rem; }
+.chart { overflow-x: auto; }
 </style>
 </head>
 <body>
@@ -64,7 +66,9 @@ ${markdownTableToHtml(summaryTable(run, cost))}
 <h2>Training</h2>
 ${markdownTableToHtml(trainingTable(run, cost))}
 <h2>Charts</h2>
+<div class="charts">
 ${chartHtml}
+</div>
 <h2>Cost model</h2>
 <p class="note">${esc(cost.note ?? '')} Profiles as of ${esc(cost.asOf)}; ${cost.predictionsPerDay.toLocaleString('en-US')} predictions per day; grid ${cost.gridGramsCo2ePerKwh} g CO2e/kWh. Edit <code>hardware-profiles.json</code> in the results directory and run <code>trainfer cost &lt;results&gt; --profiles &lt;file&gt;</code>, then <code>trainfer report</code>, to recompute.</p>
 ${costTable(cost)}
