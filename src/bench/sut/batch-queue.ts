@@ -5,19 +5,24 @@
  * batch (dynamic batching with no delay). A long backlog (the offline query) is sent several batches
  * per message so the per-message cost does not limit throughput; a second message goes to a busy
  * executor only when a full batch is waiting (pipelining without starving batching).
+ * The queue holds the load generator's own sample arrays (slices of them), never an object per
+ * sample: at hundreds of thousands of samples per second the main thread's allocations would take
+ * CPU from the workers.
  */
 import type { QuerySample, QuerySamplesComplete } from '../loadgen/types.js';
 
-/** A queued sample with the callback that answers it. */
-export interface QueuedSample {
-  sample: QuerySample;
+/** Consecutive samples of one query, with the callback that answers them. */
+export interface QueuedPart {
+  samples: readonly QuerySample[];
   complete: QuerySamplesComplete;
 }
 
 /** A unit of work sent to one executor: consecutive batches. */
 export interface WorkItem {
-  entries: QueuedSample[];
-  /** Sizes of the batches `entries` is cut into, in order. */
+  parts: QueuedPart[];
+  /** Samples over all parts. */
+  count: number;
+  /** Sizes of the batches the samples are cut into, in order. */
   batches: number[];
 }
 
@@ -35,8 +40,11 @@ export interface BatchQueueOptions {
 
 /** FIFO + executors' in-flight counts. */
 export class BatchQueue {
-  private queue: QueuedSample[] = [];
+  private queue: QueuedPart[] = [];
   private head = 0;
+  /** Samples of `queue[head]` already taken. */
+  private offset = 0;
+  private queued = 0;
   private readonly inFlight: number[];
 
   constructor(private readonly o: BatchQueueOptions) {
@@ -45,7 +53,7 @@ export class BatchQueue {
 
   /** Samples waiting for an executor. */
   get waiting(): number {
-    return this.queue.length - this.head;
+    return this.queued;
   }
 
   /** Work items sent and not yet finished. */
@@ -54,7 +62,9 @@ export class BatchQueue {
   }
 
   push(samples: readonly QuerySample[], complete: QuerySamplesComplete): void {
-    for (const sample of samples) this.queue.push({ sample, complete });
+    if (samples.length === 0) return;
+    this.queue.push({ samples, complete });
+    this.queued += samples.length;
     this.pump();
   }
 
@@ -65,18 +75,37 @@ export class BatchQueue {
   }
 
   /** Removes and returns everything still queued (on close or failure). */
-  takeAll(): QueuedSample[] {
-    const rest = this.queue.slice(this.head);
-    this.queue = [];
-    this.head = 0;
-    return rest;
+  takeAll(): QueuedPart[] {
+    return this.take(this.queued).parts;
+  }
+
+  private take(n: number): WorkItem {
+    const parts: QueuedPart[] = [];
+    let left = n;
+    while (left > 0 && this.head < this.queue.length) {
+      const q = this.queue[this.head]!;
+      const k = Math.min(left, q.samples.length - this.offset);
+      parts.push({ samples: this.offset === 0 && k === q.samples.length ? q.samples : q.samples.slice(this.offset, this.offset + k), complete: q.complete });
+      this.offset += k;
+      left -= k;
+      if (this.offset === q.samples.length) {
+        this.head++;
+        this.offset = 0;
+      }
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.queued -= n - left;
+    return { parts, count: n - left, batches: [] };
   }
 
   private pump(): void {
     const { maxBatch } = this.o;
     const depth = this.o.maxInFlight ?? 2;
     for (;;) {
-      const waiting = this.waiting;
+      const waiting = this.queued;
       if (waiting === 0) return;
       let e = -1;
       for (let i = 0; i < this.inFlight.length; i++) if (this.inFlight[i] === 0) { e = i; break; }
@@ -89,28 +118,23 @@ export class BatchQueue {
       // backlog drains and no executor is left idle at the end while another works through a big item.
       const perExecutor = Math.floor(waiting / (maxBatch * this.o.executors * 8));
       const nBatches = Math.max(1, Math.min(this.o.maxBatchesPerItem ?? 16, perExecutor));
-      const take = Math.min(waiting, nBatches * maxBatch);
-      const entries = this.queue.slice(this.head, this.head + take);
-      this.head += take;
-      if (this.head > 8192 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-      const batches: number[] = [];
-      for (let left = take; left > 0; left -= maxBatch) batches.push(Math.min(maxBatch, left));
+      const item = this.take(Math.min(waiting, nBatches * maxBatch));
+      for (let left = item.count; left > 0; left -= maxBatch) item.batches.push(Math.min(maxBatch, left));
       this.inFlight[e]!++;
-      this.o.send(e, { entries, batches });
+      this.o.send(e, item);
     }
   }
 }
 
-/** Answers `entries`, one call per run of entries that share a callback. */
-export function answer(entries: readonly QueuedSample[], error?: string): void {
-  let i = 0;
-  while (i < entries.length) {
-    const cb = entries[i]!.complete;
-    const group: { id: number; error?: string }[] = [];
-    for (; i < entries.length && entries[i]!.complete === cb; i++) group.push(error === undefined ? { id: entries[i]!.sample.id } : { id: entries[i]!.sample.id, error });
-    cb(group);
-  }
+/** The sample indices of an item, in order. */
+export function itemIndices(item: WorkItem): Int32Array {
+  const out = new Int32Array(item.count);
+  let k = 0;
+  for (const p of item.parts) for (const s of p.samples) out[k++] = s.index;
+  return out;
+}
+
+/** Answers every sample of `parts` (the samples themselves are the responses: they carry the ids). */
+export function answer(parts: readonly QueuedPart[], error?: string): void {
+  for (const p of parts) p.complete(error === undefined ? p.samples : p.samples.map((s) => ({ id: s.id, error })));
 }

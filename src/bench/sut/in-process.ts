@@ -11,7 +11,7 @@ import type { ModelSource, SessionOptions } from '../../runtime/session.js';
 import { TrainferError, oneLine } from '../../util/errors.js';
 import type { QuerySample, QuerySamplesComplete, SystemUnderTest } from '../loadgen/types.js';
 import type { TensorSampleLibrary } from '../qsl.js';
-import { BatchQueue, type QueuedSample, type WorkItem, answer } from './batch-queue.js';
+import { BatchQueue, type QueuedPart, type WorkItem, answer, itemIndices } from './batch-queue.js';
 import { type FromOrtWorker, type OrtWorkerInit, type ToOrtWorker, fixedBatchOf } from './ort-worker-protocol.js';
 
 /** Options for `InProcessSut.create`. */
@@ -124,8 +124,8 @@ export class InProcessSut implements SystemUnderTest {
   private send(worker: number, item: WorkItem): void {
     const id = this.nextId++;
     this.pending.set(id, { worker, item });
-    const indices = Int32Array.from(item.entries, (e) => e.sample.index);
-    this.workers[worker]!.postMessage({ type: 'run', id, indices, batches: item.batches } satisfies ToOrtWorker, [indices.buffer]);
+    const indices = itemIndices(item);
+    this.workers[worker]!.postMessage({ type: 'run', id, indices, batches: item.batches } satisfies ToOrtWorker, [indices.buffer as ArrayBuffer]);
   }
 
   private onMessage(worker: number, m: FromOrtWorker): void {
@@ -137,21 +137,22 @@ export class InProcessSut implements SystemUnderTest {
     if (m.type === 'done') {
       this.computeMs += m.computeMs;
       if (m.outputs && this.onOutputs) {
+        const all = p.item.parts.flatMap((x) => x.samples);
         let off = 0;
         m.outputs.forEach((outs, b) => {
           const n = p.item.batches[b]!;
-          const samples = p.item.entries.slice(off, off + n).map((e) => e.sample);
+          const samples = all.slice(off, off + n);
           off += n;
           this.onOutputs!(samples, Object.fromEntries(outs.map((o) => [o.name, new Tensor(o.dtype, o.dims, o.data)])));
         });
       }
-      answer(p.item.entries);
-    } else answer(p.item.entries, `${this.label}: ${m.message}`);
+      answer(p.item.parts);
+    } else answer(p.item.parts, `${this.label}: ${m.message}`);
     this.queue.finished(worker);
   }
 
   private failAll(message: string): void {
-    const entries: QueuedSample[] = [...this.pending.values()].flatMap((p) => p.item.entries);
+    const entries: QueuedPart[] = [...this.pending.values()].flatMap((p) => p.item.parts);
     this.pending.clear();
     this.closed = true;
     answer([...entries, ...this.queue.takeAll()], message);

@@ -8,7 +8,7 @@ import { InferenceClient, type ModelMetadata } from '../../serve/client.js';
 import { TrainferError, oneLine } from '../../util/errors.js';
 import type { QuerySample, QuerySamplesComplete, SystemUnderTest } from '../loadgen/types.js';
 import type { TensorSampleLibrary } from '../qsl.js';
-import { BatchQueue, type WorkItem, answer } from './batch-queue.js';
+import { BatchQueue, type WorkItem, answer, itemIndices } from './batch-queue.js';
 
 /** Options for `OipSut.create`. */
 export interface OipSutOptions {
@@ -72,16 +72,16 @@ export class OipSut implements SystemUnderTest {
   }
 
   private async send(executor: number, item: WorkItem): Promise<void> {
-    const n = item.entries.length;
-    const inputs = this.o.library.batch(item.entries.map((e) => e.sample.index), this.fixedBatch ?? n);
+    const n = item.count;
+    const inputs = this.o.library.batch(itemIndices(item), this.fixedBatch ?? n);
     const wanted = new Set(this.metadata.inputs.map((i) => i.name));
     for (const k of Object.keys(inputs)) if (!wanted.has(k)) delete inputs[k];
     try {
       await this.client.infer(this.o.model, { inputs, version: this.o.version, binary: this.o.binary ?? true, signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000) });
-      answer(item.entries);
+      answer(item.parts);
     } catch (err) {
       this.failedRequests++;
-      answer(item.entries, oneLine(err));
+      answer(item.parts, oneLine(err));
     } finally {
       this.queue.finished(executor);
     }
