@@ -8,6 +8,7 @@ import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Device } from '../runtime/session.js';
 import { TrainferError } from '../util/errors.js';
+import { collectGarbage } from './gc.js';
 import { RealClock } from './loadgen/clock.js';
 import { type RunProgress, type ScenarioResult, runScenario } from './loadgen/run-scenario.js';
 import { searchServerQps } from './loadgen/server-search.js';
@@ -97,7 +98,7 @@ export async function benchScenario(o: BenchScenarioOptions): Promise<BenchResul
         max ??= probe.samplesPerSecond * 1.2;
       }
       const s = await searchServerQps({
-        sut, qsl: o.library, clock, settings: common, startQps: start, maxQps: max, maxTrials: o.searchTrials, tolerance: o.searchTolerance,
+        sut, qsl: o.library, clock, settings: common, startQps: start, maxQps: max, maxTrials: o.searchTrials, tolerance: o.searchTolerance, beforeTrial: collectGarbage,
         onProgress: o.onProgress ? (p, i, q) => o.onProgress!(p, `server trial ${i + 1} @ ${Math.round(q).toLocaleString('en-US')} q/s`) : undefined,
       });
       const { best, ...rest } = s;
@@ -105,6 +106,7 @@ export async function benchScenario(o: BenchScenarioOptions): Promise<BenchResul
       result = best ?? (await runScenario({ sut, qsl: o.library, clock, settings: { ...common, scenario: 'server', targetQps: s.trials.reduce((m, t) => Math.min(m, t.targetQps), Infinity) } }));
     } else {
       const settings = { ...common, scenario: o.scenario, targetQps: o.targetQps, samplesPerQuery: o.scenario === 'multi-stream' ? (o.samplesPerQuery ?? 8) : undefined };
+      collectGarbage();
       result = await runScenario({ sut, qsl: o.library, clock, settings, onProgress: progress(o.scenario) });
     }
     return {

@@ -33,6 +33,8 @@ export interface ServerSearchOptions {
   /** Warm-up of trials after the first (default min(250, settings.warmupMs)). */
   laterWarmupMs?: number;
   clock?: Clock;
+  /** Called before every trial (e.g. a full GC, so one from earlier work does not land inside it). */
+  beforeTrial?: () => void;
   onTrial?: (t: ServerTrial, index: number) => void;
   onProgress?: (p: RunProgress, trial: number, targetQps: number) => void;
 }
@@ -84,6 +86,7 @@ export async function searchServerQps(o: ServerSearchOptions): Promise<ServerSea
   for (let i = 0; i < maxTrials; i++) {
     const settings: TestSettings = { ...o.settings, scenario: 'server', targetQps: q, stopEarly: true, seed: (o.settings.seed ?? 0) + i };
     if (i > 0) settings.warmupMs = o.laterWarmupMs ?? Math.min(250, o.settings.warmupMs ?? 250);
+    o.beforeTrial?.();
     const r = await runScenario({ sut: o.sut, qsl: o.qsl, settings, clock: o.clock, onProgress: o.onProgress ? (p) => o.onProgress!(p, i, q) : undefined });
     const key = percentileKey(r.settings.latencyPercentile);
     const t: ServerTrial = { targetQps: q, valid: r.valid, stoppedEarly: r.server!.stoppedEarly, achievedQps: r.queriesPerSecond, p50: r.latencyMs.p50, p90: r.latencyMs.p90, p99: r.latencyMs.p99, judged: r.latencyMs[key] as number, queries: r.queries, invalidReasons: r.invalidReasons };
