@@ -100,7 +100,7 @@ export async function runLab(o: LabOptions = {}): Promise<LabResult> {
   const cost = computeCosts({ profiles, measured: costInputs(run), predictionsPerDay: run.settings.predictionsPerDay });
   writeFileAtomic(join(d.work, 'cost.json'), `${JSON.stringify(cost, null, 2)}\n`);
   writeFileAtomic(join(d.work, 'lab.json'), `${JSON.stringify(run, null, 2)}\n`);
-  await writeReport({ run, cost, dir: d.work, html: join(d.work, 'report.html'), markdown: join(d.work, 'summary.md') });
+  await writeReport({ run, cost, dir: d.work, html: join(d.work, 'report.html'), markdown: join(d.work, 'summary.md'), reportLink: join(d.final, 'report.html') });
   run.seconds = (performance.now() - t0) / 1000;
   writeFileAtomic(join(d.work, 'lab.json'), `${JSON.stringify(run, null, 2)}\n`);
   return { dir: finishRunDir(d), run, cost };

@@ -18,13 +18,15 @@ export interface WriteReportOptions {
   html: string;
   /** Also write the Markdown summary here. */
   markdown?: string;
+  /** How the summary names the HTML report (default `html`; the lab passes the run's final path). */
+  reportLink?: string;
 }
 
 /** Writes the HTML report (and the Markdown summary); returns the Markdown text. */
 export async function writeReport(o: WriteReportOptions): Promise<string> {
   const charts = buildCharts(o.run, o.cost);
   writeFileAtomic(o.html, renderHtml(o.run, o.cost, charts));
-  const md = markdownSummary(o.run, o.cost, o.html);
+  const md = markdownSummary(o.run, o.cost, o.reportLink ?? o.html);
   if (o.markdown) writeFileAtomic(o.markdown, md);
   return md;
 }
