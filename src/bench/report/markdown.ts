@@ -33,7 +33,7 @@ export function summaryTable(run: LabRun, cost: CostReport): string {
       const vc = c?.variants.find((x) => x.variant === v.id);
       const q = w.quality.percent ? `${(v.quality * 100).toFixed(2)}%` : v.quality.toFixed(4);
       const b = v.bench;
-      lines.push(`| ${w.title} | ${v.label} | ${q} | ${size(v.storedBytes)} | ${ms(b.singleStream.latencyMs.p50)} / ${ms(b.singleStream.latencyMs.p99)} | ${ms(b.multiStream.latencyMs.p99)} | ${n(b.offline.samplesPerSecond)} | ${n(b.server.bestQps)} (≤ ${b.server.latencyBoundMs} ms) | ${money(vc?.computePer1M)} | ${money(vc?.transferPer1M)} | ${v.id === w.variants[0]?.id || vc?.computeSavingsPercent === undefined ? '—' : `${vc.computeSavingsPercent.toFixed(0)}%`} |`);
+      lines.push(`| ${w.title} | ${v.label} | ${q} | ${size(v.storedBytes)} | ${ms(b.singleStream.latencyMs.p50)} / ${ms(b.singleStream.latencyMs.p99)} | ${ms(b.multiStream.latencyMs.p99)} | ${n(b.offline.samplesPerSecond)} | ${n(b.server.bestQps)} (≤ ${b.server.latencyBoundMs} ms) | ${money(vc?.computePer1M)} | ${money(vc?.transferPer1M)} | ${v.id === w.variants[0]?.id || vc?.computeSavingsPercent === undefined ? '—' : `${Math.round(vc.computeSavingsPercent) || 0}%`} |`);
     }
   }
   return lines.join('\n');
