@@ -46,6 +46,14 @@ const PUBLIC_VALUES = [
   'k8sPlan', 'resolveK8sOptions', 'parseRepositorySource', 'DEFAULT_IMAGE', 'scanRepository', 'fitResources', 'deploymentManifest',
   'serviceManifest', 'hpaManifest', 'podDisruptionBudgetManifest', 'servingRuntimeManifest', 'inferenceServiceManifest', 'queueTimeRule',
   'adapterHelmValues', 'QUEUE_METRIC', 'podMonitorManifest', 'scoreJobPlan', 'renderYaml', 'renderPlan', 'writePlan', 'parseImageReference',
+  // bench: load generator, systems under test, training benchmark, cost model, report, lab
+  'runScenario', 'searchServerQps', 'resolveSettings', 'summarize', 'percentileSorted', 'RealClock', 'VirtualClock', 'SCENARIOS',
+  'TensorSampleLibrary', 'libraryFromDataset', 'InProcessSut', 'OipSut', 'NoopSut', 'QueueingSut', 'SyntheticLibrary',
+  'benchModel', 'benchScenario', 'defaultBatch', 'readBenchResult', 'writeBenchResult', 'machineInfo', 'sha256',
+  'benchTraining', 'measureMatmulPeak', 'trainingFlops', 'computeCosts', 'trainingCost', 'energyKwh', 'EXAMPLE_PROFILES', 'readProfiles',
+  'checkProfiles', 'writeReport', 'buildCharts', 'paretoFrontier', 'markdownSummary', 'summaryTable', 'runLab', 'WORKLOADS',
+  'mnistWorkload', 'mnistMlpWorkload', 'mnistCnnWorkload', 'fp32Variant', 'dynamicInt8Variant', 'staticInt8Variant', 'fp16Variant',
+  'int4Variant', 'qatVariant', 'readLabRun', 'costInputs',
 ];
 
 /** Names that belong to tests, never to the public entry. */
