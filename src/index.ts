@@ -196,3 +196,20 @@ export { renderYaml, renderPlan, writePlan } from './deploy/render.js';
 export type { PlannedFile } from './deploy/render.js';
 export { parseImageReference } from './deploy/names.js';
 export type { ImageReference } from './deploy/names.js';
+
+// The browser page: serve it with a models directory, scan a directory as the page sees it, benchmark
+// every model in headless Chromium (onnxruntime-web) beside onnxruntime-node
+export { startUiServer, findLabReport } from './web/ui-server.js';
+export type { UiServerOptions, UiServer } from './web/ui-server.js';
+export { scanModels } from './web/catalog.js';
+export type { ScanModelsOptions } from './web/catalog.js';
+export type { ModelManifest, ManifestModel, ManifestTensor, ModelKind, ModelPrecision } from './web/manifest.js';
+export { runBrowserBenchmark } from './web/browser-bench.js';
+export type { BrowserBenchOptions, BrowserBenchResult, PageDownload } from './web/browser-bench.js';
+export type { BackendInfo, BrowserBenchReport, BrowserModelBench, PageApi, PageState } from './web/page-api.js';
+export { formatBrowserBench } from './web/bench-table.js';
+export { nodeLatency } from './web/node-latency.js';
+export type { NodeLatencyOptions } from './web/node-latency.js';
+export { benchFilesInBrowser } from './web/browser-bench.js';
+export type { BenchFilesOptions } from './web/browser-bench.js';
+export type { LatencySummary } from './web/latency-stats.js';

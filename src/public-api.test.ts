@@ -54,6 +54,8 @@ const PUBLIC_VALUES = [
   'checkProfiles', 'writeReport', 'buildCharts', 'paretoFrontier', 'markdownSummary', 'summaryTable', 'runLab', 'WORKLOADS',
   'mnistWorkload', 'mnistMlpWorkload', 'mnistCnnWorkload', 'fp32Variant', 'dynamicInt8Variant', 'staticInt8Variant', 'fp16Variant',
   'int4Variant', 'qatVariant', 'readLabRun', 'costInputs',
+  // web
+  'startUiServer', 'findLabReport', 'scanModels', 'runBrowserBenchmark', 'benchFilesInBrowser', 'nodeLatency', 'formatBrowserBench',
 ];
 
 /** Names that belong to tests, never to the public entry. */

@@ -23,9 +23,10 @@ import { costCommand } from './cost.js';
 import { labCommand } from './lab.js';
 import { reportCommand } from './report.js';
 import { deployCommand } from './deploy.js';
+import { uiCommand } from './ui.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand, benchCommand, costCommand, reportCommand, labCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand, uiCommand, benchCommand, costCommand, reportCommand, labCommand];
 
 const VERSION = '0.1.0';
 
