@@ -137,7 +137,7 @@ export type { ServerSearchOptions, ServerSearchResult, ServerTrial } from './ben
 export { resolveSettings } from './bench/loadgen/settings.js';
 export type { TestSettings, ResolvedSettings } from './bench/loadgen/settings.js';
 export { summarize, percentileSorted } from './bench/loadgen/stats.js';
-export type { LatencySummary } from './bench/loadgen/stats.js';
+export type { LatencySummary as ScenarioLatencySummary } from './bench/loadgen/stats.js';
 export { RealClock, VirtualClock } from './bench/loadgen/clock.js';
 export { SCENARIOS } from './bench/loadgen/types.js';
 export type { Scenario, SystemUnderTest, QuerySampleLibrary, QuerySample, QuerySampleResponse, QuerySamplesComplete, Clock } from './bench/loadgen/types.js';
