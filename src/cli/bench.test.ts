@@ -14,6 +14,7 @@ import { addToRepository, mnistMlp } from '../serve/example-models.js';
 import { InferenceServer } from '../serve/server.js';
 import { EXAMPLE_PROFILES } from '../bench/cost/profiles.js';
 import { sampleLabRun } from '../bench/report/test-lab-run.js';
+import { browserSkipReason } from '../testing/chromium.js';
 
 const here = fileURLToPath(import.meta.url);
 const isTs = here.endsWith('.ts');
@@ -84,10 +85,20 @@ test('bench --url against trainfer serve: single-stream through the protocol', a
   assert.deepEqual([j.target.kind, j.target.binary], ['oip', true]);
 });
 
+test('bench --browser: the model in headless Chromium beside onnxruntime-node', { skip: browserSkipReason() }, async () => {
+  const r = await runAsync(['bench', model, '--browser', '--iterations', '5', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { models: { name: string; p50Ms: number }[]; node: Record<string, { p50Ms: number }>; foreignRequests: string[] };
+  assert.deepEqual(j.models.map((m) => m.name), ['mlp']);
+  assert.ok(j.node.mlp!.p50Ms > 0 && j.models[0]!.p50Ms > 0);
+  assert.deepEqual(j.foreignRequests, []);
+});
+
 test('bench: bad flags and missing models are one-line errors', async () => {
   for (const [args, re] of [
     [['bench', model, '--scenario', 'nope'], /--scenario must be one of single-stream, multi-stream, server, offline/],
     [['bench', '--scenario', 'offline'], /give a model file or --url/],
+    [['bench', model], /--scenario is required/],
     [['bench', join(dir, 'missing.onnx'), '--scenario', 'offline'], /missing\.onnx/],
     [['bench', model, '--scenario', 'offline', '--duration', '-1'], /--duration must be positive/],
   ] as const) {

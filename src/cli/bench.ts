@@ -5,6 +5,7 @@
  * result file with the settings, the model's hash and the machine.
  */
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { defaultBatch, benchModel, type BenchTarget } from '../bench/bench-model.js';
 import { libraryFromDataset, testSplit } from '../bench/dataset-library.js';
 import { SCENARIOS, type Scenario } from '../bench/loadgen/types.js';
@@ -16,13 +17,18 @@ import { readModel } from '../onnx/model-io.js';
 import { InferenceClient } from '../serve/client.js';
 import { dtypeOf } from '../serve/protocol.js';
 import { TrainferError, oneLine } from '../util/errors.js';
+import { formatBrowserBench } from '../web/bench-table.js';
+import { benchFilesInBrowser } from '../web/browser-bench.js';
+import { nodeLatency } from '../web/node-latency.js';
 import { type CliCommand, parseNumber, parsePositiveInt } from './command.js';
 
 interface BenchFlags {
   url?: string;
   model?: string;
   modelVersion?: string;
-  scenario: string;
+  scenario?: string;
+  browser?: boolean;
+  iterations?: number;
   batchSize?: number;
   duration?: number;
   warmup?: number;
@@ -53,7 +59,9 @@ export const benchCommand: CliCommand = {
       .option('--url <url>', 'an Open Inference Protocol (KServe v2) server instead, e.g. http://127.0.0.1:8000')
       .option('--model <name>', 'with --url: the served model name')
       .option('--model-version <v>', 'with --url: the model version (default: the server\'s choice)')
-      .requiredOption('--scenario <s>', SCENARIOS.join(' | '))
+      .option('--scenario <s>', `${SCENARIOS.join(' | ')} (required unless --browser)`)
+      .option('--browser', 'run the model in headless Chromium with onnxruntime-web instead (one inference at a time, as single-stream), beside onnxruntime-node')
+      .option('--iterations <n>', 'with --browser: timed inferences (default 200)', parsePositiveInt('--iterations'))
       .option('--batch-size <n>', 'offline: samples per run (default 64); multi-stream: samples per query (default 8); server: largest dynamic batch in-process (default 16)', parsePositiveInt('--batch-size'))
       .option('--duration <s>', 'minimum duration of the run (each server search trial), seconds (default 10)', parseNumber('--duration'))
       .option('--warmup <s>', 'warm-up before the timed run, seconds (default min(1, duration/4))', parseNumber('--warmup'))
@@ -78,6 +86,8 @@ export const benchCommand: CliCommand = {
 };
 
 async function runBench(modelPath: string | undefined, f: BenchFlags): Promise<void> {
+  if (f.browser) return runBrowser(modelPath, f);
+  if (!f.scenario) throw new TrainferError(`--scenario is required (${SCENARIOS.join(', ')}), or --browser`);
   if (!SCENARIOS.includes(f.scenario as Scenario)) throw new TrainferError(`--scenario must be one of ${SCENARIOS.join(', ')}, got '${f.scenario}'`);
   const scenario = f.scenario as Scenario;
   if (!modelPath && !f.url) throw new TrainferError('give a model file or --url <server> --model <name>');
@@ -108,6 +118,17 @@ async function runBench(modelPath: string | undefined, f: BenchFlags): Promise<v
     return;
   }
   printResult(r, out, f.batchSize ?? defaultBatch(scenario));
+}
+
+/** `--browser`: the page's in-browser benchmark of this one file (issue 15), beside onnxruntime-node on the same shapes. */
+async function runBrowser(modelPath: string | undefined, f: BenchFlags): Promise<void> {
+  if (!modelPath) throw new TrainferError('--browser needs a model file');
+  if (f.url) throw new TrainferError('--browser runs a model file in the page; it cannot take --url');
+  if (!existsSync(modelPath)) throw new TrainferError(`${modelPath}: no such file`);
+  const r = await benchFilesInBrowser({ files: [modelPath], iterations: f.iterations, warmup: f.warmup === undefined ? undefined : Math.max(1, Math.round(f.warmup)) });
+  const node: Record<string, Awaited<ReturnType<typeof nodeLatency>>> = {};
+  for (const m of r.models) node[m.name] = await nodeLatency({ file: modelPath, inputs: m.inputs, iterations: f.iterations });
+  process.stdout.write(f.json ? `${JSON.stringify({ ...r, node })}\n` : `${formatBrowserBench(r, node)}\n`);
 }
 
 function parseDims(list: string[]): Record<string, number> {
