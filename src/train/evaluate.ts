@@ -13,6 +13,9 @@ import { type Device, Session } from '../runtime/session.js';
 import { TrainferError, oneLine } from '../util/errors.js';
 import { Batcher, packTable } from '../data/batcher.js';
 import { defaultTargetColumn } from '../data/dataset.js';
+
+/** The single-tensor shape check, kept here for callers that import it from evaluate. */
+export { checkInputShape } from '../data/dataset.js';
 import { type FeedBinding, type FeedPlan, type FeedSpec, planFeeds } from '../data/feed-plan.js';
 import type { TableStream } from '../data/stream.js';
 import type { Table } from '../data/table.js';

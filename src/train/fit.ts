@@ -314,7 +314,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       reporter.epochEnd(m, epochs);
       log?.write({ type: 'epoch', ...m });
       let stop = false;
-      const value = monitor.split === 'val' ? m.val?.[monitor.key] : monitor.key === 'loss' ? m.loss : m.train[monitor.key];
+      const value = monitor.split === 'val' ? m.val?.[monitor.key] : monitor.key === 'loss' ? m.loss : m.train?.[monitor.key];
       if (o.earlyStopping && value !== undefined && !Number.isNaN(value)) {
         const delta = o.earlyStopping.minDelta ?? 0;
         const better = st.best === undefined || (monitor.direction === 'min' ? value < st.best - delta : value > st.best + delta);
