@@ -19,6 +19,7 @@ import type { Table } from '../data/table.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { type HeadLoss, type LossSpec, describeLoss } from '../nn/loss.js';
 import { resolveLosses } from '../nn/network.js';
+import { availableMetrics } from './metrics.js';
 import { CHECKPOINT_VERSION, checkpointPath, saveCheckpoint } from './checkpoint.js';
 import { type TargetColumns, checkPlanTargets, evaluate } from './evaluate.js';
 import { type EpochSource, dataIdentity, describePlan, openCheckpoint, parseMonitor, planTraining, streamSource, tableSource } from './fit-setup.js';
@@ -175,6 +176,12 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     checkPlanTargets(plan, tg.heads, new Map(tg.feeds.filter((f) => f.head).map((f) => [f.name, f.head!])), v);
   }
   const head = tg.heads[0]!;
+  if (monitor.key !== 'loss' && head.shape.every((d) => typeof d === 'number')) {
+    const have = monitor.split === 'val' ? availableMetrics(head.task, head.shape as number[]) : ['accuracy'].filter((k) => head.task !== 'regression' && k);
+    if (!have.includes(monitor.key)) {
+      throw new TrainferError(`--monitor ${monitor.name}: head '${head.name}' (${head.task}, [${head.shape.join(', ')}]) reports ${['loss', ...have].map((k) => (monitor.split === 'val' ? `val_${k}` : k)).join(', ')}`);
+    }
+  }
   const headSize = head.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
   const headTarget = plan.feeds.find((f) => f.spec.role === 'target' && f.spec.head === head.name);
   const track = !!headTarget && headSize <= 4096 && head.shape.every((d) => typeof d === 'number') && (head.task !== 'classification' || head.shape.length === 1);

@@ -50,6 +50,16 @@ export function metricDirection(name: string): 'min' | 'max' {
 /** Metric names `--monitor` accepts (with `val_`; `loss` and `accuracy` also on training data). */
 export const MONITOR_METRICS = ['loss', 'accuracy', 'top5', 'precision', 'recall', 'f1', 'auc', 'pr_auc', 'exact_match', 'micro_f1', 'mae', 'mse', 'rmse', 'r2'] as const;
 
+/** The scalar metrics a head of this task and per-sample shape reports (besides the loss). */
+export function availableMetrics(task: Task, shape: readonly number[]): string[] {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (task === 'regression') return ['mae', 'mse', 'rmse', 'r2'];
+  if (task === 'multilabel' || (task === 'binary' && size !== 1)) return ['accuracy', 'exact_match', 'f1', 'micro_f1', 'precision', 'recall'];
+  if (task === 'binary') return ['accuracy', 'precision', 'recall', 'f1', 'auc', 'pr_auc'];
+  if (shape.length !== 1) return [];
+  return ['accuracy', 'precision', 'recall', 'f1', ...(size > 5 ? ['top5'] : []), ...(size === 2 ? ['auc', 'pr_auc'] : [])];
+}
+
 /** Creates the accumulator for a head. */
 export function createMetrics(o: MetricsOptions): MetricAccumulator {
   const size = o.shape.reduce((a, b) => a * b, 1);
