@@ -158,7 +158,7 @@ function inputHeader(raw: unknown): InputHeader {
   if (!dtype) throw badRequest(`input '${name}': unknown datatype ${JSON.stringify(raw.datatype.slice(0, 40))}`);
   let n = 1;
   for (const d of shape as number[]) n *= d;
-  if (!Number.isSafeInteger(n) || n * Math.max(1, ELEMENT_BYTES[dtype]) > 2 ** 32) throw badRequest(`input '${name}': shape [${shape.join(', ')}] declares more elements than a request can carry`);
+  if (!Number.isSafeInteger(n * Math.max(1, ELEMENT_BYTES[dtype]))) throw badRequest(`input '${name}': shape [${shape.join(', ')}] declares more elements than a request can carry`);
   const size = (raw.parameters as Parameters | undefined)?.binary_data_size;
   if (size !== undefined) {
     if (!Number.isSafeInteger(size) || (size as number) < 0) throw badRequest(`input '${name}': binary_data_size must be a non-negative integer`);

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type PoolCloseResult, type PoolEvent, SessionPool } from '../runtime/pool.js';
+import { type PoolCloseResult, type PoolEvent, type RestartPolicy, SessionPool } from '../runtime/pool.js';
 import { TrainferError, oneLine } from '../util/errors.js';
 import { DynamicBatcher } from './batcher.js';
 import { type BatchingDecision, decideBatching } from './batching-policy.js';
@@ -73,7 +73,7 @@ export class ModelVersion {
   }
 
   /** Starts the pool for `file` and builds the batcher. */
-  static async load(o: { name: string; version: string; file: string; configFile: string; config: ModelConfig; autoMaxBatchSize: number; hooks?: RepositoryHooks }): Promise<ModelVersion> {
+  static async load(o: { name: string; version: string; file: string; configFile: string; config: ModelConfig; autoMaxBatchSize: number; restart?: RestartPolicy; hooks?: RepositoryHooks }): Promise<ModelVersion> {
     const facts = readModelFacts(o.file);
     const hooks = o.hooks ?? {};
     const pool = await SessionPool.create({
@@ -83,6 +83,7 @@ export class ModelVersion {
       // The server logs every failure with its request id; onnxruntime's own stderr lines would only repeat them.
       session: { device: o.config.device, logSeverity: 4, extra: o.config.allowSpinning ? {} : { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } },
       label: o.file,
+      restart: o.restart,
       onEvent: (e) => hooks.onPoolEvent?.(o.name, o.version, e),
     });
     try {
@@ -157,6 +158,8 @@ export interface RepositoryOptions {
   defaults?: Partial<ModelConfig>;
   /** The batch limit of `auto` batch-first models (default `AUTO_MAX_BATCH_SIZE`; 0 = never batch automatically). */
   autoMaxBatchSize?: number;
+  /** How crashed or hung workers are replaced (backoff, attempts before giving up). */
+  restart?: RestartPolicy;
   hooks?: RepositoryHooks;
 }
 
@@ -212,7 +215,7 @@ export class ModelRepository {
           throw new TrainferError(`${dir}: no version directory holds a model.onnx; expected ${join(dir, '<version>', 'model.onnx')} with <version> a positive integer, e.g. ${join(dir, '1', 'model.onnx')}${hint}`);
         }
         for (const version of versions) {
-          loaded.set(version, await ModelVersion.load({ name, version, file: join(dir, version, 'model.onnx'), configFile, config, autoMaxBatchSize: this.o.autoMaxBatchSize ?? AUTO_MAX_BATCH_SIZE, hooks: this.o.hooks }));
+          loaded.set(version, await ModelVersion.load({ name, version, file: join(dir, version, 'model.onnx'), configFile, config, autoMaxBatchSize: this.o.autoMaxBatchSize ?? AUTO_MAX_BATCH_SIZE, restart: this.o.restart, hooks: this.o.hooks }));
         }
       } catch (err) {
         await Promise.all([...loaded.values()].map((v) => v.close()));

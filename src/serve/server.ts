@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import { resolve, sep } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
+import type { RestartPolicy } from '../runtime/pool.js';
 import { oneLine } from '../util/errors.js';
 import { Cancellation } from './batcher.js';
 import type { ModelConfig } from './config.js';
@@ -47,6 +48,8 @@ export interface ServeOptions {
   maxConcurrentUploads?: number;
   /** Start with an empty repository (default false: a one-line error showing the expected layout). */
   allowEmpty?: boolean;
+  /** How crashed or hung workers are replaced (default: 100 ms backoff doubling to 10 s, 5 attempts, then the version answers 503). */
+  restart?: RestartPolicy;
 }
 
 /** What `InferenceServer.close` left behind. */
@@ -78,7 +81,7 @@ export class InferenceServer {
   static async start(o: ServeOptions): Promise<InferenceServer> {
     const metrics = new ServeMetrics({ processMetrics: o.processMetrics });
     const log = pino({ level: o.logLevel ?? 'info' }, o.logDestination ?? process.stdout);
-    const repository = new ModelRepository({ root: o.repository, defaults: o.modelDefaults, autoMaxBatchSize: o.autoMaxBatchSize, hooks: repositoryHooks(metrics, log) });
+    const repository = new ModelRepository({ root: o.repository, defaults: o.modelDefaults, autoMaxBatchSize: o.autoMaxBatchSize, restart: o.restart, hooks: repositoryHooks(metrics, log) });
     metrics.pendingSource = () => repository.loaded().map((mv) => ({ model: mv.name, version: mv.version, queued: mv.batcher.queued }));
     metrics.hungSource = () => repository.loaded().map((mv) => ({ model: mv.name, version: mv.version, hung: mv.pool.hung }));
     let server: InferenceServer | undefined;
@@ -162,7 +165,7 @@ function repositoryHooks(metrics: ServeMetrics, log: Logger): RepositoryHooks {
           log.warn({ model, version, cause: e.cause }, 'session worker replaced');
           break;
         case 'retired-exited':
-          log.info({ model, version }, 'a retired worker returned from its run and exited');
+          log.warn({ model, version }, 'a retired worker returned from its run and exited');
           break;
       }
     },

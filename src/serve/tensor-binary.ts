@@ -1,9 +1,10 @@
 /**
  * Tensors in the binary tensor data extension: little-endian, row major; BOOL one byte per element;
  * BYTES as a 4-byte little-endian length followed by the bytes. Sizes are checked against the declared
- * shape before anything is allocated. BYTES elements must be UTF-8: onnxruntime-node carries string
- * tensors as UTF-8 text and would silently replace other bytes with U+FFFD, so they are refused instead;
- * valid UTF-8 comes back byte for byte.
+ * shape before anything is allocated. BYTES elements must be UTF-8 without NUL bytes: onnxruntime-node
+ * carries string tensors as C strings of UTF-8 text, and would silently replace other bytes with U+FFFD
+ * and cut a string at its first NUL (both measured), so such elements are refused instead; everything
+ * else comes back byte for byte.
  */
 import { isUtf8 } from 'node:buffer';
 import { type TypedArray, allocate } from '../onnx/dtype.js';
@@ -37,6 +38,9 @@ function bytesFromBinary(name: string, shape: readonly number[], n: number, byte
     const el = Buffer.from(bytes.buffer, bytes.byteOffset + p + 4, len);
     if (!isUtf8(el)) {
       throw badRequest(`${what} '${name}': BYTES element ${out.length} is not valid UTF-8; onnxruntime string tensors carry UTF-8 text only, and other bytes would be altered`);
+    }
+    if (what === 'input' && el.includes(0)) {
+      throw badRequest(`${what} '${name}': BYTES element ${out.length} contains a NUL byte, where onnxruntime would cut the string`);
     }
     out.push(el.toString('utf8'));
     p += 4 + len;

@@ -90,6 +90,7 @@ export function tensorFromJson(name: string, dtype: ServedDType, shape: readonly
       if (typeof v !== 'string') throw bad(i, 'a string');
       // onnxruntime carries strings as UTF-8: a lone surrogate would silently become U+FFFD.
       if (!(v as unknown as { isWellFormed(): boolean }).isWellFormed()) throw bad(i, 'well-formed Unicode (it has a lone surrogate)');
+      if (v.includes('\u0000')) throw bad(i, 'a string without NUL characters (onnxruntime would cut it there)');
     }
     return new Tensor('string', shape, flat as string[]);
   }
