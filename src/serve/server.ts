@@ -194,10 +194,15 @@ function requestIds(): (req: { headers: Record<string, string | string[] | undef
   };
 }
 
-/** Removes the repository's location from messages sent to clients. */
+/**
+ * Makes a message safe to send: the repository's location removed, and control characters (which a
+ * request can smuggle into names and JSON snippets) escaped, so every error stays one line.
+ */
 function redactor(root: string): (message: string) => string {
   const prefixes = [...new Set([resolve(root) + sep, root.endsWith(sep) ? root : root + sep])].sort((a, b) => b.length - a.length);
-  return (m) => prefixes.reduce((s, p) => s.split(p).join(''), m);
+  // eslint-disable-next-line no-control-regex
+  const control = /[\u0000-\u001f\u007f\u2028\u2029]/g;
+  return (m) => prefixes.reduce((s, p) => s.split(p).join(''), m).replace(control, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function buildApp(d: AppDeps): FastifyInstance {
@@ -252,6 +257,7 @@ function buildApp(d: AppDeps): FastifyInstance {
     };
     raw.once('end', end);
     raw.once('close', end);
+    reply.raw.once('close', end);
     done();
   });
   app.addHook('onSend', (req, reply, payload, done) => {
