@@ -119,3 +119,26 @@ export { summarizeReport } from './compress/quantize/report.js';
 export type { QuantizeReport, NodeOutcome } from './compress/quantize/report.js';
 export { packInt4, unpackInt4 } from './compress/quantize/int4.js';
 export { upgradeOpset } from './compress/quantize/opset-upgrade.js';
+
+// Deployment: manifests for Kubernetes and KServe (docs/deploy.md)
+export { k8sPlan } from './deploy/k8s-plan.js';
+export type { K8sPlan } from './deploy/k8s-plan.js';
+export { resolveK8sOptions, parseRepositorySource, DEFAULT_IMAGE } from './deploy/options.js';
+export type { K8sDeployOptions, ResolvedK8sOptions, RepositorySource } from './deploy/options.js';
+export { scanRepository } from './deploy/repository-scan.js';
+export type { RepositoryScan, ScannedModel, ScannedVersion } from './deploy/repository-scan.js';
+export { fitResources } from './deploy/resources.js';
+export type { FittedResources } from './deploy/resources.js';
+export { deploymentManifest, serviceManifest, hpaManifest, podDisruptionBudgetManifest } from './deploy/kubernetes.js';
+export { servingRuntimeManifest, inferenceServiceManifest } from './deploy/kserve.js';
+export type { ServingRuntime, InferenceService, SupportedModelFormat } from './deploy/kserve.js';
+export { queueTimeRule, adapterHelmValues, QUEUE_METRIC } from './deploy/prometheus-adapter.js';
+export type { AdapterRule } from './deploy/prometheus-adapter.js';
+export { podMonitorManifest } from './deploy/monitoring.js';
+export type { PodMonitor } from './deploy/monitoring.js';
+export { scoreJobPlan } from './deploy/score-job.js';
+export type { ScoreJobOptions } from './deploy/score-job.js';
+export { renderYaml, renderPlan, writePlan } from './deploy/render.js';
+export type { PlannedFile } from './deploy/render.js';
+export { parseImageReference } from './deploy/names.js';
+export type { ImageReference } from './deploy/names.js';
