@@ -112,10 +112,15 @@ interface Run {
   resolve: (r: PoolRunResult) => void;
   reject: (e: Error) => void;
   settled: boolean;
-  timer?: NodeJS.Timeout;
+  /** `performance.now()` after which the run has timed out (Infinity = never), and its length. */
+  deadline: number;
+  timeoutMs: number;
   slot?: Slot;
   sentAt: number;
 }
+
+/** How often deadlines are checked: one timer per pool instead of one per run (runs are ~µs apart under load). */
+const DEADLINE_CHECK_MS = 20;
 
 interface Slot {
   worker: Worker;
@@ -151,6 +156,9 @@ export class SessionPool {
   private failures = 0;
   private failure?: string;
   private idleWaiters: (() => void)[] = [];
+  private deadlineTimer?: NodeJS.Timeout;
+  /** Runs with a deadline that are not settled yet. */
+  private readonly timed = new Set<Run>();
 
   private constructor(
     private readonly init: WorkerInit,
@@ -213,9 +221,10 @@ export class SessionPool {
     for (const [k, v] of Object.entries(feeds)) wire[k] = toWire(v, transfer);
     const msg = { type: 'run', id: this.nextId++, feeds: wire, fetches: fetches ? [...fetches] : undefined } satisfies ToWorker;
     return new Promise<PoolRunResult>((resolve, reject) => {
-      const run: Run = { msg, transfer, tags: options.tags ?? [], resolve, reject, settled: false, sentAt: performance.now() };
+      const now = performance.now();
       const ms = options.timeoutMs ?? 0;
-      if (ms > 0) run.timer = setTimeout(() => this.expire(run, ms), ms);
+      const run: Run = { msg, transfer, tags: options.tags ?? [], resolve, reject, settled: false, deadline: ms > 0 ? now + ms : Infinity, timeoutMs: ms, sentAt: now };
+      if (ms > 0) this.watch(run);
       if (this.slots.length === 0) this.backlog.push(run);
       else this.send(run);
     });
@@ -234,6 +243,8 @@ export class SessionPool {
    */
   async close(options: { deadlineMs?: number } = {}): Promise<PoolCloseResult> {
     this.closed = true;
+    clearInterval(this.deadlineTimer);
+    this.deadlineTimer = undefined;
     const deadline = options.deadlineMs;
     if (this.inFlight > 0) {
       const idle = new Promise<void>((r) => this.idleWaiters.push(r));
@@ -274,10 +285,25 @@ export class SessionPool {
     slot.worker.postMessage(run.msg, run.transfer ?? []);
   }
 
+  /** Starts checking `run`'s deadline (one shared timer, running only while some run has a deadline). */
+  private watch(run: Run): void {
+    this.timed.add(run);
+    if (this.deadlineTimer) return;
+    this.deadlineTimer = setInterval(() => {
+      const now = performance.now();
+      for (const r of this.timed) if (r.deadline <= now) this.expire(r, r.timeoutMs);
+      if (this.timed.size === 0) {
+        clearInterval(this.deadlineTimer);
+        this.deadlineTimer = undefined;
+      }
+    }, DEADLINE_CHECK_MS);
+    this.deadlineTimer.unref();
+  }
+
   private settle(run: Run, result: PoolRunResult | Error): void {
     if (run.settled) return;
     run.settled = true;
-    clearTimeout(run.timer);
+    if (run.timeoutMs > 0) this.timed.delete(run);
     if (result instanceof Error) run.reject(result);
     else run.resolve(result);
     if (this.idleWaiters.length > 0 && this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();

@@ -232,9 +232,15 @@ export class DynamicBatcher {
 
   /** Run options for `entries`: the latest of their deadlines, their ids as tags. */
   private runOptions(entries: Entry[]): PoolRunOptions {
-    const latest = Math.max(...entries.map((e) => e.deadline));
-    const options: PoolRunOptions = { transfer: true, tags: entries.map((e) => e.id ?? '') };
-    if (Number.isFinite(latest)) options.timeoutMs = Math.max(1, latest - performance.now());
+    let latest = -Infinity;
+    const tags = new Array<string>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.deadline > latest) latest = e.deadline;
+      tags[i] = e.id ?? '';
+    }
+    const options: PoolRunOptions = { transfer: true, tags };
+    if (latest !== Infinity) options.timeoutMs = Math.max(1, latest - performance.now());
     return options;
   }
 

@@ -255,8 +255,8 @@ function buildApp(d: AppDeps): FastifyInstance {
         uploading--;
       }
     };
+    // 'end': the body has arrived; the response's 'close': answered early, or the connection went away.
     raw.once('end', end);
-    raw.once('close', end);
     reply.raw.once('close', end);
     done();
   });
