@@ -105,8 +105,8 @@ const SHUTTING_DOWN = 'the server is shutting down';
 /** A per-model-version queue that forms batches and runs them on a session pool. */
 export class DynamicBatcher {
   private readonly queue: Entry[] = [];
-  /** Requests handed to `run` and not answered yet. */
-  private readonly running = new Set<Entry>();
+  /** Batches handed to `run` whose run has not finished (their entries may be answered already). */
+  private readonly inRun = new Set<Entry[]>();
   private runningBatches = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
@@ -135,7 +135,10 @@ export class DynamicBatcher {
     }
     return new Promise<BatchResult>((resolve, reject) => {
       const now = performance.now();
-      const e: Entry = { ...req, key: batchKey(req.feeds), enqueuedAt: now, deadline: this.o.timeoutMs > 0 ? now + this.o.timeoutMs : Infinity, done: false, resolve, reject };
+      const e: Entry = {
+        feeds: req.feeds, batch: req.batch, fetches: req.fetches, signal: req.signal, id: req.id, key: batchKey(req.feeds),
+        enqueuedAt: now, deadline: this.o.timeoutMs > 0 ? now + this.o.timeoutMs : Infinity, done: false, timer: undefined, resolve, reject,
+      };
       if (this.o.timeoutMs > 0) {
         e.timer = setTimeout(() => this.fail(e, new InferenceError(`request timed out after ${this.o.timeoutMs} ms`, 504)), this.o.timeoutMs);
       }
@@ -155,7 +158,7 @@ export class DynamicBatcher {
   async drain(options: { deadlineMs?: number } = {}): Promise<DrainResult> {
     this.closed = true;
     this.pump();
-    if (this.queue.length === 0 && this.running.size === 0) return { abandoned: 0 };
+    if (this.idle()) return { abandoned: 0 };
     const idle = new Promise<void>((r) => this.idleWaiters.push(r));
     if (options.deadlineMs === undefined) {
       await idle;
@@ -164,7 +167,7 @@ export class DynamicBatcher {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([idle, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, options.deadlineMs!))))]);
     clearTimeout(timer);
-    const left = [...this.queue, ...this.running];
+    const left = [...this.queue, ...[...this.inRun].flat().filter((e) => !e.done)];
     for (const e of left) this.fail(e, new InferenceError(SHUTTING_DOWN, 503));
     return { abandoned: left.length };
   }
@@ -175,22 +178,27 @@ export class DynamicBatcher {
     clearTimeout(e.timer);
     const i = this.queue.indexOf(e);
     if (i >= 0) this.queue.splice(i, 1);
-    this.running.delete(e);
     e.reject(err);
-    this.notifyIdle();
+    if (this.idleWaiters.length > 0) this.notifyIdle();
   }
 
   private succeed(e: Entry, r: BatchResult): void {
     if (e.done) return;
     e.done = true;
     clearTimeout(e.timer);
-    this.running.delete(e);
     e.resolve(r);
-    this.notifyIdle();
+    if (this.idleWaiters.length > 0) this.notifyIdle();
+  }
+
+  /** Nothing queued, and every request handed to a run answered. */
+  private idle(): boolean {
+    if (this.queue.length > 0) return false;
+    for (const b of this.inRun) for (const e of b) if (!e.done) return false;
+    return true;
   }
 
   private notifyIdle(): void {
-    if (this.idleWaiters.length > 0 && this.queue.length === 0 && this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.idle()) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private pump(): void {
@@ -207,12 +215,10 @@ export class DynamicBatcher {
           return;
         }
       }
-      for (const e of batch) {
-        this.queue.splice(this.queue.indexOf(e), 1);
-        this.running.add(e);
-      }
+      for (const e of batch) this.queue.splice(this.queue.indexOf(e), 1);
       this.runningBatches++;
-      void this.execute(batch);
+      this.inRun.add(batch);
+      void this.execute(batch).finally(() => this.inRun.delete(batch));
     }
   }
 

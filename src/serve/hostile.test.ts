@@ -1,7 +1,7 @@
 // Hostile requests against a live server: sizes checked before allocation, 64-bit integers and
 // non-finite floats carried losslessly in JSON and read back by our client, BYTES kept byte for byte
 // (or refused when onnxruntime could not carry them), deep and ragged nesting refused, a request that
-// does not arrive in time cut off with 408, and a cap on bodies in transit.
+// does not arrive in time cut off with 408, and a cap on large bodies in transit.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -182,7 +182,7 @@ test('a request that does not arrive within requestTimeoutMs gets 408 and its co
   assert.equal((await fetch(`${server.url}/v2/health/live`)).status, 200);
 });
 
-test('at most maxConcurrentUploads bodies are received at once; more get 503 at once', async () => {
+test('at most maxConcurrentUploads large bodies are received at once; more get 503 at once', async () => {
   const url = new URL(server.url);
   const slow = await Promise.all([0, 1].map(() => new Promise<ReturnType<typeof connect>>((resolve) => {
     const s = connect(Number(url.port), url.hostname, () => {
@@ -191,23 +191,25 @@ test('at most maxConcurrentUploads bodies are received at once; more get 503 at 
     });
     s.on('error', () => undefined);
   })));
+  const large = JSON.stringify({ pad: 'x'.repeat(70_000) });
   try {
     // both slow uploads are counted once the server has their headers
-    let r = await postRaw('/v2/models/mnist/infer', '{}');
+    let r = await postRaw('/v2/models/mnist/infer', large);
     for (let i = 0; i < 50 && r.status !== 503; i++) {
       await new Promise((res) => setTimeout(res, 5));
-      r = await postRaw('/v2/models/mnist/infer', '{}');
+      r = await postRaw('/v2/models/mnist/infer', large);
     }
     assert.equal(r.status, 503, r.text);
     assert.match(r.error, /too many request bodies arriving at once \(maxConcurrentUploads 2\)/);
     assert.equal((await fetch(`${server.url}/v2/health/live`)).status, 200, 'requests without a body are not counted');
+    is400(/'inputs' must be a non-empty array/)(await postRaw('/v2/models/mnist/infer', '{}'));
   } finally {
     for (const s of slow) s.destroy();
   }
-  let ok = await postRaw('/v2/models/mnist/infer', '{}');
+  let ok = await postRaw('/v2/models/mnist/infer', large);
   for (let i = 0; i < 50 && ok.status === 503; i++) {
     await new Promise((res) => setTimeout(res, 5));
-    ok = await postRaw('/v2/models/mnist/infer', '{}');
+    ok = await postRaw('/v2/models/mnist/infer', large);
   }
   is400(/'inputs' must be a non-empty array/)(ok);
 });

@@ -44,7 +44,11 @@ export interface ServeOptions {
   processMetrics?: boolean;
   /** Longest time to receive one whole request, headers and body, in ms (default 30000; 0 = no limit). Slower clients get 408 and are disconnected. */
   requestTimeoutMs?: number;
-  /** Requests whose bodies may be arriving at once (default 256); more get 503 at once. Memory held by uploads stays under this × `bodyLimitBytes`. */
+  /**
+   * Request bodies of more than 64 KiB (or of unknown length) that may be arriving at once (default 256);
+   * more get 503 at once. Memory held by uploads stays under this × `bodyLimitBytes`, plus 64 KiB per
+   * connection for small bodies (which are not counted: they cost nothing to hold and are most requests).
+   */
   maxConcurrentUploads?: number;
   /** Start with an empty repository (default false: a one-line error showing the expected layout). */
   allowEmpty?: boolean;
@@ -185,6 +189,9 @@ interface AppDeps {
 
 type Params = { name: string; version?: string };
 
+/** Bodies up to this many bytes are not counted against `maxConcurrentUploads`. */
+const SMALL_BODY = 64 * 1024;
+
 /** A request id: the client's `x-request-id` when it is short and plain, else a counter. */
 function requestIds(): (req: { headers: Record<string, string | string[] | undefined> }) => string {
   let n = 0;
@@ -236,13 +243,12 @@ function buildApp(d: AppDeps): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` }));
 
-  // At most maxUploads request bodies in transit at once; the body is counted until it has fully arrived.
+  // At most maxUploads large request bodies in transit at once; a body is counted until it has fully arrived.
   let uploading = 0;
   app.addHook('onRequest', (req, reply, done) => {
     const raw = req.raw;
-    if (raw.headers['content-length'] === undefined || raw.headers['content-length'] === '0') {
-      if (raw.headers['transfer-encoding'] === undefined) return done();
-    }
+    const length = raw.headers['content-length'];
+    if (length === undefined ? raw.headers['transfer-encoding'] === undefined : length.length < 5 || Number(length) <= SMALL_BODY) return done();
     if (uploading >= d.maxUploads) {
       reply.code(503).header('Retry-After', '1').header('Connection', 'close').send({ error: `too many request bodies arriving at once (maxConcurrentUploads ${d.maxUploads}); retry later` });
       return;
@@ -261,7 +267,8 @@ function buildApp(d: AppDeps): FastifyInstance {
     done();
   });
   app.addHook('onSend', (req, reply, payload, done) => {
-    reply.header('x-request-id', req.id);
+    // The id the logs carry: echoed when the client sent one, and on every error.
+    if (reply.statusCode >= 400 || req.headers['x-request-id'] !== undefined) reply.header('x-request-id', req.id);
     if (d.isClosing()) reply.header('Connection', 'close');
     done(null, payload);
   });
