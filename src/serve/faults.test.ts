@@ -117,14 +117,17 @@ test('a worker crash is logged with the ids of the requests it held and counted 
 
 test('a run past its deadline gets 504, its worker is replaced at once, and the old thread exits when its run returns', async () => {
   const x = Tensor.f32([1, 4], [1, 2, 3, 4]);
-  const hung = client.infer('slow', { inputs: { x, iters: Tensor.i64([1], [1_200_000]) }, id: 'hung-1' });
+  const hung = client.infer('slow', { inputs: { x, iters: Tensor.i64([1], [2_000_000]) }, id: 'hung-1' });
   await assert.rejects(hung, (e) => e instanceof InferenceError && e.status === 504 && /timed out/.test(e.message));
+  // the hung worker is out of rotation and a replacement is in it while the old thread still runs
+  const mv = server.repository.resolve('slow');
+  await until('the replacement', () => mv.pool.size === 1 && mv.pool.hung === 1);
   // without a replacement this request would wait behind the hung run and time out too
   const next = await client.infer('slow', { inputs: { x, iters: Tensor.i64([1], [10]) } });
   assert.deepEqual(Array.from(next.outputs.y!.data as Float32Array), [1, 2, 3, 4]);
   assert.equal(await metric('trainfer_worker_restarts_total', 'model="slow"', 'cause="hung"'), 1);
   assert.ok(logs.some((l) => l.msg?.toString().startsWith('a run passed its deadline') && (l.requestIds as string[]).length === 1), 'the hung run is logged');
-  await until('the retired worker to exit', async () => (await metric('trainfer_worker_hung', 'model="slow"')) === 0);
+  await until('the retired worker to exit', async () => (await metric('trainfer_worker_hung', 'model="slow"')) === 0, 30_000);
   assert.ok(logs.some((l) => l.msg === 'a retired worker returned from its run and exited'));
 });
 

@@ -17,6 +17,10 @@ export interface FuzzRequest {
 }
 
 const DEEP = '@@deeply nested data@@';
+const BINARY_KINDS = ['size-mismatch', 'stray-bytes', 'truncated', 'huge-shape', 'bad-header-length', 'header-length-past-body', 'header-length-inside-json',
+  'no-header-length', 'bool-value-or-size-type', 'dtype-or-bytes-length', 'rank-or-utf8', 'size-doubled'];
+const ENDPOINT_KINDS = ['metadata-bad-name', 'bad-version', 'ready-config-bad-name', 'index-bad-body', 'load-bad-body', 'load-bad-name', 'unload-bad-body',
+  'wrong-method', 'unknown-route', 'post-to-get-route', 'infer-bad-model', 'infer-bad-version'];
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -218,7 +222,7 @@ export class MalformedRequests {
     else if (headerLength !== undefined && headerLength !== 'NONE') hl = headerLength;
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (headerLength !== 'NONE') headers['inference-header-content-length'] = hl;
-    return this.post(`binary:${variant}`, `/v2/models/${mnist ? 'mnist' : 'multi'}/infer`, Buffer.concat([head, ...parts]), headers);
+    return this.post(`binary:${BINARY_KINDS[variant]}`, `/v2/models/${mnist ? 'mnist' : 'multi'}/infer`, Buffer.concat([head, ...parts]), headers);
   }
 
   private badName(): string {
@@ -228,20 +232,21 @@ export class MalformedRequests {
   private otherEndpoint(): FuzzRequest {
     const variant = this.int(12);
     const model = this.pick(['mnist', 'multi']);
-    const get = (url: string): FuzzRequest => ({ kind: `endpoint:${variant}`, method: 'GET', url, headers: {} });
+    const kind = `endpoint:${ENDPOINT_KINDS[variant]}`;
+    const get = (url: string): FuzzRequest => ({ kind, method: 'GET', url, headers: {} });
     switch (variant) {
       case 0: return get(`/v2/models/${this.badName()}`);
       case 1: return get(`/v2/models/${model}/versions/${this.pick(['0', '2', 'abc', '-1', '1.0', '99999999999999999999'])}${this.pick(['', '/ready', '/config'])}`);
       case 2: return get(`/v2/models/${this.badName()}/${this.pick(['ready', 'config'])}`);
-      case 3: return this.post(`endpoint:${variant}`, '/v2/repository/index', this.pick(['{', '[]', '1', '"x"', '{"ready": "yes"}', '{"ready": 1}', 'null']));
-      case 4: return this.post(`endpoint:${variant}`, `/v2/repository/models/${this.pick([model, this.badName()])}/load`, this.pick(['{"parameters": {}}', '{"parameters": {"config": "{}"}}', '{', '[1]']));
-      case 5: return this.post(`endpoint:${variant}`, `/v2/repository/models/${this.badName()}/load`, '');
-      case 6: return this.post(`endpoint:${variant}`, `/v2/repository/models/${this.pick([model, this.badName()])}/unload`, this.pick(['{', '[]', '"x"', '5']));
-      case 7: return { kind: `endpoint:${variant}`, method: this.pick(['PUT', 'DELETE', 'PATCH'] as const), url: this.pick(['/v2', `/v2/models/${model}`, `/v2/models/${model}/infer`, '/metrics', '/v2/health/live']), headers: {} };
+      case 3: return this.post(kind, '/v2/repository/index', this.pick(['{', '[]', '1', '"x"', '{"ready": "yes"}', '{"ready": 1}', 'null']));
+      case 4: return this.post(kind, `/v2/repository/models/${this.pick([model, this.badName()])}/load`, this.pick(['{"parameters": {}}', '{"parameters": {"config": "{}"}}', '{', '[1]']));
+      case 5: return this.post(kind, `/v2/repository/models/${this.badName()}/load`, '');
+      case 6: return this.post(kind, `/v2/repository/models/${this.pick([model, this.badName()])}/unload`, this.pick(['{', '[]', '"x"', '5']));
+      case 7: return { kind, method: this.pick(['PUT', 'DELETE', 'PATCH'] as const), url: this.pick(['/v2', `/v2/models/${model}`, `/v2/models/${model}/infer`, '/metrics', '/v2/health/live']), headers: {} };
       case 8: return get(this.pick([`/v2/models/${model}/infer`, '/v2/repository/index', '/v2/health', '/v2/healthz', '/v3', `/v2/models/${model}/versions`, '/%ff', '/v2/models//infer']));
-      case 9: return this.post(`endpoint:${variant}`, this.pick(['/metrics', '/v2', '/v2/health/ready', `/v2/models/${model}`, `/v2/models/${model}/ready`]), '{}');
-      case 10: return this.post(`endpoint:${variant}`, `/v2/models/${this.badName()}/infer`, JSON.stringify(this.valid().req));
-      default: return this.post(`endpoint:${variant}`, `/v2/models/${model}/versions/${this.pick(['7', 'x', '0'])}/infer`, JSON.stringify(this.valid().req));
+      case 9: return this.post(kind, this.pick(['/metrics', '/v2', '/v2/health/ready', `/v2/models/${model}`, `/v2/models/${model}/ready`]), '{}');
+      case 10: return this.post(kind, `/v2/models/${this.badName()}/infer`, JSON.stringify(this.valid().req));
+      default: return this.post(kind, `/v2/models/${model}/versions/${this.pick(['7', 'x', '0'])}/infer`, JSON.stringify(this.valid().req));
     }
   }
 
