@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeModel } from '../onnx/model-io.js';
 import { Tensor } from '../onnx/tensor.js';
-import { PoolError } from '../runtime/pool.js';
+import { CRASH_WORKER, PoolError } from '../runtime/pool.js';
 import { InferenceClient } from './client.js';
 import { InferenceError } from './errors.js';
 import { addToRepository, mnistMlp } from './example-models.js';
@@ -102,7 +102,7 @@ test('a 500 is logged with the request id (also echoed as x-request-id), without
 test('a worker crash is logged with the ids of the requests it held and counted as a restart', async () => {
   const mv = server.repository.resolve('mlp');
   const x = Tensor.f32([1, 1, 28, 28], new Array(784).fill(0.25));
-  mv.pool.crashWorker(0);
+  mv.pool[CRASH_WORKER](0);
   // sent to the worker after the crash message: the worker exits without running it
   await assert.rejects(mv.pool.run({ pixels: x }, undefined, { tags: ['crash-req-7'] }), (e) => e instanceof PoolError && e.kind === 'crash');
   await until('the restart metric', async () => (await metric('trainfer_worker_restarts_total', 'model="mlp"', 'cause="crash"')) === 1);
@@ -135,7 +135,7 @@ test('failed restarts back off and give up: requests get 503 instead of waiting;
   const mv = server.repository.resolve('fragile');
   const file = join(repo, 'fragile', '1', 'model.onnx');
   writeFileSync(file, 'not an onnx model');
-  mv.pool.crashWorker(0);
+  mv.pool[CRASH_WORKER](0);
   await until('the crash', async () => (await metric('trainfer_worker_restarts_total', 'model="fragile"')) === 1);
   const x = Tensor.f32([1, 1, 28, 28], new Array(784).fill(0.5));
   await assert.rejects(client.infer('fragile', { inputs: { pixels: x } }), (e) => e instanceof InferenceError && e.status === 503 && /the model is unavailable: no instance is running: 3 restart attempts failed/.test(e.message));
