@@ -14,6 +14,7 @@ import { Session } from '../runtime/session.js';
 import { addToRepository, mnistMlp } from '../serve/example-models.js';
 import { writeModel } from '../onnx/model-io.js';
 import { slowLoopModel } from '../serve/test-models.js';
+import { main } from './main.js';
 
 const self = fileURLToPath(import.meta.url);
 const isTs = self.endsWith('.ts');
@@ -48,6 +49,18 @@ function startServe(args: string[]): Promise<{ child: ChildProcess; url: string;
     });
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
   });
+}
+
+/** Runs `main` in this process (for commands that fail before serving anything), capturing what it writes. */
+async function runHere(args: string[]): Promise<{ code: number; stderr: string }> {
+  const err: string[] = [];
+  const ew = process.stderr.write;
+  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
+  try {
+    return { code: await main(args), stderr: err.join('') };
+  } finally {
+    process.stderr.write = ew;
+  }
 }
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -127,7 +140,9 @@ test('serve refuses a repository without a loadable model, showing the layout it
   const shallow = join(dir, 'shallow');
   mkdirSync(join(shallow, 'mnist'), { recursive: true });
   writeModel(join(shallow, 'mnist', 'model.onnx'), mnistMlp());
-  const [e, f, s] = await Promise.all([run(['serve', empty, '--port', '0']), run(['serve', flat, '--port', '0']), run(['serve', shallow, '--port', '0'])]);
+  const e = await runHere(['serve', empty, '--port', '0']);
+  const f = await runHere(['serve', flat, '--port', '0']);
+  const s = await runHere(['serve', shallow, '--port', '0']);
   assert.equal(e.code, 1);
   assert.match(e.stderr, /^trainfer: .*empty: no model in this repository; expected <repository>\/<model>\/<version>\/model\.onnx, e\.g\. .*empty\/mnist\/1\/model\.onnx\n$/);
   assert.equal(f.code, 1);
@@ -147,11 +162,11 @@ test('bad serve and infer flag values are one-line errors, before anything is lo
     [['infer', 'http://127.0.0.1:1', 'm', '--input', input, '--version', 'latest'], /^trainfer: --version must be a positive integer \(a model version\), got 'latest'\n$/],
     [['infer', 'localhost:8000', 'm', '--input', input], /^trainfer: <url> must be an http:\/\/ or https:\/\/ URL, got 'localhost:8000'\n$/],
   ];
-  const results = await Promise.all(cases.map(([args]) => run(args)));
-  results.forEach((r, k) => {
-    assert.equal(r.code, 1, cases[k]![0].join(' '));
-    assert.match(r.stderr, cases[k]![1]);
-  });
+  for (const [args, re] of cases) {
+    const r = await runHere(args);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stderr, re);
+  }
 });
 
 test('SIGTERM past --drain-timeout-ms: the stuck request gets 503 and the server exits without waiting for it', async () => {
@@ -160,8 +175,8 @@ test('SIGTERM past --drain-timeout-ms: the stuck request gets 503 and the server
   const { child, url, stderr } = await startServe([slowRepo, '--port', '0', '--quiet', '--drain-timeout-ms', '300']);
   const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
   try {
-    // a run of ~3 s (2.5 million loop iterations)
-    const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0, 0, 0, 0] }, { name: 'iters', shape: [1], datatype: 'INT64', data: [2_500_000] }] });
+    // a run of ~1 s (a million loop iterations), well past the 300 ms drain deadline
+    const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0, 0, 0, 0] }, { name: 'iters', shape: [1], datatype: 'INT64', data: [1_000_000] }] });
     const stuck = fetch(`${url}/v2/models/slow/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     for (let i = 0; i < 300; i++) {
       const m = await (await fetch(`${url}/metrics`)).text();

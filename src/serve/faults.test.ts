@@ -117,7 +117,7 @@ test('a worker crash is logged with the ids of the requests it held and counted 
 
 test('a run past its deadline gets 504, its worker is replaced at once, and the old thread exits when its run returns', async () => {
   const x = Tensor.f32([1, 4], [1, 2, 3, 4]);
-  const hung = client.infer('slow', { inputs: { x, iters: Tensor.i64([1], [2_000_000]) }, id: 'hung-1' });
+  const hung = client.infer('slow', { inputs: { x, iters: Tensor.i64([1], [1_000_000]) }, id: 'hung-1' });
   await assert.rejects(hung, (e) => e instanceof InferenceError && e.status === 504 && /timed out/.test(e.message));
   // the hung worker is out of rotation and a replacement is in it while the old thread still runs
   const mv = server.repository.resolve('slow');
@@ -156,7 +156,7 @@ test('close() drains with a deadline: a stuck run gets 503 and close returns ins
   const s = await InferenceServer.start({ repository: dir, port: 0, logLevel: 'silent', processMetrics: false });
   try {
     const c = new InferenceClient(s.url);
-    const stuck = c.infer('slow', { inputs: { x: Tensor.f32([1, 4], [0, 0, 0, 0]), iters: Tensor.i64([1], [2_500_000]) } }).then(() => 200, (e: InferenceError) => e);
+    const stuck = c.infer('slow', { inputs: { x: Tensor.f32([1, 4], [0, 0, 0, 0]), iters: Tensor.i64([1], [1_000_000]) } }).then(() => 200, (e: InferenceError) => e);
     await until('the run to start', () => s.repository.resolve('slow').pool.inFlight === 1);
     const t0 = performance.now();
     const result = await s.close({ deadlineMs: 300 });
