@@ -120,7 +120,7 @@ export function decodeInferRequest(body: unknown, binary: Uint8Array, expect?: I
   const headers = (body.inputs as unknown[]).map(inputHeader);
   const seen = new Set<string>();
   for (const h of headers) {
-    if (seen.has(h.name)) throw badRequest(`input '${h.name}' appears twice`);
+    if (seen.has(h.name)) throw badRequest(`input '${h.name.slice(0, 256)}' appears twice`);
     seen.add(h.name);
   }
   if (expect) checkExpectations(headers, expect);
@@ -147,31 +147,32 @@ export function decodeInferRequest(body: unknown, binary: Uint8Array, expect?: I
 /** One input's header (name, datatype, shape, where its data is), checked; nothing is allocated. */
 function inputHeader(raw: unknown): InputHeader {
   if (!isObject(raw) || typeof raw.name !== 'string') throw badRequest("each of 'inputs' needs a string 'name'");
-  const name = raw.name.length > 256 ? `${raw.name.slice(0, 256)}…` : raw.name;
-  if (typeof raw.datatype !== 'string') throw badRequest(`input '${name}': 'datatype' must be a string`);
+  const name = raw.name;
+  const shown = name.length > 256 ? `${name.slice(0, 256)}…` : name;
+  if (typeof raw.datatype !== 'string') throw badRequest(`input '${shown}': 'datatype' must be a string`);
   const shape = raw.shape;
   if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-    throw badRequest(`input '${name}': 'shape' must be an array of at most ${MAX_RANK} non-negative integers`);
+    throw badRequest(`input '${shown}': 'shape' must be an array of at most ${MAX_RANK} non-negative integers`);
   }
-  if (raw.parameters !== undefined && !isObject(raw.parameters)) throw badRequest(`input '${name}': 'parameters' must be an object`);
+  if (raw.parameters !== undefined && !isObject(raw.parameters)) throw badRequest(`input '${shown}': 'parameters' must be an object`);
   const dtype = dtypeOf(raw.datatype);
-  if (!dtype) throw badRequest(`input '${name}': unknown datatype ${JSON.stringify(raw.datatype.slice(0, 40))}`);
+  if (!dtype) throw badRequest(`input '${shown}': unknown datatype ${JSON.stringify(raw.datatype.slice(0, 40))}`);
   let n = 1;
   for (const d of shape as number[]) n *= d;
-  if (!Number.isSafeInteger(n * Math.max(1, ELEMENT_BYTES[dtype]))) throw badRequest(`input '${name}': shape [${shape.join(', ')}] declares more elements than a request can carry`);
+  if (!Number.isSafeInteger(n * Math.max(1, ELEMENT_BYTES[dtype]))) throw badRequest(`input '${shown}': shape [${shape.join(', ')}] declares more elements than a request can carry`);
   const size = (raw.parameters as Parameters | undefined)?.binary_data_size;
   if (size !== undefined) {
-    if (!Number.isSafeInteger(size) || (size as number) < 0) throw badRequest(`input '${name}': binary_data_size must be a non-negative integer`);
-    if (raw.data !== undefined) throw badRequest(`input '${name}': has both 'data' and binary_data_size`);
+    if (!Number.isSafeInteger(size) || (size as number) < 0) throw badRequest(`input '${shown}': binary_data_size must be a non-negative integer`);
+    if (raw.data !== undefined) throw badRequest(`input '${shown}': has both 'data' and binary_data_size`);
     return { name, dtype, shape: shape as number[], binarySize: size as number };
   }
-  if (raw.data === undefined) throw badRequest(`input '${name}': no 'data' and no binary_data_size`);
+  if (raw.data === undefined) throw badRequest(`input '${shown}': no 'data' and no binary_data_size`);
   return { name, dtype, shape: shape as number[], data: raw.data };
 }
 
 function checkExpectations(headers: InputHeader[], expect: InputExpectations): void {
   const names = () => expect.inputs.map((s) => s.name).join(', ');
-  for (const h of headers) if (!expect.inputs.some((s) => s.name === h.name)) throw badRequest(`unknown input '${h.name}' (model inputs: ${names()})`);
+  for (const h of headers) if (!expect.inputs.some((s) => s.name === h.name)) throw badRequest(`unknown input '${h.name.slice(0, 256)}' (model inputs: ${names()})`);
   let batch: number | undefined;
   for (const spec of expect.inputs) {
     const h = headers.find((x) => x.name === spec.name);
