@@ -36,11 +36,12 @@ export type { ParameterCount, FlopOptions, NodeCost, FlopEstimate } from './onnx
 export { Session, availableDevices } from './runtime/session.js';
 export type { Device, SessionOptions, ModelSource } from './runtime/session.js';
 export { SessionPool } from './runtime/pool.js';
+export { PoolError } from './runtime/pool.js';
 export { writeModelVerified, verifyModel } from './runtime/verified-write.js';
 export type { WriteModelVerifiedOptions, VerifyModelOptions } from './runtime/verified-write.js';
 export { sampleFeeds } from './runtime/sample-feeds.js';
 export type { SampleFeedsOptions } from './runtime/sample-feeds.js';
-export type { SessionPoolOptions, PoolRunOptions, PoolRunResult, IoMetadata } from './runtime/pool.js';
+export type { SessionPoolOptions, PoolRunOptions, PoolRunResult, IoMetadata, PoolFailureKind, PoolEvent, RestartPolicy, PoolCloseResult } from './runtime/pool.js';
 
 // Autodiff: gradients, losses, optimizer updates, the one-graph training step
 export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOptions, StateSlot, Buffer } from './autodiff/types.js';
@@ -118,7 +119,8 @@ export { FAMILY_DEFAULTS, resolveDefaults } from './train/defaults.js';
 
 // Serving: the Open Inference Protocol (KServe v2) server, its client and model repository
 export { InferenceServer, EXTENSIONS } from './serve/server.js';
-export type { ServeOptions } from './serve/server.js';
+export type { ServeOptions, ServerCloseResult } from './serve/server.js';
+export { BATCH_FIRST_KEY } from './serve/batching-policy.js';
 export { InferenceClient, buildRequest } from './serve/client.js';
 export type { InferOptions, InferResult, ModelMetadata, ServerMetadata, TensorMetadata } from './serve/client.js';
 export { InferenceError } from './serve/errors.js';

@@ -22,7 +22,7 @@ const PUBLIC_VALUES = [
   'inferShapes', 'inferTypes', 'formatType', 'SHAPE_FUNCTIONS', 'validateGraph', 'assertValidGraph', 'NodeValidationError',
   'countParameters', 'estimateFlops', 'PER_ELEMENT',
   // runtime
-  'Session', 'availableDevices', 'SessionPool', 'writeModelVerified', 'verifyModel', 'sampleFeeds',
+  'Session', 'availableDevices', 'SessionPool', 'PoolError', 'writeModelVerified', 'verifyModel', 'sampleFeeds',
   // autodiff
   'gradients', 'VJP_RULES', 'STOP_GRADIENT_INPUTS', 'softmaxCrossEntropy', 'mse', 'mae', 'huber', 'binaryCrossEntropy', 'klDivergence', 'buildTrainStep', 'cloneGraph', 'checkGradients',
   // nn
@@ -41,7 +41,7 @@ const PUBLIC_VALUES = [
   'annotateModel', 'readTrainfer', 'exportModel', 'METADATA_KEYS',
   // serve
   'InferenceServer', 'EXTENSIONS', 'InferenceClient', 'buildRequest', 'InferenceError', 'DEFAULT_MODEL_CONFIG', 'parseModelConfig',
-  'readModelConfig', 'DATATYPES', 'datatypeOf', 'dtypeOf', 'ModelRepository', 'ModelVersion', 'isPlainName', 'DynamicBatcher', 'addToRepository',
+  'readModelConfig', 'DATATYPES', 'datatypeOf', 'dtypeOf', 'ModelRepository', 'ModelVersion', 'isPlainName', 'DynamicBatcher', 'addToRepository', 'BATCH_FIRST_KEY',
   // compress
   'quantize', 'quantizeFile', 'quantizeQat', 'runQatFile', 'calibrate', 'compareModels', 'datasetInputs', 'syntheticInputs',
   'readPlan', 'PLAN_METADATA_KEY', 'summarizeReport', 'upgradeOpset', 'MIN_UPGRADE_OPSET', 'MAX_UPGRADE_OPSET',
