@@ -25,6 +25,7 @@ import type { MetricsResult } from './metrics.js';
 import type { EpochMetrics, ProgressMode, ProgressReporter } from './progress.js';
 import { type Schedule, formatSchedule, parseSchedule } from './schedule.js';
 import { inferTask } from './task.js';
+import type { Trainable } from './trainable.js';
 
 /** Options for `runTrainJob` (the CLI flags of `trainfer train`). */
 export interface TrainJobOptions {
@@ -124,6 +125,16 @@ export interface TrainJobResult {
   seed: number;
   stopReason: FitResult['stopReason'];
   history: EpochMetrics[];
+}
+
+/**
+ * A preset built for `train`'s columns (or an imported .onnx), its task inferred from the default target
+ * column — what `runTrainJob` builds, for scripts that call `fit` themselves.
+ */
+export function buildModel(o: Pick<TrainJobOptions, 'model' | 'trainable' | 'freeze' | 'task' | 'target'>, train: Table, seed: number): Trainable {
+  const targets = targetColumns(train, o.target);
+  const task = inferTask({ table: train, targets, override: o.task });
+  return buildJobModel({ model: o.model, train, targets, task, seed, exclude: [], trainable: o.trainable, freeze: o.freeze }).model;
 }
 
 /** The output path: `--out`, or `<name>.onnx`, or `<model>-finetuned.onnx` beside an imported model. */
