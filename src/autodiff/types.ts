@@ -59,6 +59,12 @@ export interface TrainStepOptions {
   opset?: number;
   /** Backward formulation choices (default: the fastest measured in bench/conv-step.ts). */
   formulations?: Formulations;
+  /**
+   * Float data inputs whose gradient dLoss/dX the step returns (as `<input>/grad`, same shape), e.g.
+   * embedding rows gathered by the host so it can update a table held outside the graph. They count in
+   * the global gradient norm and are clipped with the parameters' gradients.
+   */
+  gradOutputs?: readonly string[];
 }
 
 /** Equivalent ways to emit some gradients; all are exact, they differ only in speed. */
@@ -108,6 +114,8 @@ export interface TrainStep {
   dataInputs: string[];
   /** `extraOutputs` as named in the step graph (same order). */
   extraOutputs: string[];
+  /** `gradOutputs`: each input and the step output holding its gradient. */
+  gradOutputs: { input: string; output: string }[];
 }
 
 /** One carried tensor: fed as `input`, replaced by `output` after each step. */

@@ -1,0 +1,45 @@
+/**
+ * Layers for recommenders. `DotInteraction` is DLRM's feature interaction (Naumov et al. 2019): the
+ * per-sample input is F vectors of width D laid end to end (the bottom MLP's output first, then one
+ * embedding per sparse field — what a `Network`'s branches concatenate); the output is the first
+ * vector followed by the F·(F−1)/2 pairwise dot products ⟨x_i, x_j⟩, i < j.
+ */
+import { Tensor } from '../onnx/tensor.js';
+import { TrainferError } from '../util/errors.js';
+import { type BuildContext, type ForwardContext, type Layer, fmtShape } from './layer.js';
+
+/** Options for `DotInteraction`. */
+export interface DotInteractionOptions {
+  /** Number of vectors F (dense bottom output + sparse fields). */
+  fields: number;
+  /** Width D of each vector. */
+  dim: number;
+}
+
+/** DLRM's pairwise dot interaction: [F·D] → [D + F(F−1)/2]. */
+export class DotInteraction implements Layer {
+  readonly type = 'DotInteraction';
+  constructor(readonly options: DotInteractionOptions) {
+    if (!(options.fields >= 2 && options.dim >= 1)) throw new TrainferError(`DotInteraction: needs ≥ 2 fields of width ≥ 1, got ${options.fields} × ${options.dim}`);
+  }
+  build(_ctx: BuildContext, inputShape: readonly number[]): number[] {
+    const { fields: f, dim: d } = this.options;
+    if (inputShape.length !== 1 || inputShape[0] !== f * d) throw new TrainferError(`DotInteraction: expects [${f * d}] per sample (${f} fields × ${d}), got ${fmtShape(inputShape)}`);
+    return [d + (f * (f - 1)) / 2];
+  }
+  forward(ctx: ForwardContext, x: string): string {
+    const { g } = ctx;
+    const { fields: f, dim: d } = this.options;
+    // x [N, F·D] → [N, F, D]; Z = X·Xᵀ [N, F, F]; keep the strictly upper triangle.
+    const v = g.reshape(x, [-1, f, d]);
+    const z = g.matMul(v, g.transpose(v, [0, 2, 1]));
+    const upper: number[] = [];
+    for (let i = 0; i < f; i++) for (let j = i + 1; j < f; j++) upper.push(i * f + j);
+    const pairs = g.gather(g.reshape(z, [-1, f * f]), g.constant(Tensor.i64([upper.length], upper), 'triu'), 1);
+    const dense = g.slice(x, [0], [d], [1]);
+    return g.concat([dense, pairs], -1);
+  }
+  describe(): string {
+    return `DotInteraction(${this.options.fields} × ${this.options.dim} → ${this.options.dim + (this.options.fields * (this.options.fields - 1)) / 2})`;
+  }
+}
