@@ -17,6 +17,7 @@ import type { Buffer } from '../autodiff/types.js';
 import { attr } from '../onnx/attr.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import type { Model } from '../onnx/ir.js';
+import { eliminateDeadNodes } from '../onnx/passes.js';
 import { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -255,6 +256,7 @@ export function retrievalHead(g: GraphBuilder, o: { scores: string; k: string; e
   g.output(values, 'scores', { dtype: 'float32', shape: ['batch', 'k'] });
   g.output(o.userVector, 'user_vector', { dtype: 'float32', shape: ['batch', o.vectorDim] });
   g.output(g.not(o.known), 'cold_start', { dtype: 'bool', shape: ['batch', 1] });
+  eliminateDeadNodes(g.graph); // tables only the catalog needed (e.g. the item tower's) leave the file
   const model = g.toModel({ opset: 21 });
   model.producerName = 'trainfer';
   model.metadata.set(RECSYS_METADATA_KEY, JSON.stringify({ ...o.metadata, catalogScores: catalog }));
