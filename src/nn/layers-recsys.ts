@@ -33,9 +33,13 @@ export class DotInteraction implements Layer {
     // x [N, F·D] → [N, F, D]; Z = X·Xᵀ [N, F, F]; keep the strictly upper triangle.
     const v = g.reshape(x, [-1, f, d]);
     const z = g.matMul(v, g.transpose(v, [0, 2, 1]));
-    const upper: number[] = [];
-    for (let i = 0; i < f; i++) for (let j = i + 1; j < f; j++) upper.push(i * f + j);
-    const pairs = g.gather(g.reshape(z, [-1, f * f]), g.constant(Tensor.i64([upper.length], upper), 'triu'), 1);
+    // The upper triangle through a constant 0/1 selection matrix [F·F, P] (a MatMul: its gradient needs no
+    // static batch size, unlike a Gather along axis 1).
+    const p = (f * (f - 1)) / 2;
+    const select = new Float32Array(f * f * p);
+    let c = 0;
+    for (let i = 0; i < f; i++) for (let j = i + 1; j < f; j++) select[(i * f + j) * p + c++] = 1;
+    const pairs = g.matMul(g.reshape(z, [-1, f * f]), g.constant(new Tensor('float32', [f * f, p], select), 'triu_select'));
     const dense = g.slice(x, [0], [d], [1]);
     return g.concat([dense, pairs], -1);
   }
