@@ -15,8 +15,9 @@ import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { quantizeCommand } from './quantize.js';
 import { deployCommand } from './deploy.js';
+import { recommendCommand } from './recommend.js';
 
-const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand];
+const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, recommendCommand, deployCommand];
 
 /** Builds the root program (exported for tests). */
 export function buildProgram(): Command {

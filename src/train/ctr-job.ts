@@ -113,7 +113,7 @@ export async function runCtrJob(o: CtrJobOptions): Promise<CtrJobResult> {
   });
   const out = o.out ?? 'dlrm.onnx';
   const exported = annotateModel(net.inferenceGraph({ weights: r.weights }), { heads: net.heads, losses: [{ loss }], targets: { click: ['click'] }, table: trainRows, inputs: feeds });
-  exported.metadata.set('trainfer.recsys', JSON.stringify({ kind: 'dlrm', users: data.all.users, items: data.all.items, data: data.source, userIds: data.all.userIds, itemIds: data.all.itemIds }));
+  exported.metadata.set('trainfer.recsys', JSON.stringify({ kind: 'dlrm', users: data.all.users, items: data.all.items, data: data.source, split: data.split, negatives: neg, ctrSeed: seed + 12, userIds: data.all.userIds, itemIds: data.all.itemIds }));
   await exportModel({ path: out, model: exported, table: testRows, inputs: feeds, exclude: ['click'] });
   const ev = await evaluate({ model: readModel(out), heads: net.heads, losses: [{ loss }], data: testRows, target: 'click', feeds, threads: o.threads, modelName: out });
   return {
