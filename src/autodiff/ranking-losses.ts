@@ -10,9 +10,9 @@ import type { GraphBuilder } from '../onnx/builder.js';
 import { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
 
-/** softplus(x) = log(1 + eˣ), stable: log(1 + e^−|x|) + max(x, 0). */
-export function softplus(g: GraphBuilder, x: string): string {
-  const dt = g.graph.typeOf(x)?.dtype === 'float64' ? 'float64' : 'float32';
+/** softplus(x) = log(1 + eˣ), stable: log(1 + e^−|x|) + max(x, 0). `like` (default x) gives the float type. */
+export function softplus(g: GraphBuilder, x: string, like = x): string {
+  const dt = g.graph.typeOf(like)?.dtype === 'float64' ? 'float64' : 'float32';
   return g.add(g.log(g.add(g.constant(Tensor.scalar(dt, 1), 'one'), g.exp(g.neg(g.abs(x))))), g.relu(x));
 }
 
@@ -26,7 +26,7 @@ export interface BprLossOptions {
 
 /** Bayesian personalised ranking: mean over rows and negatives of softplus(s⁻ − s⁺) = −log σ(s⁺ − s⁻). */
 export function bprLoss(g: GraphBuilder, o: BprLossOptions): string {
-  return g.reduceMean(softplus(g, g.sub(o.negative, o.positive)), undefined, false);
+  return g.reduceMean(softplus(g, g.sub(o.negative, o.positive), o.positive), undefined, false);
 }
 
 /** Options for `sampledSoftmaxLoss`. */
