@@ -68,7 +68,7 @@ async function runRecommend(file: string, f: RecommendFlags): Promise<void> {
   const model = readModel(file);
   const rec = await Recommender.load(model, { threads: f.threads, ann: f.ann as AnnKind | undefined, name: file });
   try {
-    if (f.k > rec.info.items) throw new TrainferError(`--k ${f.k} is larger than the catalog (${rec.info.items} items)`);
+    if (f.k > rec.info.topK) throw new TrainferError(`--k ${f.k} is larger than the model's top-K (${rec.info.topK}; retrain or re-export with a larger --top-k)`);
     const users = f.user.map((u) => rec.user(u));
     const itemIndex = new Map((rec.info.itemIds ?? Array.from({ length: rec.info.items }, (_, i) => String(i))).map((s, i) => [s, i]));
     const explicit = (f.exclude ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((s) => {

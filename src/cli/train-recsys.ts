@@ -40,6 +40,7 @@ export interface RecsysTrainFlags {
   split?: string;
   seed?: number;
   evalUsers?: number;
+  topK?: number;
   checkpointDir?: string;
   checkpointEvery?: number;
   resume?: boolean;
@@ -75,7 +76,7 @@ export async function runRecommenderTrain(f: RecsysTrainFlags, signal: AbortSign
   const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(2)}%`);
   if (f.model === 'dlrm') {
     if (f.loss !== undefined && f.loss !== 'bce') throw new TrainferError(`--model dlrm trains with bce (click-through), not ${f.loss}`);
-    for (const k of ['hidden', 'score', 'temperature', 'negativeSampling', 'evalUsers'] as const) if (f[k] !== undefined) throw new TrainferError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to mf and two-tower, not dlrm`);
+    for (const k of ['hidden', 'score', 'temperature', 'negativeSampling', 'evalUsers', 'topK'] as const) if (f[k] !== undefined) throw new TrainferError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to mf and two-tower, not dlrm`);
     const r = await runCtrJob(common);
     if (f.json) return void process.stdout.write(`${JSON.stringify(r)}\n`);
     const m = r.testMetrics;
@@ -86,7 +87,7 @@ export async function runRecommenderTrain(f: RecsysTrainFlags, signal: AbortSign
   }
   const r = await runRetrievalJob({
     ...common, model: f.model as 'mf' | 'two-tower', loss: f.loss as RetrievalLossName | undefined, hidden, score: f.score as 'dot' | 'cosine' | undefined,
-    temperature: f.temperature, negativeSampling: f.negativeSampling as 'uniform' | 'popularity' | undefined, evalUsers: f.evalUsers,
+    temperature: f.temperature, negativeSampling: f.negativeSampling as 'uniform' | 'popularity' | undefined, evalUsers: f.evalUsers, topK: f.topK,
   });
   if (f.json) return void process.stdout.write(`${JSON.stringify(r)}\n`);
   const e = r.eval;

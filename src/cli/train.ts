@@ -126,6 +126,7 @@ export const trainCommand: CliCommand = {
       .option('--sparse-optimizer <name>', 'recommenders: embedding tables updated sparsely with rowwise-adagrad (default), adagrad, sparse-adam, sgd — or dense')
       .option('--sparse-lr <x>', 'recommenders: learning rate of the embedding tables (default 0.1; dlrm 0.05)', parsePositiveNumber('--sparse-lr'))
       .option('--split <spec>', 'recommenders: leave-last-out (default) or time[,test=F,validation=F]')
+      .option('--top-k <n>', 'mf, two-tower: K of the exported model\'s TopK (default 100; recommend and serving take any k ≤ K)', parsePositiveInt('--top-k'))
       .option('--eval-users <n>', 'recommenders: rank the test items of at most N users (seeded sample; default 20000)', parsePositiveInt('--eval-users'))
       .action(async (flags: TrainFlags) => {
         await runTrain(flags);

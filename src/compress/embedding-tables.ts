@@ -31,6 +31,8 @@ export interface QuantizeTablesOptions {
   dtype: 'int8' | 'fp16';
   /** Only tables with at least this many rows (default 2). */
   minRows?: number;
+  /** Only tables at least this wide (default 4: a [rows, 1] bias table would grow with a scale per row). */
+  minDim?: number;
 }
 
 /** Symmetric row-wise int8 of a [rows, dim] float table: values and one scale per row. */
@@ -55,10 +57,10 @@ function fp16(t: Tensor): Tensor {
 }
 
 /** Tables read only by axis-0 Gathers: name → the Gather nodes. */
-function gatherTables(g: Graph, minRows: number): Map<string, Graph['nodes']> {
+function gatherTables(g: Graph, minRows: number, minDim: number): Map<string, Graph['nodes']> {
   const out = new Map<string, Graph['nodes']>();
   for (const [name, t] of g.initializers) {
-    if (t.dtype !== 'float32' || t.dims.length !== 2 || t.dims[0]! < minRows) continue;
+    if (t.dtype !== 'float32' || t.dims.length !== 2 || t.dims[0]! < minRows || t.dims[1]! < minDim) continue;
     const users = g.nodes.filter((n) => n.inputs.includes(name));
     if (users.length && users.every((n) => n.opType === 'Gather' && n.inputs[0] === name && n.inputs.indexOf(name, 1) < 0 && attrInt(n, 'axis', 0) === 0) && !g.outputs.some((o) => o.name === name)) out.set(name, users);
   }
@@ -78,7 +80,7 @@ export function quantizeEmbeddingTables(model: Model, o: QuantizeTablesOptions):
   const b = new GraphBuilder({ graph, prefix: 'tables/' });
   const reports: TableReport[] = [];
   // Gathered tables.
-  for (const [name, gathers] of gatherTables(graph, o.minRows ?? 2)) {
+  for (const [name, gathers] of gatherTables(graph, o.minRows ?? 2, o.minDim ?? 4)) {
     const t = graph.initializers.get(name)!;
     const [rows, dim] = t.dims as [number, number];
     graph.initializers.delete(name);

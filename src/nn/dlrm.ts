@@ -6,6 +6,11 @@
  * trains, exports and serves like any other network; its tables are what the sparse-update extension
  * takes over.
  */
+import { cloneGraph } from '../autodiff/index.js';
+import { GraphBuilder } from '../onnx/builder.js';
+import { Model } from '../onnx/ir.js';
+import { topoSort } from '../onnx/passes.js';
+import { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
 import type { Layer } from './layer.js';
 import { Embedding, Flatten, Linear, Normalize, ReLU } from './layers-dense.js';
@@ -62,4 +67,39 @@ export function buildDlrm(o: DlrmOptions): Network {
   for (const h of o.top ?? [64, 32]) trunk.push(new Linear({ outFeatures: h }), ReLU());
   trunk.push(new Linear({ outFeatures: 1, init: 'xavier-uniform' }));
   return new Network({ inputs, layers: trunk, heads: [{ name: 'click', task: 'binary' }], seed: o.seed, name: o.name ?? 'dlrm' });
+}
+
+/**
+ * Makes an exported ranker safe for any id: each sparse input's ids outside 0..categories−1 read the
+ * table's extra row, which is set to the mean of the trained rows (an unseen user or item scores as an
+ * average one) — so a request with an unknown id gets a documented answer instead of failing its whole
+ * batch. Returns a new model; the input is not modified.
+ */
+export function guardSparseIds(model: Model, fields: readonly SparseField[]): Model {
+  const g = cloneGraph(model.graph);
+  const b = new GraphBuilder({ graph: g, prefix: 'guard/' });
+  for (const f of fields) {
+    if (!g.inputs.some((i) => i.name === f.name)) continue;
+    const readers = g.nodes.filter((n) => n.inputs.includes(f.name));
+    const unknown = b.constant(Tensor.i64([], [f.categories]), `${f.name}_unknown`);
+    const valid = b.op1('And', [b.op1('GreaterOrEqual', [f.name, b.constant(Tensor.i64([], [0]), 'zero')]), b.less(f.name, unknown)]);
+    const safe = b.where(valid, f.name, unknown);
+    for (const n of readers) {
+      n.inputs = n.inputs.map((x) => (x === f.name ? safe : x));
+      if (n.opType !== 'Gather') continue;
+      const t = g.initializers.get(n.inputs[0]!);
+      if (!t || t.dtype !== 'float32' || t.dims[0] !== f.categories + 1) continue;
+      const [rows, dim] = t.dims as [number, number];
+      const data = (t.data as Float32Array).slice();
+      data.fill(0, f.categories * dim);
+      for (let r = 0; r < f.categories; r++) for (let d = 0; d < dim; d++) data[f.categories * dim + d]! += data[r * dim + d]! / f.categories;
+      g.initializers.set(n.inputs[0]!, new Tensor('float32', [rows, dim], data));
+    }
+  }
+  topoSort(g);
+  const m = new Model(g);
+  m.opsets = new Map(model.opsets);
+  m.producerName = model.producerName;
+  m.metadata = new Map(model.metadata);
+  return m;
 }

@@ -9,9 +9,11 @@
  * negatives (`neg_score`, fed as `neg_item`); it exposes the towers' vectors (`user_vec`, `item_vec`)
  * and the item ids to custom losses (BPR, sampled softmax with logQ, BCE). The inference graph is the
  * retrieval model: `user` [batch, 1] (ids outside 0..users−1 take the cold-start path: the most
- * popular items), `k` [1] and `exclude` [batch, E] (item ids to leave out, −1 = padding) → `items`
- * [batch, k] (int64) and `scores` [batch, k] from MatMul + TopK over the whole catalog, plus
- * `user_vector` (the ANN query) and `cold_start`.
+ * popular items) and `exclude` [batch, E] (item ids to leave out, −1 = padding; ids outside the
+ * catalog are ignored) → `items` [batch, K] (int64) and `scores` [batch, K] from MatMul + TopK over
+ * the whole catalog (K fixed at export, default 100: every input is batch-major, so the server's
+ * dynamic batching applies and no request's answer depends on another's), plus `user_vector` (the ANN
+ * query) and `cold_start`.
  */
 import type { Buffer } from '../autodiff/types.js';
 import { attr } from '../onnx/attr.js';
@@ -188,12 +190,14 @@ export class RetrievalModel {
    * writes); without it the item tower runs over every item inside the graph (onnxruntime folds it once
    * at load).
    */
-  inferenceGraph(options: { weights?: ReadonlyMap<string, Tensor>; itemVectors?: Tensor } = {}): Model {
+  inferenceGraph(options: { weights?: ReadonlyMap<string, Tensor>; itemVectors?: Tensor; topK?: number } = {}): Model {
     const g = new GraphBuilder({ name: this.name });
     this.bake(g, options.weights);
     const ctx = this.context(g, false);
     const user = g.input('user', 'int64', ['batch', 1]);
-    const k = g.input('k', 'int64', [1]);
+    const topK = Math.min(options.topK ?? 100, this.options.items);
+    if (!(Number.isInteger(topK) && topK >= 1)) throw new TrainferError(`top-K must be a positive integer, got ${options.topK}`);
+    const k = g.constant(Tensor.i64([1], [topK]), 'top_k');
     const exclude = g.input('exclude', 'int64', ['batch', 'excluded']);
     const I = this.options.items;
     // Unknown users (outside 0..users−1) take the cold-start path: the most popular items.
@@ -212,7 +216,7 @@ export class RetrievalModel {
     const modelScores = g.matMul(uv, catalogT);
     const pop = g.constant(Tensor.f32([1, I], this.popularity), 'popularity');
     const scores = g.where(known, modelScores, g.add(g.mul(modelScores, g.scalar(0)), pop));
-    return retrievalHead(g, { scores, k, exclude, items: I, userVector: uv, known, vectorDim: this.vectorDim, name: this.name, metadata: this.metadata() });
+    return retrievalHead(g, { scores, k, topK, exclude, items: I, userVector: uv, known, vectorDim: this.vectorDim, name: this.name, metadata: this.metadata() });
   }
 
   private bake(g: GraphBuilder, weights?: ReadonlyMap<string, Tensor>): void {
@@ -241,7 +245,7 @@ export class RetrievalModel {
  * sentinel column), TopK, and the outputs `items`, `scores`, `user_vector`, `cold_start`. `scores`
  * holds the catalog scores [batch, items].
  */
-export function retrievalHead(g: GraphBuilder, o: { scores: string; k: string; exclude: string; items: number; userVector: string; known: string; vectorDim: number; name: string; metadata: Record<string, unknown> }): Model {
+export function retrievalHead(g: GraphBuilder, o: { scores: string; k: string; topK: number; exclude: string; items: number; userVector: string; known: string; vectorDim: number; name: string; metadata: Record<string, unknown> }): Model {
   const I = o.items;
   const NEG = -3.0e38;
   const sentinel = g.add(g.mul(g.slice(o.scores, [0], [1], [1]), g.scalar(0)), g.scalar(NEG));
@@ -252,14 +256,14 @@ export function retrievalHead(g: GraphBuilder, o: { scores: string; k: string; e
   const catalog = g.identity(masked);
   g.graph.valueInfo.set(catalog, { name: catalog, type: { dtype: 'float32', shape: ['batch', I] } });
   const [values, indices] = g.op('TopK', [catalog, o.k], { axis: attr.int(1), largest: attr.int(1), sorted: attr.int(1) }, { outputs: 2 }) as [string, string];
-  g.output(indices, 'items', { dtype: 'int64', shape: ['batch', 'k'] });
-  g.output(values, 'scores', { dtype: 'float32', shape: ['batch', 'k'] });
+  g.output(indices, 'items', { dtype: 'int64', shape: ['batch', o.topK] });
+  g.output(values, 'scores', { dtype: 'float32', shape: ['batch', o.topK] });
   g.output(o.userVector, 'user_vector', { dtype: 'float32', shape: ['batch', o.vectorDim] });
   g.output(g.not(o.known), 'cold_start', { dtype: 'bool', shape: ['batch', 1] });
   eliminateDeadNodes(g.graph); // tables only the catalog needed (e.g. the item tower's) leave the file
   const model = g.toModel({ opset: 21 });
   model.producerName = 'trainfer';
-  model.metadata.set(RECSYS_METADATA_KEY, JSON.stringify({ ...o.metadata, catalogScores: catalog }));
+  model.metadata.set(RECSYS_METADATA_KEY, JSON.stringify({ ...o.metadata, catalogScores: catalog, topK: o.topK }));
   return model;
 }
 

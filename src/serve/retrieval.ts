@@ -23,6 +23,8 @@ export interface RetrievalInfo {
   users: number;
   items: number;
   vectorDim: number;
+  /** The K of the model's TopK (a request takes any k ≤ K: a prefix). */
+  topK: number;
   userIds?: string[];
   itemIds?: string[];
 }
@@ -33,7 +35,7 @@ export function retrievalInfo(model: Model, name = 'model'): RetrievalInfo {
   if (raw === undefined) throw new TrainferError(`${name}: not a retrieval model (no '${RECSYS_KEY}' metadata): train one with trainfer train --model mf|two-tower`);
   const info = JSON.parse(raw) as RetrievalInfo;
   if (info.kind !== 'mf' && info.kind !== 'two-tower') throw new TrainferError(`${name}: a ${info.kind} model ranks given (user, item) pairs; top-K retrieval needs --model mf or two-tower`);
-  for (const k of ['user', 'k', 'exclude']) if (!model.graph.inputs.some((i) => i.name === k)) throw new TrainferError(`${name}: has no '${k}' input; is it a trainfer retrieval model?`);
+  for (const k of ['user', 'exclude']) if (!model.graph.inputs.some((i) => i.name === k)) throw new TrainferError(`${name}: has no '${k}' input; is it a trainfer retrieval model?`);
   return info;
 }
 
@@ -124,7 +126,8 @@ export class Recommender {
    */
   async recommend(o: { users: readonly number[]; k: number; exclude?: readonly (readonly number[])[]; mode?: 'exact' | 'ann' }): Promise<Recommendation[]> {
     const B = o.users.length;
-    if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= this.info.items)) throw new TrainferError(`k must be an integer in 1..${this.info.items} (the catalog size), got ${o.k}`);
+    const K = this.info.topK;
+    if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= K)) throw new TrainferError(`k must be an integer in 1..${K} (the model's top-K; export with a larger --top-k for more), got ${o.k}`);
     const ex = o.exclude ?? [];
     if (o.mode === 'ann') return this.recommendAnn(o.users, o.k, ex);
     const E = Math.max(1, ...Array.from({ length: B }, (_, b) => ex[b]?.length ?? 0));
@@ -132,7 +135,6 @@ export class Recommender {
     for (let b = 0; b < B; b++) (ex[b] ?? []).forEach((it, j) => (exclude[b * E + j] = BigInt(it)));
     const out = await this.run(this.exact, {
       user: new ort.Tensor('int64', BigInt64Array.from(o.users, (u) => BigInt(u)), [B, 1]),
-      k: new ort.Tensor('int64', BigInt64Array.of(BigInt(o.k)), [1]),
       exclude: new ort.Tensor('int64', exclude, [B, E]),
     }, ['items', 'scores', 'cold_start']);
     const items = out.items!.data as BigInt64Array;
@@ -141,9 +143,9 @@ export class Recommender {
     return Array.from({ length: B }, (_, b) => {
       const r: Recommendation = { items: [], scores: [], coldStart: !!cold[b] };
       for (let j = 0; j < o.k; j++) {
-        const s = scores[b * o.k + j]!;
+        const s = scores[b * K + j]!;
         if (s <= -1e38) break; // fewer than k items left after exclusion
-        r.items.push(Number(items[b * o.k + j]!));
+        r.items.push(Number(items[b * K + j]!));
         r.scores.push(s);
       }
       return r;

@@ -14,7 +14,7 @@ import { ctrTable, userCounts } from '../data/ctr.js';
 import type { FeedBinding } from '../data/feed-plan.js';
 import { itemCounts } from '../data/interactions.js';
 import { columnStats, getColumn, type Table } from '../data/table.js';
-import { buildDlrm } from '../nn/dlrm.js';
+import { buildDlrm, guardSparseIds } from '../nn/dlrm.js';
 import { rankingMetrics } from './metrics.js';
 import { evaluate } from './evaluate.js';
 import { annotateModel, exportModel } from './export.js';
@@ -112,7 +112,8 @@ export async function runCtrJob(o: CtrJobOptions): Promise<CtrJobResult> {
     maxSteps: o.maxSteps, threads: o.threads, progress: o.progress, signal: o.signal,
   });
   const out = o.out ?? 'dlrm.onnx';
-  const exported = annotateModel(net.inferenceGraph({ weights: r.weights }), { heads: net.heads, losses: [{ loss }], targets: { click: ['click'] }, table: trainRows, inputs: feeds });
+  const fields = sparseCols.map((c) => ({ name: c, categories: c === 'user' ? data.all.users : c === 'item' ? data.all.items : getColumn(trainRows, c).vocabulary!.length }));
+  const exported = annotateModel(guardSparseIds(net.inferenceGraph({ weights: r.weights }), fields), { heads: net.heads, losses: [{ loss }], targets: { click: ['click'] }, table: trainRows, inputs: feeds });
   exported.metadata.set('trainfer.recsys', JSON.stringify({ kind: 'dlrm', users: data.all.users, items: data.all.items, data: data.source, split: data.split, negatives: neg, ctrSeed: seed + 12, userIds: data.all.userIds, itemIds: data.all.itemIds }));
   await exportModel({ path: out, model: exported, table: testRows, inputs: feeds, exclude: ['click'] });
   const ev = await evaluate({ model: readModel(out), heads: net.heads, losses: [{ loss }], data: testRows, target: 'click', feeds, threads: o.threads, modelName: out });

@@ -194,7 +194,7 @@ export async function evaluateRetrieval(o: RetrievalEvalOptions): Promise<Retrie
       try {
         out = await session.ort.run({
           user: new ort.Tensor('int64', user, [B, 1]), target: new ort.Tensor('int64', target, [B, 1]),
-          exclude: new ort.Tensor('int64', exclude, [B, E]), k: new ort.Tensor('int64', BigInt64Array.of(1n), [1]),
+          exclude: new ort.Tensor('int64', exclude, [B, E]),
         }, ['position']);
       } catch (err) {
         throw new TrainferError(`${name}: ranking failed in onnxruntime: ${oneLine(err)}`, { cause: err });

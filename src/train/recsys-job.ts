@@ -55,6 +55,8 @@ export interface RetrievalJobOptions {
   schedule?: string;
   split?: string;
   seed?: number;
+  /** K of the exported model's TopK (default 100). */
+  topK?: number;
   /** Users to evaluate (seeded sample; default all, at most 20,000). */
   evalUsers?: number;
   ks?: readonly number[];
@@ -102,6 +104,7 @@ export function checkRetrievalOptions(o: RetrievalJobOptions): void {
   posInt('--epochs', o.epochs);
   posInt('--batch-size', o.batchSize);
   posInt('--eval-users', o.evalUsers);
+  posInt('--top-k', o.topK);
   for (const [flag, v] of [['--lr', o.lr], ['--sparse-lr', o.sparseLr], ['--temperature', o.temperature]] as const) {
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new TrainferError(`${flag} must be a positive number, got ${v}`);
   }
@@ -162,7 +165,7 @@ export async function runRetrievalJob(o: RetrievalJobOptions): Promise<Retrieval
   });
   if (sparse) say(`sparse embeddings: ${sparse.describe()}`);
   const out = o.out ?? `${model.name}.onnx`;
-  await exportRetrieval({ path: out, model, weights: r.weights, userIds: data.all.userIds, itemIds: data.all.itemIds, info: { data: data.source, split: data.split, loss: lossName }, threads: o.threads });
+  await exportRetrieval({ path: out, model, weights: r.weights, userIds: data.all.userIds, itemIds: data.all.itemIds, info: { data: data.source, split: data.split, loss: lossName }, topK: o.topK, threads: o.threads });
   const ev = await evaluateRetrieval({ model: readModel(out), seen, test, oracle: data.oracle, ks: o.ks, maxUsers: o.evalUsers ?? 20_000, seed: o.seed ?? 0, threads: o.threads, modelName: out });
   const last = r.history[r.history.length - 1];
   return {

@@ -39,6 +39,8 @@ export interface ExportRetrievalOptions {
   /** Raw ids of users and items (absent: the index is the id). */
   userIds?: readonly string[];
   itemIds?: readonly string[];
+  /** K of the exported TopK (default 100, at most the catalog). */
+  topK?: number;
   /** Extra metadata fields (data source, training settings). */
   info?: Record<string, unknown>;
   threads?: number;
@@ -47,14 +49,13 @@ export interface ExportRetrievalOptions {
 /** Builds the retrieval model with its catalog and vocabularies and writes it verified. Returns the model. */
 export async function exportRetrieval(o: ExportRetrievalOptions): Promise<Model> {
   const vectors = await itemVectors(o.model, o.weights, o.threads);
-  const model = o.model.inferenceGraph({ weights: o.weights, itemVectors: vectors });
+  const model = o.model.inferenceGraph({ weights: o.weights, itemVectors: vectors, topK: o.topK });
   const md = JSON.parse(model.metadata.get(RECSYS_METADATA_KEY)!) as Record<string, unknown>;
   model.metadata.set(RECSYS_METADATA_KEY, JSON.stringify({ ...md, ...o.info, ...(o.userIds ? { userIds: o.userIds } : {}), ...(o.itemIds ? { itemIds: o.itemIds } : {}) }));
-  const k = Math.min(10, o.model.options.items);
   await writeModelVerified({
     path: o.path,
     model,
-    feeds: { user: Tensor.i64([1, 1], [0]), k: Tensor.i64([1], [k]), exclude: Tensor.i64([1, 1], [-1]) },
+    feeds: { user: Tensor.i64([2, 1], [0, -1]), exclude: Tensor.i64([2, 1], [-1, 0]) },
   });
   return model;
 }
