@@ -67,6 +67,12 @@ export interface TrainStepOptions {
    * changes between steps prunes the newly masked weights at that step.
    */
   paramMasks?: readonly string[];
+  /**
+   * Float data inputs whose gradient dLoss/dX the step returns (as `<input>/grad`, same shape), e.g.
+   * embedding rows gathered by the host so it can update a table held outside the graph. They count in
+   * the global gradient norm and are clipped with the parameters' gradients.
+   */
+  gradOutputs?: readonly string[];
 }
 
 /** Equivalent ways to emit some gradients; all are exact, they differ only in speed. */
@@ -118,6 +124,8 @@ export interface TrainStep {
   extraOutputs: string[];
   /** One mask input per `paramMasks` entry (same order): fed every step, never produced by the step. */
   masks?: { param: string; input: string }[];
+  /** `gradOutputs`: each input and the step output holding its gradient. */
+  gradOutputs: { input: string; output: string }[];
 }
 
 /** One carried tensor: fed as `input`, replaced by `output` after each step. */

@@ -51,7 +51,7 @@ export class MagnitudePruning implements TrainingExtension {
     return { paramMasks: this.o.params };
   }
 
-  stepFeeds(o: { step: TrainStep }): StepFeed[] {
+  stepFeeds(o: { step: TrainStep; batchSize: number }): StepFeed[] {
     const feeds: StepFeed[] = [];
     for (const m of o.step.masks ?? []) {
       if (!this.o.params.includes(m.param)) continue;
@@ -128,7 +128,7 @@ export class FixedMasks implements TrainingExtension {
     return { paramMasks: [...this.masks.keys()] };
   }
 
-  stepFeeds(o: { step: TrainStep }): StepFeed[] {
+  stepFeeds(o: { step: TrainStep; batchSize: number }): StepFeed[] {
     return (o.step.masks ?? []).filter((m) => this.masks.has(m.param)).map((m) => {
       const init = o.step.state.find((s) => s.kind === 'param' && s.input === m.param)!.initial;
       return { name: m.input, dtype: init.dtype, data: this.masks.get(m.param)!.slice(), dims: [...init.dims] };
