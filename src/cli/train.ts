@@ -40,6 +40,7 @@ interface TrainFlags {
   posWeight?: string;
   huberDelta?: number;
   clipGradNorm?: number;
+  augment?: string | boolean;
   inputs?: string;
   exclude?: string;
   columnType?: Record<string, ColumnTypeHint>;
@@ -106,6 +107,7 @@ export const trainCommand: CliCommand = {
       .option('--pos-weight <w>', 'BCE weight of positives: a number, one per label, or balanced')
       .option('--huber-delta <x>', 'huber loss: where it turns linear, in standardised units (default 1)', parsePositiveNumber('--huber-delta'))
       .option('--clip-grad-norm <x>', 'clip gradients to this global L2 norm', parsePositiveNumber('--clip-grad-norm'))
+      .option('--augment [spec]', 'image augmentation made on a worker thread: shift=N (pixels, pad-and-crop), rotate=DEG, flip (mirror; refused for mnist digits); alone: shift=2,rotate=10')
       .option('--test-data <file>', 'a separate test file (default: hold out 20% of --data)')
       .option('--limit <n>', 'use only the first N training samples', parsePositiveInt('--limit'))
       .option('--trainable <regex>', '.onnx: train only initializers whose name matches (default: the weights of MatMul/Gemm/Conv, embeddings, normalisation)')
@@ -165,6 +167,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
     posWeight: f.posWeight,
     huberDelta: f.huberDelta,
     clipGradNorm: f.clipGradNorm,
+    augment: f.augment === undefined || f.augment === false ? undefined : f.augment === true ? 'default' : f.augment,
     inputs: f.inputs,
     exclude: f.exclude?.split(',').map((s) => s.trim()).filter((s) => s),
     columnTypes: f.columnType,

@@ -97,6 +97,9 @@ export function describeMismatch(saved: string, now: string): string {
   return 'the checkpoint was made with different settings';
 }
 
+/** The rows of one batch: packed columns and where the batch sits in them. */
+export interface EpochRows { packed: PackedTable; table: Table; order: ArrayLike<number> | null; start: number }
+
 /** Where one epoch's batches come from. */
 export interface EpochSource {
   /** Samples per epoch. */
@@ -104,7 +107,7 @@ export interface EpochSource {
   /** Starts an epoch from the shuffle RNG (advancing it); `resume` continues a saved position. */
   begin(shuffle: Rng, resume?: unknown): void;
   /** The batch of step `b` of the epoch: its packed rows and where they sit (for providers). */
-  batch(b: number, size: number): { packed: PackedTable; table: Table; order: ArrayLike<number> | null; start: number };
+  batch(b: number, size: number): EpochRows | Promise<EpochRows>;
   /** The position inside the epoch, for a checkpoint (undefined: the shuffle RNG state suffices). */
   position(): unknown;
 }

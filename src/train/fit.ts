@@ -30,6 +30,8 @@ import { StepRunner, type StepFeed } from './step-runner.js';
 import type { Trainable } from './trainable.js';
 import type { TrainingExtension } from './extension.js';
 import { ExtensionSet } from './fit-extensions.js';
+import { type AugmentSpec, formatAugment } from '../data/augment.js';
+import { augmentedSource } from './augment-source.js';
 
 /** Options for `fit` (one object; every field but `model` and `train` has a default). */
 export interface FitOptions extends TargetColumns {
@@ -97,6 +99,11 @@ export interface FitOptions extends TargetColumns {
   onEpochEnd?: (m: EpochMetrics) => void | 'stop' | Promise<void | 'stop'>;
   /** Plug-ins to the loop (e.g. `SparseEmbeddings`), run in order. */
   extensions?: readonly TrainingExtension[];
+  /**
+   * Image augmentation of the training data's image input (random shift, rotation, flip), made on a
+   * worker thread ahead of the step; seeded by `seed`, replayed exactly on resume. In-memory tables only.
+   */
+  augment?: AugmentSpec;
 }
 
 /** What `fit` returns. */
@@ -192,6 +199,8 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const ext = ExtensionSet.prepare(o.extensions ?? [], tg, plan, batchSize);
   const step = buildTrainStep({ ...ext.stepOptions, graph: tg.graph, loss: tg.loss, params: ext.params, optimizer, clipGradNorm: o.clipGradNorm, gradNorm: o.trackGradNorm ?? false, buffers: tg.buffers, extraOutputs: track ? [head.value] : [] });
 
+  const augmenting = !!o.augment && formatAugment(o.augment) !== 'none';
+  if (augmenting && stream) throw new TrainferError(`--augment: ${o.train.source} is streamed; augmentation needs the training data in memory`);
   const ckptFile = o.checkpointDir ? checkpointPath(o.checkpointDir) : undefined;
   const fingerprint = ckptFile
     ? JSON.stringify({
@@ -199,6 +208,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       clipGradNorm: o.clipGradNorm ?? null, losses: losses.map((l) => ({ head: l.head ?? null, weight: l.weight ?? 1, ...describeLoss(l.loss) })), tasks: model.heads.map((h) => h.task),
       earlyStopping: o.earlyStopping ?? null, monitor: monitor.name, feeds: describePlan(plan), samples: o.train.count,
       data: dataIdentity(o.train), validationData: o.validation ? dataIdentity(o.validation) : null, ...ext.fingerprint(),
+      ...(augmenting ? { augment: formatAugment(o.augment!) } : {}),
     })
     : '';
 
@@ -219,7 +229,9 @@ export async function fit(o: FitOptions): Promise<FitResult> {
 
   const source: EpochSource = stream
     ? streamSource(stream, plan, (chunk) => checkPlanTargets(plan, tg.heads, new Map(tg.feeds.filter((f) => f.head).map((f) => [f.name, f.head!])), chunk))
-    : tableSource(o.train as Table, plan);
+    : augmenting
+      ? augmentedSource({ table: o.train as Table, plan, spec: o.augment!, seed, batchSize, buffer: (name) => batcher.buffer(name).data as Float32Array })
+      : tableSource(o.train as Table, plan);
   const shuffleRng = ckpt ? Rng.fromState(ckpt.meta.shuffleRngAtEpochStart as unknown as RngState) : Rng.fromSeed(seed);
   const dropoutRng = ckpt ? Rng.fromState(ckpt.meta.dropoutRng as unknown as RngState) : Rng.fromSeed(seed ^ 0x5bd1e995);
   const st: TrainerState = (ckpt?.meta.trainer as unknown as TrainerState) ?? { history: [], elapsed: 0, stepSeconds: 0, samples: 0, bestEpoch: 0, badEpochs: 0 };
@@ -275,7 +287,8 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       let lr = baseLr;
       const tEpoch = performance.now();
       for (let b = startBatch; b < stepsPerEpoch; b++) {
-        const rows = source.batch(b, batchSize);
+        const got = source.batch(b, batchSize);
+        const rows = got instanceof Promise ? await got : got;
         batcher.fill(rows.packed, rows.order, rows.start, batchSize);
         const pending = batcher.provide({ size: batchSize, phase: 'train', step: stepNo + 1, rows });
         if (pending) await pending;
@@ -368,6 +381,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     }
   } finally {
     reporter.stop();
+    if ('close' in source) await (source as { close(): Promise<void> }).close();
   }
   if (ckpt?.meta.finished) stopReason = st.stopReason ?? 'completed';
   const useBest = !!o.earlyStopping && !!best && (stopReason === 'early-stopping' || finished);

@@ -17,6 +17,7 @@ import { type Table, headRows } from '../data/table.js';
 import type { Task } from '../nn/loss.js';
 import { lrFor, resolveDefaults } from './defaults.js';
 import { evaluate } from './evaluate.js';
+import { type AugmentSpec, parseAugment } from '../data/augment.js';
 import { annotateModel, exportModel } from './export.js';
 import { type FitResult, fit } from './fit.js';
 import type { TrainingExtension } from './extension.js';
@@ -67,6 +68,8 @@ export interface TrainJobOptions {
   posWeight?: string;
   huberDelta?: number;
   clipGradNorm?: number;
+  /** Image augmentation: `shift=2,rotate=10,flip` or a spec (`default` = shift=2,rotate=10). */
+  augment?: string | AugmentSpec;
   /** Column → model input mapping, e.g. `ids=c1..c16,dense=price,age`. */
   inputs?: string;
   /** Columns left out of the features. */
@@ -148,6 +151,8 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
   checkJobOptions({ ...o, optimizer: o.optimizer });
   if (o.out && existsSync(o.out) && statSync(o.out).isDirectory()) throw new TrainferError(`--out ${o.out}: is a directory`);
   const seed = o.seed ?? 0;
+  const augment = typeof o.augment === 'string' ? parseAugment(o.augment) : o.augment;
+  if (augment?.flip && o.data === 'mnist') throw new TrainferError('--augment flip: mirrored digits are other shapes (a flipped 2 is no 2); use shift and rotate for mnist');
   const say = (line: string) => { if (o.progress !== 'none' && typeof o.progress !== 'object') process.stderr.write(`${line}\n`); };
   const data = loadJobData({ data: o.data, testData: o.testData, validationSplit: o.validationSplit ?? 0.05, seed, columnTypes: o.columnTypes, stream: o.stream, target: o.target?.split(',') });
   const splits = data.splits;
@@ -189,7 +194,7 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
   const feeds = inputs;
   const r = await fit({
     model, train, validation, target: targets, feeds, loss, epochs, batchSize, optimizer, lr, schedule,
-    clipGradNorm: o.clipGradNorm, seed, monitor: o.monitor,
+    clipGradNorm: o.clipGradNorm, seed, monitor: o.monitor, augment,
     earlyStopping: o.patience ? { patience: o.patience } : undefined,
     checkpointDir: o.checkpointDir, checkpointEverySteps: o.checkpointEverySteps, resume: o.resume, overwrite: o.overwrite,
     metricsLog, progress: o.progress, threads: o.threads, device: o.device, maxSteps: o.maxSteps, onEpochEnd: o.onEpochEnd, signal: o.signal, extensions: o.extensions,

@@ -40,6 +40,8 @@ export interface StepRunnerOptions {
   threads?: number;
   /** Where onnxruntime runs: `cpu` (default) or `cuda` (needs a CUDA build of onnxruntime-node). */
   device?: Device;
+  /** Intra-op threads spin while idle (see `SessionOptions.spinning`; default: onnxruntime's). */
+  spinning?: boolean;
   /** Extra outputs to fetch every step (float32). */
   fetch?: readonly StepFetch[];
 }
@@ -101,7 +103,7 @@ export class StepRunner {
       }
       return { slot, cur: ortOf(src.clone()), next: ortOf(slot.initial.clone()) };
     });
-    const session = await Session.create({ model: step.model }, { intraOpThreads: o.threads, device: o.device, graphOptimizationLevel: 'all' });
+    const session = await Session.create({ model: step.model }, { intraOpThreads: o.threads, device: o.device, graphOptimizationLevel: 'all', spinning: o.spinning });
     return new StepRunner(session, step, carried, o.feeds, o.fetch ?? []);
   }
 
