@@ -51,6 +51,7 @@ interface TrainFlags {
   freeze?: string;
   metricsLog?: string;
   threads?: number;
+  spin?: boolean;
   device?: Device;
   maxSteps?: number;
   progress?: string;
@@ -114,6 +115,7 @@ export const trainCommand: CliCommand = {
       .option('--freeze <regex>', '.onnx: keep initializers whose name matches fixed')
       .option('--metrics-log <file.jsonl>', 'append per-epoch (and every 100 steps) metrics as JSON lines')
       .option('--threads <n>', 'onnxruntime threads (default: all cores)', parsePositiveInt('--threads'))
+      .option('--spin', "let onnxruntime's idle threads spin between operators (default off: on a shared machine spinning threads take the cores the work needs)")
       .option('--device <cpu|cuda>', 'where onnxruntime runs (cuda needs a CUDA build, see README)', parseDevice)
       .option('--max-steps <n>', 'stop after N steps in total (checkpointed; --resume continues)', parsePositiveInt('--max-steps'))
       .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar, lines, none')
@@ -178,6 +180,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
     freeze: f.freeze,
     metricsLog: f.metricsLog,
     threads: f.threads,
+    spinning: f.spin,
     device: f.device,
     maxSteps: f.maxSteps,
     progress: (f.progress as TrainJobOptions['progress']) ?? 'auto',

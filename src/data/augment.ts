@@ -105,40 +105,136 @@ export function transformSlots(n: number): SampleTransform[] {
  * (`channels × height × width`), `dst` receives float32 at `to`.
  */
 export function transformSample(src: Uint8Array | Float32Array, from: number, dst: Float32Array, to: number, t: SampleTransform, l: ImageLayout): void {
+  if (src instanceof Uint8Array) transformU8(src, from, dst, to, t, l);
+  else transformF32(src, from, dst, to, t, l);
+}
+
+// Two copies of one kernel, one element type each, so V8 keeps each monomorphic. Per output row the
+// source coordinates advance by (cos, −sin) per pixel; interior pixels read their 4 neighbours without
+// bounds checks, border ones with.
+function transformU8(src: Uint8Array, from: number, dst: Float32Array, to: number, t: SampleTransform, l: ImageLayout): void {
   const { channels: C, height: H, width: W } = l;
   const plane = H * W;
   const cx = (W - 1) / 2;
   const cy = (H - 1) / 2;
-  const cos = Math.cos(t.angle);
-  const sin = Math.sin(t.angle);
-  const exact = t.angle === 0;
+  const cos = t.angle === 0 ? 1 : Math.cos(t.angle);
+  const sin = t.angle === 0 ? 0 : Math.sin(t.angle);
+  const fl = t.flip ? -1 : 1;
   for (let c = 0; c < C; c++) {
     const mul = l.mul[c]!;
     const add = l.add[c]!;
     const s0 = from + c * plane;
     const d0 = to + c * plane;
+    if (t.angle === 0) {
+      // Integer shift (and flip): exact copies, zeros outside.
+      for (let y = 0; y < H; y++) {
+        const sy = y - t.dy;
+        const row = d0 + y * W;
+        if (sy < 0 || sy >= H) {
+          for (let x = 0; x < W; x++) dst[row + x] = add;
+          continue;
+        }
+        const srow = s0 + sy * W;
+        for (let x = 0; x < W; x++) {
+          const sx0 = x - t.dx;
+          const sx = fl === 1 ? sx0 : W - 1 - sx0;
+          dst[row + x] = sx >= 0 && sx < W ? src[srow + sx]! * mul + add : add;
+        }
+      }
+      continue;
+    }
     for (let y = 0; y < H; y++) {
       // Inverse map: undo the shift, then the rotation (about the centre), then the flip.
       const v = y - t.dy - cy;
-      for (let x = 0; x < W; x++) {
-        const u = x - t.dx - cx;
-        let sx = cos * u + sin * v + cx;
-        const sy = -sin * u + cos * v + cy;
-        if (t.flip) sx = W - 1 - sx;
-        let value = 0;
-        if (exact) {
-          const ix = Math.round(sx);
-          const iy = Math.round(sy);
-          if (ix >= 0 && ix < W && iy >= 0 && iy < H) value = src[s0 + iy * W + ix]!;
-        } else {
-          const x0 = Math.floor(sx);
-          const y0 = Math.floor(sy);
-          const fx = sx - x0;
-          const fy = sy - y0;
-          const at = (xx: number, yy: number): number => (xx >= 0 && xx < W && yy >= 0 && yy < H ? src[s0 + yy * W + xx]! : 0);
-          value = (at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx) * (1 - fy) + (at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx) * fy;
+      const u0 = -t.dx - cx;
+      let sx = cos * u0 + sin * v + cx;
+      let sy = -sin * u0 + cos * v + cy;
+      const row = d0 + y * W;
+      for (let x = 0; x < W; x++, sx += cos, sy -= sin) {
+        const px = fl === 1 ? sx : W - 1 - sx;
+        const x0 = Math.floor(px);
+        const y0 = Math.floor(sy);
+        const fx = px - x0;
+        const fy = sy - y0;
+        let value: number;
+        if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {
+          const i = s0 + y0 * W + x0;
+          value = (src[i]! * (1 - fx) + src[i + 1]! * fx) * (1 - fy) + (src[i + W]! * (1 - fx) + src[i + W + 1]! * fx) * fy;
+        } else if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) value = 0;
+        else {
+          const i = s0 + y0 * W + x0;
+          const inX0 = x0 >= 0, inX1 = x0 + 1 < W, inY0 = y0 >= 0, inY1 = y0 + 1 < H;
+          const a = inX0 && inY0 ? src[i]! : 0;
+          const b = inX1 && inY0 ? src[i + 1]! : 0;
+          const d = inX0 && inY1 ? src[i + W]! : 0;
+          const e = inX1 && inY1 ? src[i + W + 1]! : 0;
+          value = (a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy;
         }
-        dst[d0 + y * W + x] = value * mul + add;
+        dst[row + x] = value * mul + add;
+      }
+    }
+  }
+}
+
+function transformF32(src: Float32Array, from: number, dst: Float32Array, to: number, t: SampleTransform, l: ImageLayout): void {
+  const { channels: C, height: H, width: W } = l;
+  const plane = H * W;
+  const cx = (W - 1) / 2;
+  const cy = (H - 1) / 2;
+  const cos = t.angle === 0 ? 1 : Math.cos(t.angle);
+  const sin = t.angle === 0 ? 0 : Math.sin(t.angle);
+  const fl = t.flip ? -1 : 1;
+  for (let c = 0; c < C; c++) {
+    const mul = l.mul[c]!;
+    const add = l.add[c]!;
+    const s0 = from + c * plane;
+    const d0 = to + c * plane;
+    if (t.angle === 0) {
+      // Integer shift (and flip): exact copies, zeros outside.
+      for (let y = 0; y < H; y++) {
+        const sy = y - t.dy;
+        const row = d0 + y * W;
+        if (sy < 0 || sy >= H) {
+          for (let x = 0; x < W; x++) dst[row + x] = add;
+          continue;
+        }
+        const srow = s0 + sy * W;
+        for (let x = 0; x < W; x++) {
+          const sx0 = x - t.dx;
+          const sx = fl === 1 ? sx0 : W - 1 - sx0;
+          dst[row + x] = sx >= 0 && sx < W ? src[srow + sx]! * mul + add : add;
+        }
+      }
+      continue;
+    }
+    for (let y = 0; y < H; y++) {
+      // Inverse map: undo the shift, then the rotation (about the centre), then the flip.
+      const v = y - t.dy - cy;
+      const u0 = -t.dx - cx;
+      let sx = cos * u0 + sin * v + cx;
+      let sy = -sin * u0 + cos * v + cy;
+      const row = d0 + y * W;
+      for (let x = 0; x < W; x++, sx += cos, sy -= sin) {
+        const px = fl === 1 ? sx : W - 1 - sx;
+        const x0 = Math.floor(px);
+        const y0 = Math.floor(sy);
+        const fx = px - x0;
+        const fy = sy - y0;
+        let value: number;
+        if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {
+          const i = s0 + y0 * W + x0;
+          value = (src[i]! * (1 - fx) + src[i + 1]! * fx) * (1 - fy) + (src[i + W]! * (1 - fx) + src[i + W + 1]! * fx) * fy;
+        } else if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) value = 0;
+        else {
+          const i = s0 + y0 * W + x0;
+          const inX0 = x0 >= 0, inX1 = x0 + 1 < W, inY0 = y0 >= 0, inY1 = y0 + 1 < H;
+          const a = inX0 && inY0 ? src[i]! : 0;
+          const b = inX1 && inY0 ? src[i + 1]! : 0;
+          const d = inX0 && inY1 ? src[i + W]! : 0;
+          const e = inX1 && inY1 ? src[i + W + 1]! : 0;
+          value = (a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy;
+        }
+        dst[row + x] = value * mul + add;
       }
     }
   }

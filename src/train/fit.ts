@@ -89,6 +89,12 @@ export interface FitOptions extends TargetColumns {
   progress?: ProgressMode | ProgressReporter;
   /** onnxruntime intra-op threads (default: every core). */
   threads?: number;
+  /**
+   * Whether onnxruntime's idle intra-op threads spin waiting for the next operator (default false: a
+   * step is many small operators, and on a machine shared with other processes spinning threads take the
+   * cores the work needs, so steps slow down and vary; bench/train-step-profile.ts measures both).
+   */
+  spinning?: boolean;
   /** Where onnxruntime runs: `cpu` (default) or `cuda` (needs a CUDA build of onnxruntime-node). */
   device?: Device;
   /** Stop after this many steps in total (the checkpoint lets a later run continue). */
@@ -220,7 +226,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const random = tg.random.map((r) => ({ name: r.name, dtype: 'float32' as const, data: new Float32Array(batchSize * r.shape.reduce((a, b) => a * b, 1)), dims: [batchSize, ...r.shape] }));
   const feeds: StepFeed[] = [...batcher.buffers.map((b) => ({ name: b.name, dtype: b.dtype, data: b.data, dims: [batchSize, ...b.shape] })), ...random, ...ext.feeds, ...ext.stepFeeds(step, batchSize)];
   const threads = o.threads ?? availableParallelism();
-  const runner = await StepRunner.create({ step, feeds, restore: ckpt?.tensors, threads, device: o.device, fetch: [...(track ? [{ name: step.extraOutputs[0]!, dims: [batchSize, ...(head.shape as number[])] }] : []), ...ext.fetch] });
+  const runner = await StepRunner.create({ step, feeds, restore: ckpt?.tensors, threads, spinning: o.spinning ?? false, device: o.device, fetch: [...(track ? [{ name: step.extraOutputs[0]!, dims: [batchSize, ...(head.shape as number[])] }] : []), ...ext.fetch] });
   if (ckpt) ext.restore(ckpt.tensors, ckpt.meta.extensions);
   const feedMap = new Map(feeds.map((f) => [f.name, f.data]));
   const fetchedMap = new Map(ext.fetch.map((f, i) => [f.name, runner.fetched[i + (track ? 1 : 0)]!]));

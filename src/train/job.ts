@@ -87,6 +87,8 @@ export interface TrainJobOptions {
   freeze?: string;
   metricsLog?: string;
   threads?: number;
+  /** onnxruntime's idle intra-op threads spin (default false; see `FitOptions.spinning`). */
+  spinning?: boolean;
   /** Where onnxruntime runs: `cpu` (default) or `cuda` (needs a CUDA build of onnxruntime-node). */
   device?: Device;
   maxSteps?: number;
@@ -197,7 +199,7 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
     clipGradNorm: o.clipGradNorm, seed, monitor: o.monitor, augment,
     earlyStopping: o.patience ? { patience: o.patience } : undefined,
     checkpointDir: o.checkpointDir, checkpointEverySteps: o.checkpointEverySteps, resume: o.resume, overwrite: o.overwrite,
-    metricsLog, progress: o.progress, threads: o.threads, device: o.device, maxSteps: o.maxSteps, onEpochEnd: o.onEpochEnd, signal: o.signal, extensions: o.extensions,
+    metricsLog, progress: o.progress, threads: o.threads, spinning: o.spinning, device: o.device, maxSteps: o.maxSteps, onEpochEnd: o.onEpochEnd, signal: o.signal, extensions: o.extensions,
   });
   // Export with metadata, verified on a real batch; then score the exported file itself: what users deploy is what we score.
   const exported = annotateModel(model.inferenceGraph({ weights: r.weights }), { heads: model.heads, losses: [{ loss }], targets: { [model.heads[0]!.name]: targets }, table: schema, inputs, classNames: choice.classNames });
