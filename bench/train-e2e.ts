@@ -16,7 +16,8 @@
  * --schedule constant --epochs 1 --limit 19200`).
  *
  * Run (after `npm run build`; ~3 minutes with the default 5 rounds):
- *   flock -x /tmp/trainfer-cpu.lock npx tsx bench/train-e2e.ts [--rounds 5] [--only mlp|lenet]
+ *   flock -x /tmp/trainfer-cpu.lock npx tsx bench/train-e2e.ts [--rounds 5] [--only mlp|lenet] [--with-spin]
+ * (`--with-spin` also runs the CLI with `--spin` every round: onnxruntime's spinning pool, as before.)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +37,8 @@ const opt = (name: string): string | undefined => {
 };
 const rounds = Number(opt('--rounds') ?? 5);
 const only = opt('--only');
+/** Also run the CLI with `--spin` each round (onnxruntime's spinning threads, the pre-change behaviour). */
+const withSpin = args.includes('--with-spin');
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..');
 const cli = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -72,9 +75,9 @@ const CASES: Case[] = [
 
 interface Sample { rate: number; wall: number }
 
-function runCli(c: Case): Sample {
+function runCli(c: Case, spin = false): Sample {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [cli, 'train', ...c.cli, '--json', '--progress', 'none', '--out', join(work, `${c.id}-out.onnx`)], { encoding: 'utf8', cwd: work });
+  const r = spawnSync(process.execPath, [cli, 'train', ...c.cli, ...(spin ? ['--spin'] : []), '--json', '--progress', 'none', '--out', join(work, `${c.id}-out.onnx`)], { encoding: 'utf8', cwd: work });
   const wall = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`trainfer train failed: ${r.stderr.trim().split('\n').pop()}`);
   const j = JSON.parse(r.stdout) as { samplesPerSecond: number };
@@ -108,7 +111,9 @@ for (const c of CASES) {
   const ours: Sample[] = [];
   const theirs: Sample[] = [];
   const ratios: number[] = [];
+  const spun: number[] = [];
   for (let r = 0; r < rounds; r++) {
+    if (withSpin && r % 2 === 1) spun.push(runCli(c, true).rate);
     let a: Sample;
     let b: Sample | undefined;
     if (r % 2 === 0) {
@@ -118,6 +123,7 @@ for (const c of CASES) {
       b = runTorch(c);
       a = runCli(c);
     }
+    if (withSpin && r % 2 === 0) spun.push(runCli(c, true).rate);
     ours.push(a);
     if (b) {
       theirs.push(b);
@@ -129,13 +135,14 @@ for (const c of CASES) {
   const tr = theirs.map((s) => s.rate);
   console.log(c.label);
   console.log(`  trainfer  median ${k(median(or))} samples/s  range ${k(Math.min(...or))}–${k(Math.max(...or))}  spread ${(spread(or) * 100).toFixed(1)}%  process median ${median(ours.map((s) => s.wall)).toFixed(1)} s`);
+  if (spun.length) console.log(`  trainfer --spin  median ${k(median(spun))} samples/s  range ${k(Math.min(...spun))}–${k(Math.max(...spun))}  spread ${(spread(spun) * 100).toFixed(1)}%`);
   if (tr.length) {
     console.log(`  pytorch   median ${k(median(tr))} samples/s  range ${k(Math.min(...tr))}–${k(Math.max(...tr))}  spread ${(spread(tr) * 100).toFixed(1)}%  process median ${median(theirs.map((s) => s.wall)).toFixed(1)} s  (torch ${torchVersion})`);
     const target = c.id === 'mlp' ? 1.0 : 0.9;
     const ok = median(ratios) >= target && spread(or) <= spread(tr);
     console.log(`  ratio median ${median(ratios).toFixed(2)}× (rounds ${ratios.map((x) => x.toFixed(2)).join(', ')}); target ≥ ${target.toFixed(1)}× with spread ≤ pytorch's: ${ok ? 'MET' : 'MISSED'}`);
   }
-  rows.push({ model: c.id, trainfer: or, pytorch: tr, ratios, medianRatio: tr.length ? median(ratios) : undefined, spreadTrainfer: spread(or), spreadPytorch: tr.length ? spread(tr) : undefined });
+  rows.push({ model: c.id, trainfer: or, pytorch: tr, ratios, medianRatio: tr.length ? median(ratios) : undefined, spreadTrainfer: spread(or), spreadPytorch: tr.length ? spread(tr) : undefined, ...(spun.length ? { trainferSpin: spun } : {}) });
 }
 rmSync(work, { recursive: true, force: true });
 console.log(JSON.stringify({ bench: 'train-e2e', threads, cpu: cpus()[0]?.model.trim(), torch: torchVersion, rows }));
