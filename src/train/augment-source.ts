@@ -52,7 +52,7 @@ function imageFeed(table: Table, plan: FeedPlan, packed: PackedTable) {
 
 /** Epochs over `table` with the image input augmented (see the file header). */
 export function augmentedSource(o: AugmentedSourceOptions): AugmentedSource {
-  const full = packTable(o.table, o.plan);
+  const full = packTable(o.table, o.plan, { preconvert: false });
   const img = imageFeed(o.table, o.plan, full);
   const packed: PackedTable = { ...full, kernels: new Map([...full.kernels].filter(([name]) => name !== img.name)) };
   const target = o.buffer(img.name);
