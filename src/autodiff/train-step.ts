@@ -45,6 +45,8 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
     if (!t) throw new TrainferError(`buildTrainStep: parameter '${p}' is not an initializer of graph '${src.name}'`);
     if (!isFloat(t.dtype)) throw new TrainferError(`buildTrainStep: parameter '${p}' has dtype ${t.dtype}; only float tensors are trainable`);
   }
+  const maskSet = new Set(options.paramMasks ?? []);
+  for (const p of maskSet) if (!params.includes(p)) throw new TrainferError(`buildTrainStep: masked parameter '${p}' is not one of the trained parameters`);
   for (const bf of buffers) if (!src.initializers.has(bf.name)) throw new TrainferError(`buildTrainStep: buffer '${bf.name}' is not an initializer of graph '${src.name}'`);
   if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) throw new TrainferError(`buildTrainStep: clipGradNorm must be > 0, got ${options.clipGradNorm}`);
   const gradOutputs = options.gradOutputs ?? [];
@@ -73,11 +75,22 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   const lossType = types.get(loss);
   if (!g.nodes.some((n) => n.outputs.includes(loss))) throw new TrainferError(`buildTrainStep: loss '${loss}' is not produced by any node of graph '${src.name}'`);
 
-  const grads = gradients({ graph: g, loss, wrt: [...params, ...gradOutputs], types, formulations: options.formulations });
+  const rawGrads = gradients({ graph: g, loss, wrt: [...params, ...gradOutputs], types, formulations: options.formulations });
   // Everything that has a gradient: the parameters, then the inputs whose gradient is returned.
   const dtypeOf = (x: string): DType => g.initializers.get(x)?.dtype ?? g.inputs.find((i) => i.name === x)!.type!.dtype;
   const withGrad = [...params, ...gradOutputs];
   const b = new GraphBuilder({ graph: g, prefix: 'opt/' });
+  // Masked parameters: mask [param shape] fed per step; dW ← mask ⊙ dW (norm and clipping see only live weights).
+  const masks: { param: string; input: string }[] = [];
+  const maskOf = new Map<string, string>();
+  for (const p of params) {
+    if (!maskSet.has(p)) continue;
+    const t = src.initializers.get(p)!;
+    const input = b.input(g.uniqueName(`${p}/mask`), t.dtype, [...t.dims]);
+    masks.push({ param: p, input });
+    maskOf.set(p, input);
+  }
+  const grads = new Map([...rawGrads].map(([p, d]) => [p, maskOf.has(p) ? b.mul(d, maskOf.get(p)!) : d]));
   const lr = b.input(g.uniqueName('lr'), 'float32', []);
   const stepInput = optimizer.type !== 'sgd' ? b.input(g.uniqueName('step'), 'float32', []) : undefined;
 
@@ -116,6 +129,12 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
       stateIn[role] = name;
     }
     const upd = emitUpdate(b, { config: optimizer, p, g: clipped.get(p)!, dtype: init.dtype, scalars, state: stateIn });
+    const mask = maskOf.get(p);
+    if (mask) {
+      // W_next = mask ⊙ update(W); the optimizer state of pruned weights is zeroed with them.
+      upd.param = b.mul(upd.param, mask);
+      for (const role of Object.keys(upd.state)) upd.state[role] = b.mul(upd.state[role]!, mask);
+    }
     renameValue(g, upd.param, `${p}/next`);
     state.push({ kind: 'param', input: p, output: `${p}/next`, initial: init });
     outputs.push({ name: `${p}/next`, type: { dtype: init.dtype, shape: [...init.dims] } });
@@ -146,7 +165,7 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   eliminateDeadNodes(g);
   const model = new Model(g);
   model.opsets = new Map([['', options.opset ?? 21]]);
-  return { model, lrInput: lr, stepInput, lossOutput: lossOut, gradNormOutput: norm, state, dataInputs, extraOutputs: extra, gradOutputs: gradOuts };
+  return { model, lrInput: lr, stepInput, lossOutput: lossOut, gradNormOutput: norm, state, dataInputs, extraOutputs: extra, masks, gradOutputs: gradOuts };
 }
 
 /** Renames a value produced by a step node (its producer and every reader), so outputs need no Identity copy. */

@@ -1,17 +1,17 @@
 /**
  * Training extensions: plug-ins to fit's loop, passed as instances in `fit({ extensions: [...] })` (no
- * registration). PROTOTYPE of the API planned on branch `train-essentials` (docs: EXTENSIONS.md of the
- * team): the capabilities are the contract — rewrite the forward training graph before autodiff, feed
- * extra inputs and fetch extra outputs every step, keep host state in checkpoints, contribute to the
- * weights evaluation and export use, stop training — and field names follow that plan. This file is
- * replaced by that branch's when it lands.
+ * registration). One interface serves pruning masks (compress), host-held sparse embedding tables
+ * (recsys) and library callbacks: rewrite the forward training graph before autodiff, pass options to the
+ * step builder, feed extra inputs and fetch extra outputs every step, keep host state in checkpoints,
+ * contribute to the weights evaluation and export use, and stop training.
  */
-import type { TrainStepOptions } from '../autodiff/types.js';
+import type { TrainStep, TrainStepOptions } from '../autodiff/types.js';
 import type { DType, TypedArray } from '../onnx/dtype.js';
 import type { Graph } from '../onnx/ir.js';
 import type { Tensor } from '../onnx/tensor.js';
 import type { FeedSpec } from '../data/feed-plan.js';
 import type { EpochMetrics } from './progress.js';
+import type { StepFeed } from './step-runner.js';
 
 /** What `prepareGraph` sees: the forward training graph (mutable), its trainable parameters and feeds. */
 export interface PrepareContext {
@@ -45,12 +45,16 @@ export interface PrepareResult {
 export interface StepContext {
   /** 1-based step number. */
   step: number;
+  /** Steps the run will take in total (epochs × steps per epoch). */
+  totalSteps: number;
   /** 0-based epoch. */
   epoch: number;
   /** This step's learning rate. */
   lr: number;
   /** Every step input buffer by name: the batcher's (already filled) and the extensions' (to fill). */
   feeds: ReadonlyMap<string, TypedArray>;
+  /** The current parameters and buffers (copies, by initializer name); copies every weight, so call it only when needed. */
+  weights(): Map<string, Tensor>;
 }
 
 /** Epoch end as extensions see it. */
@@ -71,6 +75,11 @@ export interface TrainingExtension {
   prepareGraph?(ctx: PrepareContext): PrepareResult | void;
   /** Options passed through to `buildTrainStep` (e.g. `gradOutputs`). */
   stepOptions?(): Partial<TrainStepOptions>;
+  /**
+   * Step inputs that exist only once the step is built (e.g. the `<param>/mask` inputs `paramMasks`
+   * adds): buffers the extension owns and may rewrite in place in `beforeStep`.
+   */
+  stepFeeds?(o: { step: TrainStep; batchSize: number }): StepFeed[];
   beforeStep?(ctx: StepContext): void | Promise<void>;
   afterStep?(ctx: StepContext & { fetched: ReadonlyMap<string, Float32Array> }): void | 'stop' | Promise<void | 'stop'>;
   onEpochEnd?(ctx: EpochContext): void | 'stop' | Promise<void | 'stop'>;

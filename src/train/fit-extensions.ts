@@ -5,7 +5,7 @@
  */
 import { allocate, type TypedArray } from '../onnx/dtype.js';
 import type { Tensor } from '../onnx/tensor.js';
-import type { TrainStepOptions } from '../autodiff/types.js';
+import type { TrainStep, TrainStepOptions } from '../autodiff/types.js';
 import type { FeedPlan } from '../data/feed-plan.js';
 import type { TrainingGraph } from '../nn/network.js';
 import type { StepContext, TrainingExtension } from './extension.js';
@@ -41,13 +41,22 @@ export class ExtensionSet {
       for (const f of r.feeds ?? []) feeds.push({ name: f.name, dtype: f.dtype, dims: [...f.dims], data: allocate(f.dtype, f.dims.reduce((a, b) => a * b, 1)) as TypedArray });
       for (const f of r.fetch ?? []) fetch.push({ name: f.name, dims: [...f.dims] });
     }
-    const gradOutputs = list.flatMap((e) => e.stepOptions?.().gradOutputs ?? []);
-    const merged: Partial<TrainStepOptions> = Object.assign({}, ...list.map((e) => e.stepOptions?.() ?? {}));
+    const options = list.map((e) => e.stepOptions?.() ?? {});
+    const merged: Partial<TrainStepOptions> = Object.assign({}, ...options);
+    // List-valued options are concatenated across extensions, not overwritten.
+    const gradOutputs = options.flatMap((x) => x.gradOutputs ?? []);
+    const paramMasks = options.flatMap((x) => x.paramMasks ?? []);
     if (gradOutputs.length) merged.gradOutputs = gradOutputs;
+    if (paramMasks.length) merged.paramMasks = paramMasks;
     const set = new ExtensionSet(list, params, merged);
     set.feeds.push(...feeds);
     set.fetch.push(...fetch);
     return set;
+  }
+
+  /** The feeds extensions declare once the step is built (`stepFeeds`, e.g. pruning masks). */
+  stepFeeds(step: TrainStep, batchSize: number): StepFeed[] {
+    return this.list.flatMap((e) => e.stepFeeds?.({ step, batchSize }) ?? []);
   }
 
   /** Fingerprint entries (none without extensions, so existing runs keep their fingerprints). */
