@@ -282,3 +282,5 @@ export { Recommender, retrievalInfo } from './serve/retrieval.js';
 export type { Recommendation, RecommenderOptions, RetrievalInfo } from './serve/retrieval.js';
 export { buildAnnIndex, ANN_KINDS } from './serve/ann.js';
 export type { AnnIndex, AnnKind, AnnOptions, AnnHits } from './serve/ann.js';
+export { recsysWorkload, recsysTwoTower, embeddingTablesVariant } from './bench/lab/recsys.js';
+export type { RecsysWorkloadSpec } from './bench/lab/recsys.js';
