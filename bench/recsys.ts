@@ -10,7 +10,7 @@
  *   5. row-wise int8 and fp16 tables of the trained two-tower: bytes and recall@10 against fp32.
  *
  * Run: flock -x /tmp/trainfer-cpu.lock npx tsx bench/recsys.ts [--quick] [--epochs N] [--only train,rows,ann,int8]
- * Full run ≈ 7–9 min on the 2-core machine (--quick ≈ 3 min: 20k × 10k data, 200k-item catalog).
+ * Full run ≈ 14 min on the loaded 2-core machine (the 1M-item usearch build alone ≈ 3 min); --quick: 20k × 10k data, 200k-item catalog.
  * Prints a table per part and one JSON line at the end.
  */
 import { spawnSync } from 'node:child_process';
