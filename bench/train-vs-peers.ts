@@ -21,8 +21,9 @@ import { buildTrainStep } from '../src/autodiff/index.js';
 import type { OptimizerConfig } from '../src/autodiff/types.js';
 import { GraphBuilder } from '../src/onnx/builder.js';
 import { Session } from '../src/runtime/session.js';
-import { Batcher } from '../src/data/dataset.js';
-import { loadData } from '../src/data/load.js';
+import { Batcher, packTable } from '../src/data/batcher.js';
+import { loadTable } from '../src/data/load.js';
+import { planFeeds } from '../src/data/feed-plan.js';
 import { Rng } from '../src/util/rng.js';
 import { Conv2d, MaxPool2d } from '../src/nn/layers-conv.js';
 import { Flatten, Linear, ReLU } from '../src/nn/layers-dense.js';
@@ -58,21 +59,24 @@ const CASES: Case[] = [
   { id: 'cnn', label: "Trainfer's `cnn` preset (16/32 ch 3×3 + BN, FC 128), batch 128, SGD Nesterov", batch: 128, steps: quick ? 40 : 120, optimizer: { type: 'sgd', momentum: 0.9, nesterov: true }, flopsPerSample: cnnFlops, net: () => buildPreset({ spec: 'cnn', inputShape: [1, 28, 28], numClasses: 10, normalize: { mean: [0.1307], std: [0.3081] } }) },
 ];
 
-const mnist = loadData({ source: 'mnist' }).train;
+const mnist = loadTable({ source: 'mnist' }).train;
 
-/** Steady-state samples/s of our step loop (batch fill + one ORT run per step), as `fit` runs it. */
+/** Steady-state samples/s of our step loop (feed plan, batch fill + one ORT run per step), as `fit` runs it. */
 async function ours(c: Case): Promise<number> {
   const net = c.net();
   const tg = net.trainingGraph({ normalizeInput: 'batcher' }); // as fit() builds it
-  const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer: c.optimizer, gradNorm: false, buffers: tg.buffers, extraOutputs: [tg.logits] });
-  const batcher = new Batcher({ dataset: mnist, batchSize: c.batch, normalize: tg.inputNormalize });
-  const runner = await StepRunner.create({ step, threads, logitsDims: [c.batch, 10], feeds: [{ name: tg.input.name, data: batcher.x, dims: [c.batch, ...tg.input.shape] }, { name: tg.labels, data: batcher.labels, dims: [c.batch] }] });
+  const head = tg.heads[0]!;
+  const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer: c.optimizer, gradNorm: false, buffers: tg.buffers, extraOutputs: [head.value] });
+  const plan = planFeeds({ specs: tg.feeds, table: mnist, bindings: { target: { columns: ['label'] } } });
+  const batcher = new Batcher({ plan, batchSize: c.batch });
+  const packed = packTable(mnist, plan);
+  const runner = await StepRunner.create({ step, threads, fetch: [{ name: step.extraOutputs[0]!, dims: [c.batch, 10] }], feeds: batcher.buffers.map((b) => ({ name: b.name, dtype: b.dtype, data: b.data, dims: [c.batch, ...b.shape] })) });
   const order = Rng.fromSeed(0).permutation(mnist.count);
   const per = Math.floor(mnist.count / c.batch);
   let k = 0;
   const go = async (n: number) => {
     for (let i = 0; i < n; i++, k++) {
-      batcher.fill(order, (k % per) * c.batch);
+      batcher.fill(packed, order, (k % per) * c.batch);
       await runner.run(0.01, k + 1);
     }
   };

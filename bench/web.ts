@@ -15,6 +15,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { tableFromDataset } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
 import { writeModel } from '../src/onnx/model-io.js';
 import { fit } from '../src/train/fit.js';
@@ -37,8 +38,9 @@ async function buildModels(dir: string): Promise<void> {
   for (const [spec, file, mode] of [['mlp:256', 'mlp256', 'dynamic'], ['cnn', 'cnn', 'static']] as const) {
     const fp32 = join(dir, `${file}.onnx`);
     if (!existsSync(fp32)) {
-      const net = buildModel({ model: spec }, splits.train, 1);
-      const r = await fit({ model: net, train: splits.train, epochs: 1, batchSize: 64, maxSteps: 300, optimizer: { type: 'adam' }, lr: 0.002, progress: 'none', seed: 1 });
+      const train = tableFromDataset(splits.train);
+      const net = buildModel({ model: spec }, train, 1);
+      const r = await fit({ model: net, train, epochs: 1, batchSize: 64, maxSteps: 300, optimizer: { type: 'adam' }, lr: 0.002, progress: 'none', seed: 1 });
       writeModel(fp32, net.inferenceGraph({ weights: r.weights }));
     }
     const int8 = join(dir, `${file}-int8.onnx`);

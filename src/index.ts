@@ -45,50 +45,72 @@ export type { SessionPoolOptions, PoolRunOptions, PoolRunResult, IoMetadata, Poo
 
 // Autodiff: gradients, losses, optimizer updates, the one-graph training step
 export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOptions, StateSlot, Buffer } from './autodiff/types.js';
-export { gradients, VJP_RULES, softmaxCrossEntropy, mse, binaryCrossEntropy, klDivergence, buildTrainStep, cloneGraph, checkGradients } from './autodiff/index.js';
-export type { GradientsOptions, DifferentiableOp, VjpRule, VjpContext, SoftmaxCrossEntropyOptions, KlDivergenceOptions, TypeMap, Formulations, GradCheckOptions, GradCheckResult } from './autodiff/index.js';
+export { gradients, VJP_RULES, STOP_GRADIENT_INPUTS, softmaxCrossEntropy, mse, mae, huber, binaryCrossEntropy, klDivergence, buildTrainStep, cloneGraph, checkGradients } from './autodiff/index.js';
+export type { GradientsOptions, DifferentiableOp, VjpRule, VjpContext, SoftmaxCrossEntropyOptions, KlDivergenceOptions, RegressionLossOptions, BinaryCrossEntropyOptions, TypeMap, Formulations, GradCheckOptions, GradCheckResult } from './autodiff/index.js';
 
 // Layers and networks: a model yields a training graph and an inference graph
 export { Network, INPUT_NAMES } from './nn/network.js';
-export type { NetworkOptions, TrainingGraph, RandomInput, InputKind } from './nn/network.js';
+export type { NetworkOptions, NetworkInput, NetworkHead, ModelInput, ModelHead, TrainingGraph, TrainingGraphOptions, RandomInput, InputKind } from './nn/network.js';
 export { ParamStore, initWeight } from './nn/layer.js';
 export type { Layer, BuildContext, ForwardContext, InitScheme } from './nn/layer.js';
-export { Linear, Activation, ReLU, GELU, Sigmoid, Tanh, Flatten, Dropout, Embedding, Normalize } from './nn/layers-dense.js';
+export { Linear, Activation, ReLU, GELU, Sigmoid, Tanh, Flatten, Dropout, Embedding, Normalize, Rescale } from './nn/layers-dense.js';
 export type { LinearOptions, ActivationKind, EmbeddingOptions } from './nn/layers-dense.js';
 export { Conv2d, Pool2d, MaxPool2d, AvgPool2d, GlobalAvgPool, BatchNorm, LayerNorm } from './nn/layers-conv.js';
 export type { Conv2dOptions, Pool2dOptions, BatchNormOptions } from './nn/layers-conv.js';
 export { Sequential, Residual } from './nn/compose.js';
 export { buildPreset, isPreset, PRESET_NAMES } from './nn/presets.js';
-export type { PresetOptions } from './nn/presets.js';
-export type { LossSpec } from './nn/loss.js';
+export type { PresetOptions, CategoricalInput } from './nn/presets.js';
+export { attachLosses, defaultLoss } from './nn/loss.js';
+export type { Task, LossSpec, HeadLoss, HeadValue, TargetSpec, CustomLoss, AttachLossesOptions, AttachedLosses } from './nn/loss.js';
 export { checkLayer } from './nn/layer-check.js';
 export type { CheckLayerOptions, CheckLayerResult } from './nn/layer-check.js';
 
-// Data: MNIST, IDX directories, CSV; seeded splits; allocation-free batching
+// Data: tables of typed columns (IDX/MNIST, CSV, JSONL, generated sets, streams), feed plans, batching
 export { Rng } from './util/rng.js';
 export type { RngState } from './util/rng.js';
-export { Batcher, subset, take, splitValidation, checkLabels, featureStats, sampleSize } from './data/dataset.js';
-export type { Dataset, DataSplits } from './data/dataset.js';
-export { loadData, mnistDir } from './data/load.js';
-export type { LoadDataOptions } from './data/load.js';
-export { readIdx, readIdxDir, readIdxPair, parseIdx, encodeIdx, IDX_FILES } from './data/idx.js';
+export { columnSize, getColumn, selectRows, headRows, splitRows, columnStats } from './data/table.js';
+export type { Table, TableSplits, Column, ColumnDType, ColumnKind, ColumnData } from './data/table.js';
+export { loadTable, loadData, readTableFile, mnistDir } from './data/load.js';
+export type { LoadTableOptions, LoadDataOptions } from './data/load.js';
 export { readCsv, parseCsv } from './data/csv.js';
-export type { CsvOptions } from './data/csv.js';
+export type { CsvOptions, TextTableOptions } from './data/csv.js';
+export { readJsonl, parseJsonl } from './data/jsonl.js';
+export type { ColumnTypeHint, NumericFacts } from './data/sniff.js';
+export { openStream, TableStream } from './data/stream.js';
+export type { OpenStreamOptions, StreamSplits, StreamState } from './data/stream.js';
+export { BUILTIN_DATA, loadBuiltin, builtinInfo, friedman1Function } from './data/builtin.js';
+export type { BuiltinData, BuiltinInfo } from './data/builtin.js';
+export { planFeeds, parseFeedMapping } from './data/feed-plan.js';
+export type { FeedSpec, FeedBinding, FeedProvider, ProviderBatch, BatchFeed, FeedPlan, PlannedFeed, PlanFeedsOptions } from './data/feed-plan.js';
+export { Batcher, packTable } from './data/batcher.js';
+export type { FeedBuffer, PackedTable } from './data/batcher.js';
+export { readIdx, readIdxDir, readIdxPair, parseIdx, encodeIdx, IDX_FILES } from './data/idx.js';
+// The single-tensor view (one float input + class labels) for code that feeds exactly that
+export { subset, take, splitValidation, checkLabels, featureStats, sampleSize, datasetFromTable, tableFromDataset } from './data/dataset.js';
+export type { Dataset, DataSplits } from './data/dataset.js';
 
-// Training: fit, schedules, checkpoints, evaluation, fine-tuning imported ONNX models, the CLI job
+// Training: fit, metrics, schedules, checkpoints, evaluation, fine-tuning imported ONNX models, the CLI job
 export { fit, DEFAULT_OPTIMIZER, defaultLr } from './train/fit.js';
 export type { FitOptions, FitResult } from './train/fit.js';
+export { createMetrics, rankingMetrics } from './train/metrics.js';
+export type { MetricAccumulator, MetricsResult, MetricsOptions } from './train/metrics.js';
+export { inferTask } from './train/task.js';
+export type { TaskChoice } from './train/task.js';
+export { teacherOutputs } from './train/providers.js';
+export type { TeacherOptions } from './train/providers.js';
 export { learningRate, parseSchedule, formatSchedule } from './train/schedule.js';
 export type { Schedule, SchedulePoint } from './train/schedule.js';
 export { saveCheckpoint, loadCheckpoint, checkpointPath, CHECKPOINT_FILE } from './train/checkpoint.js';
 export type { Checkpoint, CheckpointMeta } from './train/checkpoint.js';
 export { evaluate } from './train/evaluate.js';
 export type { EvalResult, EvaluateOptions } from './train/evaluate.js';
-export { OnnxModelTrainable } from './train/onnx-trainable.js';
+export { annotateModel, readTrainfer, exportModel, METADATA_KEYS } from './train/export.js';
+export type { TrainferMetadata, InputRecord, HeadRecord, AnnotateOptions } from './train/export.js';
+export { OnnxModelTrainable, modelHeads } from './train/onnx-trainable.js';
 export type { OnnxTrainableOptions } from './train/onnx-trainable.js';
 export type { Trainable } from './train/trainable.js';
 export { StepRunner } from './train/step-runner.js';
-export type { StepFeed, StepRunnerOptions } from './train/step-runner.js';
+export type { StepFeed, StepFetch, StepRunnerOptions } from './train/step-runner.js';
 export { createReporter, formatEpoch, MetricsLog } from './train/progress.js';
 export type { EpochMetrics, ProgressMode, ProgressReporter } from './train/progress.js';
 export { runTrainJob } from './train/job.js';

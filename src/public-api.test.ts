@@ -24,18 +24,21 @@ const PUBLIC_VALUES = [
   // runtime
   'Session', 'availableDevices', 'SessionPool', 'PoolError', 'writeModelVerified', 'verifyModel', 'sampleFeeds',
   // autodiff
-  'gradients', 'VJP_RULES', 'softmaxCrossEntropy', 'mse', 'binaryCrossEntropy', 'klDivergence', 'buildTrainStep', 'cloneGraph', 'checkGradients',
+  'gradients', 'VJP_RULES', 'STOP_GRADIENT_INPUTS', 'softmaxCrossEntropy', 'mse', 'mae', 'huber', 'binaryCrossEntropy', 'klDivergence', 'buildTrainStep', 'cloneGraph', 'checkGradients',
   // nn
   'Network', 'INPUT_NAMES', 'ParamStore', 'initWeight', 'Linear', 'Activation', 'ReLU', 'GELU', 'Sigmoid', 'Tanh', 'Flatten', 'Dropout',
-  'Embedding', 'Normalize', 'Conv2d', 'Pool2d', 'MaxPool2d', 'AvgPool2d', 'GlobalAvgPool', 'BatchNorm', 'LayerNorm', 'Sequential', 'Residual',
-  'buildPreset', 'isPreset', 'PRESET_NAMES', 'checkLayer',
+  'Embedding', 'Normalize', 'Rescale', 'Conv2d', 'Pool2d', 'MaxPool2d', 'AvgPool2d', 'GlobalAvgPool', 'BatchNorm', 'LayerNorm', 'Sequential', 'Residual',
+  'buildPreset', 'isPreset', 'PRESET_NAMES', 'checkLayer', 'attachLosses', 'defaultLoss',
   // data
-  'Batcher', 'subset', 'take', 'splitValidation', 'checkLabels', 'featureStats', 'sampleSize', 'loadData', 'mnistDir',
+  'Batcher', 'packTable', 'planFeeds', 'parseFeedMapping', 'columnSize', 'getColumn', 'selectRows', 'headRows', 'splitRows', 'columnStats',
+  'loadTable', 'readTableFile', 'readJsonl', 'parseJsonl', 'openStream', 'TableStream', 'BUILTIN_DATA', 'loadBuiltin', 'builtinInfo', 'friedman1Function',
+  'subset', 'take', 'splitValidation', 'checkLabels', 'featureStats', 'sampleSize', 'datasetFromTable', 'tableFromDataset', 'loadData', 'mnistDir',
   'readIdx', 'readIdxDir', 'readIdxPair', 'parseIdx', 'encodeIdx', 'IDX_FILES', 'readCsv', 'parseCsv',
   // train
   'fit', 'DEFAULT_OPTIMIZER', 'defaultLr', 'learningRate', 'parseSchedule', 'formatSchedule', 'saveCheckpoint', 'loadCheckpoint',
-  'checkpointPath', 'CHECKPOINT_FILE', 'evaluate', 'OnnxModelTrainable', 'StepRunner', 'createReporter', 'formatEpoch', 'MetricsLog',
-  'runTrainJob', 'FAMILY_DEFAULTS', 'resolveDefaults',
+  'checkpointPath', 'CHECKPOINT_FILE', 'evaluate', 'OnnxModelTrainable', 'modelHeads', 'StepRunner', 'createReporter', 'formatEpoch', 'MetricsLog',
+  'runTrainJob', 'FAMILY_DEFAULTS', 'resolveDefaults', 'createMetrics', 'rankingMetrics', 'inferTask', 'teacherOutputs',
+  'annotateModel', 'readTrainfer', 'exportModel', 'METADATA_KEYS',
   // serve
   'InferenceServer', 'EXTENSIONS', 'InferenceClient', 'buildRequest', 'InferenceError', 'DEFAULT_MODEL_CONFIG', 'parseModelConfig',
   'readModelConfig', 'DATATYPES', 'datatypeOf', 'dtypeOf', 'ModelRepository', 'ModelVersion', 'isPlainName', 'DynamicBatcher', 'addToRepository', 'BATCH_FIRST_KEY',

@@ -11,7 +11,7 @@ import { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
 import { type VjpContext, type VjpRule, sumAll } from './rule-context.js';
 import type { Formulations } from './types.js';
-import { VJP_RULES } from './rules/index.js';
+import { STOP_GRADIENT_INPUTS, VJP_RULES } from './rules/index.js';
 import { type TypeMap, inferTypes } from './shapes.js';
 
 /** Options for `gradients`. */
@@ -28,6 +28,11 @@ export interface GradientsOptions {
   formulations?: Formulations;
   /** Precomputed types (default: inferred from `graph`). */
   types?: TypeMap;
+  /**
+   * The rule table (default `VJP_RULES`). Tests pass a modified copy, e.g. to prove that a gradient check
+   * catches a rule whose output is 1% off.
+   */
+  rules?: Readonly<Record<string, VjpRule>>;
 }
 
 /** Ops whose integer outputs still carry a (straight-through) gradient. */
@@ -36,7 +41,10 @@ const STRAIGHT_THROUGH_INT = new Set(['QuantizeLinear']);
 /**
  * Appends the backward pass for `d loss / d wrt` to `graph` and returns wrt name → gradient value name.
  * Only nodes on a path from a `wrt` value to `loss` get backward nodes; a `wrt` value the loss does not
- * depend on gets a zero gradient. Throws `TrainferError` naming the op and node when a rule is missing.
+ * depend on gets a zero gradient. Throws `TrainferError` naming the op and node when a rule is missing, and
+ * naming the op and input when a rule gives no gradient for an input that needs one (a silent zero
+ * gradient would let weight decay shrink the parameter behind it) — except the inputs a rule stops by
+ * definition (`STOP_GRADIENT_INPUTS`: the scale and zero point of the straight-through Q/DQ estimator).
  *
  * @example
  * const grads = gradients({ graph, loss: 'loss', wrt: ['w', 'b'] });
@@ -101,12 +109,17 @@ export function gradients(options: GradientsOptions): Map<string, string> {
     if (dy.every((d) => d === undefined)) continue;
     const needs = n.inputs.map((x) => !!x && fromWrt.has(x) && toLoss.has(x));
     if (!needs.some(Boolean)) continue;
-    const rule = ruleFor(n);
+    const rule = ruleFor(n, options.rules ?? VJP_RULES);
     const ctx: VjpContext = { node: n, dy, needs, b, types, inits, formulations: options.formulations ?? {} };
     const dxs = rule(ctx);
+    const stops: readonly number[] = (STOP_GRADIENT_INPUTS as Record<string, readonly number[]>)[n.opType] ?? [];
     n.inputs.forEach((x, k) => {
       const g = dxs[k];
       if (x && needs[k] && g) add(x, g);
+      else if (x && needs[k] && !stops.includes(k)) {
+        const from = wrt.find((w) => dependsOn(forward, x, w)) ?? wrt[0];
+        throw new TrainferError(`autodiff: op '${n.opType}' (node '${n.name || n.outputs[0]}') has no gradient for its input ${k} ('${x}'), which depends on trainable '${from}'; freeze '${from}' or see docs/autodiff.md to extend the rule`);
+      }
     });
   }
 
@@ -124,8 +137,15 @@ export function gradients(options: GradientsOptions): Map<string, string> {
   return out;
 }
 
-function ruleFor(n: Node): VjpRule {
-  const rule = n.domain === '' || n.domain === 'ai.onnx' ? (VJP_RULES as Record<string, VjpRule>)[n.opType] : undefined;
+/** True when value `v` is computed from `w` (or is `w`). Only used to word an error. */
+function dependsOn(nodes: readonly Node[], v: string, w: string): boolean {
+  const reach = new Set([w]);
+  for (const n of nodes) if (n.inputs.some((i) => i && reach.has(i))) for (const o of n.outputs) if (o) reach.add(o);
+  return reach.has(v);
+}
+
+function ruleFor(n: Node, rules: Readonly<Record<string, VjpRule>>): VjpRule {
+  const rule = n.domain === '' || n.domain === 'ai.onnx' ? rules[n.opType] : undefined;
   if (!rule) {
     const op = n.domain ? `${n.domain}.${n.opType}` : n.opType;
     throw new TrainferError(`autodiff: no gradient rule for op '${op}' (node '${n.name || n.outputs[0]}'); see docs/autodiff.md to add one`);

@@ -1,6 +1,7 @@
 // Gradient checks for every VJP rule: analytic backward graph vs central finite differences on
-// onnxruntime, float64 where ORT has float64 kernels, float32 (larger step, looser bound) for Conv,
-// ConvTranspose-based and Erf rules. Cases are data: op, inputs, attributes.
+// onnxruntime, float64 where ORT has float64 kernels, float32 (larger step) for Conv, ConvTranspose-based
+// and Erf rules. Errors are relative to each gradient's largest element, and the bounds are tight enough
+// that every rule scaled by 1.01 fails its check (tested below). Cases are data: op, inputs, attributes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attr } from '../onnx/attr.js';
@@ -9,6 +10,7 @@ import type { GraphBuilder } from '../onnx/builder.js';
 import { Tensor } from '../onnx/tensor.js';
 import { checkGradients, seededUniform } from './gradcheck.js';
 import { VJP_RULES } from './rules/index.js';
+import { type VjpRule, scalarLike } from './rule-context.js';
 import type { Formulations } from './types.js';
 
 type Input =
@@ -136,8 +138,11 @@ const CASES: Case[] = [
   { name: 'SoftmaxCrossEntropyLoss none', op: 'SoftmaxCrossEntropyLoss', inputs: [f([4, 5], -2, 2), ints([4], 5)], attrs: { reduction: attr.string('none') } },
 ];
 
-/** Builds the feeds and graph inputs for a case and runs the check. */
-async function run(c: Case): Promise<number> {
+/** Relative error bounds (see `GradCheckResult.maxError`): a 1% error on the largest gradient scores 0.01. */
+const TOLERANCE = { float64: 1e-6, float32: 1e-3 } as const;
+
+/** Builds the feeds and graph inputs for a case and runs the check (with `rules` instead of VJP_RULES). */
+async function run(c: Case, rules?: Readonly<Record<string, VjpRule>>): Promise<number> {
   const dtype = c.dtype ?? 'float64';
   const rand = seededUniform(c.inputs.length * 131 + c.op.length);
   const feeds: Record<string, Tensor> = {};
@@ -161,6 +166,7 @@ async function run(c: Case): Promise<number> {
   const r = await checkGradients({
     feeds,
     wrt,
+    rules,
     formulations: c.formulations,
     build: (g) => {
       const ins = c.inputs.map((inp, k) => (inp.kind === 'none' ? '' : inp.kind === 'const' ? g.constant(consts[k]!, `x${k}`) : `x${k}`));
@@ -175,8 +181,24 @@ async function run(c: Case): Promise<number> {
 for (const c of CASES) {
   test(`gradcheck ${c.name ?? c.op}`, async () => {
     const err = await run(c);
-    const tol = (c.dtype ?? 'float64') === 'float64' ? 1e-6 : 2e-2;
-    assert.ok(err < tol, `max scaled error ${err.toExponential(2)} ≥ ${tol}`);
+    const tol = TOLERANCE[c.dtype ?? 'float64'];
+    assert.ok(err < tol, `max relative error ${err.toExponential(2)} ≥ ${tol}`);
+  });
+}
+
+/** The rule with every gradient it returns multiplied by 1.01. */
+function offByOnePercent(rule: VjpRule): VjpRule {
+  return (ctx) => rule(ctx).map((g, k) => (g ? ctx.b.mul(g, scalarLike(ctx, 1.01, ctx.node.inputs[k]!)) : g));
+}
+
+// The checks can fail: each rule scaled by 1.01 must fail its first case. (QuantizeLinear/DequantizeLinear
+// have no finite-difference check; semantics.test.ts proves their definition check catches the same.)
+for (const op of Object.keys(VJP_RULES).filter((o) => o !== 'QuantizeLinear' && o !== 'DequantizeLinear')) {
+  test(`gradcheck catches ${op} scaled by 1.01`, async () => {
+    const c = CASES.find((k) => k.op === op)!;
+    const err = await run(c, { ...VJP_RULES, [op]: offByOnePercent((VJP_RULES as Record<string, VjpRule>)[op]!) });
+    const tol = TOLERANCE[c.dtype ?? 'float64'];
+    assert.ok(err >= tol, `${c.name ?? c.op}: a 1% wrong rule scored ${err.toExponential(2)} < ${tol}`);
   });
 }
 

@@ -11,6 +11,8 @@ import { Session } from '../runtime/session.js';
 import { TrainferError } from '../util/errors.js';
 import { gradients } from './gradients.js';
 import { seededUniform } from './gradcheck.js';
+import { VJP_RULES } from './rules/index.js';
+import type { VjpRule } from './rule-context.js';
 
 async function runGraph(g: GraphBuilder, feeds: Record<string, Tensor>, outputs: string[]): Promise<number[][]> {
   g.graph.outputs = outputs.map((name) => ({ name }));
@@ -51,17 +53,40 @@ test('Dropout as the nn layers emit it (x · where(u ≥ p, 1/(1-p), 0)) differe
   assert.deepEqual(d, [0, 2, 2, 0, 2, 0]);
 });
 
-test('QuantizeLinear→DequantizeLinear passes dy straight through inside the int8 range and zeroes it outside', async () => {
+/** dx of Σ r·DQ(Q(x)) with int8 scale 0.01 (range [-1.28, 1.27]) under `rules`. */
+async function steGradient(rules?: Readonly<Record<string, VjpRule>>): Promise<number[]> {
   const g = new GraphBuilder();
   const x = g.input('x', 'float32', [6]);
   const s = g.constant(Tensor.f32([], [0.01]), 'scale');
   const zp = g.constant(new Tensor('int8', [], Int8Array.from([0])), 'zp');
   const y = g.op1('DequantizeLinear', [g.op1('QuantizeLinear', [x, s, zp]), s, zp]);
   const loss = g.reduceSum(g.mul(y, g.constant(Tensor.f32([6], [1, 2, 3, 4, 5, 6]), 'r')), undefined, false);
-  const dx = gradients({ graph: g.graph, loss, wrt: [x] }).get(x)!;
-  // int8 with scale 0.01 represents [-1.28, 1.27]
+  const dx = gradients({ graph: g.graph, loss, wrt: [x], rules }).get(x)!;
   const [d] = await runGraph(g, { x: Tensor.f32([6], [0.5, -1.0, 1.5, -2, 1.27, -1.28]) }, [dx]);
-  assert.deepEqual(d!.map((v) => Math.round(v * 1e5) / 1e5), [1, 2, 0, 0, 5, 6]);
+  return d!.map((v) => Math.round(v * 1e5) / 1e5);
+}
+
+test('QuantizeLinear→DequantizeLinear passes dy straight through inside the int8 range and zeroes it outside', async () => {
+  assert.deepEqual(await steGradient(), [1, 2, 0, 0, 5, 6]);
+});
+
+test('the straight-through check catches QuantizeLinear or DequantizeLinear scaled by 1.01', async () => {
+  for (const op of ['QuantizeLinear', 'DequantizeLinear'] as const) {
+    const rule = VJP_RULES[op] as VjpRule;
+    const scaled: VjpRule = (ctx) => rule(ctx).map((g) => (g ? ctx.b.mul(g, ctx.b.constant(Tensor.scalar('float32', 1.01), 'c')) : g));
+    assert.deepEqual(await steGradient({ ...VJP_RULES, [op]: scaled }), [1.01, 2.02, 0, 0, 5.05, 6.06], op);
+  }
+});
+
+test('a needed input that its rule gives no gradient is an error naming the op, the input and the parameter', () => {
+  const g = new GraphBuilder();
+  const x = g.input('x', 'float32', [3]);
+  g.initializer('ceiling', Tensor.f32([], [0.5]));
+  const loss = g.reduceSum(g.op1('Clip', [x, '', g.mul('ceiling', g.scalar(2))], {}, { name: 'clip1' }), undefined, false);
+  assert.throws(
+    () => gradients({ graph: g.graph, loss, wrt: ['ceiling'] }),
+    (e: unknown) => e instanceof TrainferError && /op 'Clip' \(node 'clip1'\) has no gradient for its input 2 \('.*'\), which depends on trainable 'ceiling'/.test(e.message),
+  );
 });
 
 test('per-channel QuantizeLinear→DequantizeLinear (uint8, axis 1) uses each channel’s scale and range', async () => {

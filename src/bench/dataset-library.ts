@@ -3,7 +3,7 @@
  * the samples as the model's first input takes them (float32, pixels scaled to [0, 1], reshaped to
  * the model's per-sample shape), the labels kept for accuracy checks.
  */
-import { Batcher, type Dataset } from '../data/dataset.js';
+import { type Dataset, datasetSamples } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import type { Model } from '../onnx/ir.js';
 import { Tensor } from '../onnx/tensor.js';
@@ -29,10 +29,8 @@ export function libraryFromDataset(o: DatasetLibraryOptions): TensorSampleLibrar
   const n = Math.min(o.dataset.count, o.limit ?? o.dataset.count);
   if (n === 0) throw new TrainferError(`${o.dataset.source}: no samples`);
   const feedShape = checkInputShape({ modelShape: inp.type?.shape as (number | string | null)[] | undefined, dataShape: o.dataset.sampleShape, modelName: 'the model', dataName: o.dataset.source });
-  const b = new Batcher({ dataset: o.dataset, batchSize: n });
-  b.fill(null, 0, n);
-  const labels = Int32Array.from(b.labels, (v) => Number(v));
-  return TensorSampleLibrary.fromTensors({ name: o.name ?? o.dataset.source, inputs: { [inp.name]: new Tensor('float32', [n, ...feedShape], b.x) }, labels });
+  const { x, labels } = datasetSamples(o.dataset, n);
+  return TensorSampleLibrary.fromTensors({ name: o.name ?? o.dataset.source, inputs: { [inp.name]: new Tensor('float32', [n, ...feedShape], x) }, labels });
 }
 
 /** The test split of a data argument (`mnist`, an IDX directory, a CSV file). */

@@ -1,18 +1,31 @@
 /**
- * `trainfer eval <model.onnx> --data …`: accuracy and loss of a classifier on the test split of MNIST or
- * an IDX directory, or on every row of a CSV file.
+ * `trainfer eval <model.onnx> --data …`: the loss and every metric of a model on a test set — the test
+ * split of MNIST, a generated set or an IDX directory, or every row of a CSV/TSV/JSONL file. A model
+ * Trainfer exported reads the data exactly as training did (its metadata: task, inputs' columns, target,
+ * vocabularies); any other model is read with the defaults (first input(s), first output, task inferred).
  */
 import type { Command } from 'commander';
-import { loadData } from '../data/load.js';
-import { readCsv } from '../data/csv.js';
-import { readModelProto } from '../onnx/model-io.js';
-import { type Device, Session } from '../runtime/session.js';
+import { loadTable, readTableFile, textFormat } from '../data/load.js';
+import { parseFeedMapping } from '../data/feed-plan.js';
+import type { Table } from '../data/table.js';
+import { readModel } from '../onnx/model-io.js';
+import type { Device } from '../runtime/session.js';
+import { TrainferError } from '../util/errors.js';
+import { type LossSpec, type Task, defaultLoss } from '../nn/loss.js';
+import type { ModelHead } from '../nn/network.js';
 import { evaluate } from '../train/evaluate.js';
+import { readTrainfer } from '../train/export.js';
+import { targetColumns } from '../train/job-setup.js';
+import { modelHeads } from '../train/onnx-trainable.js';
+import { inferTask } from '../train/task.js';
 import { parseDevice, parsePositiveInt, type CliCommand } from './command.js';
 
 interface EvalFlags {
   data: string;
+  target?: string;
   labelColumn?: string;
+  task?: string;
+  inputs?: string;
   batchSize?: number;
   threads?: number;
   device?: Device;
@@ -25,14 +38,17 @@ export const evalCommand: CliCommand = {
   define(program: Command) {
     program
       .command('eval')
-      .description('measure the accuracy of a classifier .onnx on a test set')
-      .argument('<model.onnx>', 'model: first input takes the samples, first output gives the logits')
-      .requiredOption('--data <mnist|dir|file.csv>', "'mnist' or an IDX directory (the t10k test files are used), or a CSV file (every row)")
-      .option('--label-column <name>', 'CSV: the label column (default: label/class/target/y, else the last column)')
+      .description('measure the loss and metrics (accuracy, F1, ROC-AUC, RMSE, R², …) of an .onnx model on a test set')
+      .argument('<model.onnx>', 'a model trainfer exported (read as it was trained), or any model: first output scored')
+      .requiredOption('--data <source>', "'mnist', 'friedman1', 'customers' or an IDX directory (their test split), or a .csv/.tsv/.jsonl file (every row)")
+      .option('--target <columns>', "target column(s) (default: the model's, else label/labels/class/target/y, else the last column)")
+      .option('--label-column <name>', 'same as --target')
+      .option('--task <task>', 'classification | binary | multilabel | regression (default: the model\'s, else inferred from the target)')
+      .option('--inputs <mapping>', "columns per model input, e.g. ids=c1..c16 (default: the model's)")
       .option('--batch-size <n>', 'inference batch size (default 1000)', parsePositiveInt('--batch-size'))
       .option('--threads <n>', 'onnxruntime threads (default: all cores)', parsePositiveInt('--threads'))
       .option('--device <cpu|cuda>', 'where onnxruntime runs (cuda needs a CUDA build, see README)', parseDevice)
-      .option('--json', 'print one JSON object')
+      .option('--json', 'print one JSON object (every metric, per-class detail, confusion matrix)')
       .action(async (file: string, flags: EvalFlags) => {
         await runEval(file, flags);
       });
@@ -40,19 +56,40 @@ export const evalCommand: CliCommand = {
 };
 
 async function runEval(file: string, f: EvalFlags): Promise<void> {
-  // Class names stored at training time index CSV labels the same way they were indexed then.
-  const names = readModelProto(file).metadataProps.find((p) => p.key === 'trainfer.class_names')?.value;
-  const classNames = names ? (JSON.parse(names) as string[]) : undefined;
-  const data = f.data.toLowerCase().endsWith('.csv') ? readCsv(f.data, { labelColumn: f.labelColumn, classNames }) : loadData({ source: f.data }).test;
-  const session = await Session.create({ path: file }, { intraOpThreads: f.threads, device: f.device });
-  try {
-    const r = await evaluate({ model: session, data, batchSize: f.batchSize, modelName: file });
-    if (f.json) {
-      process.stdout.write(`${JSON.stringify({ model: file, data: f.data, testAccuracy: r.accuracy, testLoss: r.loss, samples: r.count, samplesPerSecond: r.samplesPerSecond })}\n`);
-    } else {
-      console.log(`${file} on ${f.data}: accuracy ${(r.accuracy * 100).toFixed(2)}% (loss ${r.loss.toFixed(4)}) over ${r.count} samples, ${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s`);
-    }
-  } finally {
-    await session.release();
+  const model = readModel(file);
+  const md = readTrainfer(model.metadata);
+  const target0 = f.target ?? f.labelColumn;
+  const strict = target0?.split(',') ?? md.target;
+  const data: Table = textFormat(f.data) ? readTableFile(f.data, { vocabularies: md.vocabularies, strictColumns: strict }) : loadTable({ source: f.data }).test;
+  const targets = target0 ? targetColumns(data, target0) : md.target ?? targetColumns(data, undefined);
+  let heads: ModelHead[];
+  if (md.heads && !f.task) {
+    const shapes = modelHeads(model, { outputs: md.heads.map((h) => h.name), task: md.heads.map((h) => h.task) });
+    heads = md.heads.map((h, i) => ({ name: h.name, task: h.task, output: h.output, shape: shapes[i]!.shape }));
+  } else {
+    let task = (f.task as Task | undefined) ?? md.task ?? inferTask({ table: data, targets }).task;
+    const first = model.graph.outputs[0]?.type?.shape?.slice(1);
+    if (task === 'binary' && first?.length === 1 && first[0] === 2) task = 'classification';
+    heads = modelHeads(model, { task, name: file });
   }
+  const stored = md.heads?.[0]?.loss as LossSpec | undefined;
+  const loss: LossSpec = stored && stored.type !== 'custom' && !f.task ? stored : defaultLoss(heads[0]!.task);
+  const inputs = f.inputs
+    ? Object.fromEntries(Object.entries(parseFeedMapping(f.inputs, data.columns.map((c) => c.name))).map(([k, v]) => [k, { columns: v }]))
+    : md.inputs ? Object.fromEntries(md.inputs.map((i) => [i.name, { columns: i.columns }])) : undefined;
+  for (const c of inputs ? Object.values(inputs).flatMap((b) => b.columns) : []) {
+    if (!data.columns.some((k) => k.name === c)) throw new TrainferError(`${f.data}: no column '${c}', which ${file} was trained on (columns: ${data.columns.map((k) => k.name).join(', ')})`);
+  }
+  const r = await evaluate({ model, heads, losses: [{ loss }], data, target: targets, feeds: inputs, batchSize: f.batchSize, threads: f.threads, device: f.device, modelName: file });
+  const task = heads[0]!.task;
+  if (f.json) {
+    process.stdout.write(`${JSON.stringify({ model: file, data: f.data, task, target: targets, testAccuracy: r.accuracy, testLoss: r.loss, metrics: r.metrics, heads: r.heads, samples: r.count, samplesPerSecond: r.samplesPerSecond })}\n`);
+    return;
+  }
+  const m = r.metrics;
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const score = task === 'regression'
+    ? `RMSE ${m.rmse!.toPrecision(4)}, MAE ${m.mae!.toPrecision(4)}, R² ${m.r2!.toFixed(4)}`
+    : `accuracy ${pct(r.accuracy)}${m.f1 !== undefined ? `, ${task === 'binary' ? 'F1' : 'macro F1'} ${pct(m.f1)}` : ''}${m.auc !== undefined ? `, ROC-AUC ${m.auc.toFixed(4)}, PR-AUC ${m.pr_auc!.toFixed(4)}` : ''}`;
+  console.log(`${file} on ${f.data} (${task}): ${score} (loss ${r.loss.toFixed(4)}) over ${r.count} samples, ${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s`);
 }

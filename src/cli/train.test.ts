@@ -82,7 +82,7 @@ test('bad input: one line, exit 1, nothing written', async () => {
   writeModel(torch, pytorchStyleMlp(0));
   const csv = join(dir, 'blobs2.csv');
   blobsCsv(csv, 60, 2);
-  cases.push([['--model', torch, '--data', csv], /torch\.onnx' expects samples of shape \[1, 28, 28\] but .*blobs2\.csv has samples of shape \[4\]/]);
+  cases.push([['--model', torch, '--data', csv], /torch\.onnx: input 'input\.1' expects \[1, 28, 28\] per sample \(784 values\) but .*blobs2\.csv columns f1\.\.f4 \(4 columns\) give 4 values per row/]);
   const wide = join(dir, 'wide');
   mkdirSync(wide);
   const n = 40;

@@ -1,12 +1,15 @@
 /**
  * `trainfer train`: train a preset (`mlp:H1,H2,…`, `lenet300`, `cnn`) or fine-tune an `.onnx` file on
- * MNIST, an IDX directory or a CSV file; export the inference model; report test accuracy (of the
- * exported file), time and throughput, as text or one JSON object.
+ * MNIST, a generated data set, an IDX directory, or a CSV/TSV/JSONL file (streamed when large); any
+ * task (classification, binary, multi-label, regression) inferred from the target; export the model;
+ * report the exported file's test metrics, time and throughput, as text or one JSON object.
  */
 import type { Command } from 'commander';
 import { runTrainJob, type TrainJobOptions } from '../train/job.js';
 import type { Device } from '../runtime/session.js';
-import { parseDevice, parseFraction, parseNumber, parsePositiveInt, type CliCommand } from './command.js';
+import { COLUMN_TYPE_HINTS, type ColumnTypeHint } from '../data/sniff.js';
+import type { Task } from '../nn/loss.js';
+import { parseDevice, parseFraction, parseNumber, parsePositiveInt, parsePositiveNumber, type CliCommand } from './command.js';
 
 interface TrainFlags {
   model: string;
@@ -23,14 +26,27 @@ interface TrainFlags {
   checkpointDir?: string;
   checkpointEvery?: number;
   resume?: boolean;
+  overwrite?: boolean;
   validationSplit?: number;
   patience?: number;
-  labelSmoothing?: number;
-  clipGradNorm?: number;
+  monitor?: string;
+  target?: string;
   labelColumn?: string;
+  task?: string;
+  loss?: string;
+  labelSmoothing?: number;
+  classWeights?: string;
+  posWeight?: string;
+  huberDelta?: number;
+  clipGradNorm?: number;
+  inputs?: string;
+  exclude?: string;
+  columnType?: Record<string, ColumnTypeHint>;
+  stream?: boolean;
   testData?: string;
   limit?: number;
   trainable?: string;
+  freeze?: string;
   metricsLog?: string;
   threads?: number;
   device?: Device;
@@ -39,6 +55,17 @@ interface TrainFlags {
   json?: boolean;
 }
 
+/** `--column-type name=type[,name=type…]`, repeatable; collects into one map. */
+function collectColumnTypes(v: string, prev: Record<string, ColumnTypeHint> = {}): Record<string, ColumnTypeHint> {
+  const out = { ...prev };
+  for (const part of v.split(',')) {
+    const [name, type] = part.split('=').map((s) => s.trim());
+    if (!name || !type) throw new Error(`--column-type expects name=type (e.g. zip=categorical), got '${part}'`);
+    if (!(COLUMN_TYPE_HINTS as readonly string[]).includes(type)) throw new Error(`--column-type ${name}=${type}: the type must be ${COLUMN_TYPE_HINTS.join(', ')}`);
+    out[name] = type as ColumnTypeHint;
+  }
+  return out;
+}
 
 /** `trainfer train` */
 export const trainCommand: CliCommand = {
@@ -46,29 +73,42 @@ export const trainCommand: CliCommand = {
   define(program: Command) {
     program
       .command('train')
-      .description('train a model preset or fine-tune an .onnx model, export it as a self-contained .onnx, report test accuracy')
+      .description('train a model preset or fine-tune an .onnx model on any task, export it as a self-contained .onnx, report its test metrics')
       .requiredOption('--model <preset|file.onnx>', 'mlp:H1,H2,… (ReLU hidden layers), lenet300 (= mlp:300,100), cnn, or an .onnx file to fine-tune')
-      .requiredOption('--data <mnist|dir|file.csv>', "'mnist' (built in), a directory with the four IDX files, or a CSV file with a header and a label column")
+      .requiredOption('--data <source>', "'mnist', 'friedman1' (regression), 'customers' (tabular classes) — built in — an IDX directory, or a .csv/.tsv/.jsonl file")
+      .option('--target <columns>', 'target column(s): name, a,b,c or first..last (default: label/labels/class/target/y, else the last column)')
+      .option('--label-column <name>', 'same as --target (kept for older scripts)')
+      .option('--task <task>', 'classification | binary | multilabel | regression (default: inferred from the target and printed first)')
+      .option('--loss <name>', 'cross-entropy | bce | mse | mae | huber (default: the task\'s)')
+      .option('--inputs <mapping>', 'columns per model input, e.g. ids=c1..c16,dense=price,age (default: an input named like a column reads it; one input reads the rest)')
+      .option('--exclude <columns>', 'columns to leave out of the features (comma-separated)')
+      .option('--column-type <name=type>', 'CSV/JSONL: force a column type: float32, int64, bool, categorical, text (repeatable)', collectColumnTypes)
+      .option('--stream', 'read a CSV/JSONL file in shards with a shuffle buffer instead of loading it (automatic from 512 MiB)')
       .option('--epochs <n>', 'epochs (default: mlp 6, cnn 3, .onnx 3; more for small data)', parsePositiveInt('--epochs'))
       .option('--batch-size <n>', 'batch size (default 128; smaller for small data)', parsePositiveInt('--batch-size'))
       .option('--optimizer <name>', 'sgd (Nesterov momentum 0.9, default), adam or adamw')
-      .option('--lr <x>', 'peak learning rate (default: sgd 0.1 for presets, 0.01 for .onnx; adam/adamw 0.002)', parseNumber('--lr'))
+      .option('--lr <x>', 'peak learning rate (default: sgd 0.1 for presets, 0.01 for .onnx; adam/adamw 0.002)', parsePositiveNumber('--lr'))
       .option('--momentum <x>', 'SGD momentum (default 0.9; 0 = plain SGD)', parseNumber('--momentum'))
       .option('--weight-decay <x>', 'weight decay (L2 for sgd/adam, decoupled for adamw; adamw default 0.01)', parseNumber('--weight-decay'))
       .option('--schedule <spec>', 'constant | step,every=E,gamma=G | cosine[,warmup=S,min=F] | onecycle[,pct=P] | warmup=S (default onecycle for presets)')
       .option('--seed <n>', 'seed for initialisation, shuffling, splits and dropout (default 0)', parseNumber('--seed'))
-      .option('--out <file.onnx>', 'where to write the trained model (default <model>.onnx)')
+      .option('--out <file.onnx>', 'where to write the trained model (default <model>.onnx; <file>-finetuned.onnx beside an imported model)')
       .option('--checkpoint-dir <dir>', 'write checkpoint.trainfer (and metrics.jsonl) here after every epoch')
       .option('--checkpoint-every <steps>', 'also checkpoint every N steps', parsePositiveInt('--checkpoint-every'))
       .option('--resume', 'continue exactly from the checkpoint in --checkpoint-dir')
+      .option('--overwrite', 'start over in a --checkpoint-dir that holds another run')
       .option('--validation-split <f>', 'fraction of the training data held out for validation each epoch (default 0.05)', parseFraction('--validation-split'))
-      .option('--patience <epochs>', 'early stopping: stop when validation loss has not improved for this many epochs', parsePositiveInt('--patience'))
+      .option('--patience <epochs>', 'early stopping: stop when the monitored metric has not improved for this many epochs; keep the best weights', parsePositiveInt('--patience'))
+      .option('--monitor <metric>', 'what early stopping watches: val_loss (default), val_accuracy, val_f1, val_auc, val_pr_auc, val_rmse, val_mae, val_r2, …')
       .option('--label-smoothing <e>', 'label smoothing for the cross-entropy loss (default 0)', parseFraction('--label-smoothing'))
-      .option('--clip-grad-norm <x>', 'clip gradients to this global L2 norm', parseNumber('--clip-grad-norm'))
-      .option('--label-column <name>', 'CSV: the label column (default: label/class/target/y, else the last column)')
-      .option('--test-data <file.csv>', 'CSV: a separate test file (default: hold out 20% of --data)')
+      .option('--class-weights <w>', 'cross-entropy class weights: one number per class, or balanced')
+      .option('--pos-weight <w>', 'BCE weight of positives: a number, one per label, or balanced')
+      .option('--huber-delta <x>', 'huber loss: where it turns linear, in standardised units (default 1)', parsePositiveNumber('--huber-delta'))
+      .option('--clip-grad-norm <x>', 'clip gradients to this global L2 norm', parsePositiveNumber('--clip-grad-norm'))
+      .option('--test-data <file>', 'a separate test file (default: hold out 20% of --data)')
       .option('--limit <n>', 'use only the first N training samples', parsePositiveInt('--limit'))
-      .option('--trainable <regex>', '.onnx: train only initializers whose name matches (default: every float initializer)')
+      .option('--trainable <regex>', '.onnx: train only initializers whose name matches (default: the weights of MatMul/Gemm/Conv, embeddings, normalisation)')
+      .option('--freeze <regex>', '.onnx: keep initializers whose name matches fixed')
       .option('--metrics-log <file.jsonl>', 'append per-epoch (and every 100 steps) metrics as JSON lines')
       .option('--threads <n>', 'onnxruntime threads (default: all cores)', parsePositiveInt('--threads'))
       .option('--device <cpu|cuda>', 'where onnxruntime runs (cuda needs a CUDA build, see README)', parseDevice)
@@ -82,8 +122,8 @@ export const trainCommand: CliCommand = {
 };
 
 async function runTrain(f: TrainFlags): Promise<void> {
-  if (f.optimizer && !['sgd', 'adam', 'adamw'].includes(f.optimizer)) throw new Error(`--optimizer must be sgd, adam or adamw, got '${f.optimizer}'`);
   if (f.progress && !['auto', 'bar', 'lines', 'none'].includes(f.progress)) throw new Error(`--progress must be auto, bar, lines or none, got '${f.progress}'`);
+  if (f.target && f.labelColumn && f.target !== f.labelColumn) throw new Error('--target and --label-column name the same thing; give one');
   const opts: TrainJobOptions = {
     model: f.model,
     data: f.data,
@@ -99,14 +139,26 @@ async function runTrain(f: TrainFlags): Promise<void> {
     checkpointDir: f.checkpointDir,
     checkpointEverySteps: f.checkpointEvery,
     resume: f.resume,
+    overwrite: f.overwrite,
     validationSplit: f.validationSplit,
     patience: f.patience,
+    monitor: f.monitor,
+    target: f.target ?? f.labelColumn,
+    task: f.task as Task | undefined,
+    loss: f.loss,
     labelSmoothing: f.labelSmoothing,
+    classWeights: f.classWeights,
+    posWeight: f.posWeight,
+    huberDelta: f.huberDelta,
     clipGradNorm: f.clipGradNorm,
-    labelColumn: f.labelColumn,
+    inputs: f.inputs,
+    exclude: f.exclude?.split(',').map((s) => s.trim()).filter((s) => s),
+    columnTypes: f.columnType,
+    stream: f.stream,
     testData: f.testData,
     trainLimit: f.limit,
     trainable: f.trainable,
+    freeze: f.freeze,
     metricsLog: f.metricsLog,
     threads: f.threads,
     device: f.device,
@@ -131,7 +183,11 @@ async function runTrain(f: TrainFlags): Promise<void> {
     return;
   }
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-  console.log(`${r.model} on ${r.data}: test accuracy ${pct(r.testAccuracy)} (loss ${r.testLoss.toFixed(4)}) after ${r.epochs} epoch${r.epochs === 1 ? '' : 's'} / ${r.steps} steps`);
+  const m = r.testMetrics;
+  const score = r.task === 'regression'
+    ? `test RMSE ${m.rmse!.toPrecision(4)}, MAE ${m.mae!.toPrecision(4)}, R² ${m.r2!.toFixed(4)}`
+    : `test accuracy ${pct(r.testAccuracy)}${m.auc !== undefined ? `, ROC-AUC ${m.auc.toFixed(4)}` : ''}${r.task !== 'binary' && m.f1 !== undefined ? `, macro F1 ${pct(m.f1)}` : r.task === 'binary' ? `, F1 ${pct(m.f1!)}` : ''}`;
+  console.log(`${r.model} on ${r.data} (${r.task}): ${score} (loss ${r.testLoss.toFixed(4)}) after ${r.epochs} epoch${r.epochs === 1 ? '' : 's'} / ${r.steps} steps${r.bestEpoch !== r.epochs ? `; weights of epoch ${r.bestEpoch}` : ''}`);
   console.log(`trained in ${r.trainSeconds.toFixed(1)} s at ${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s; ${r.parameters.toLocaleString('en-US')} parameters`);
   console.log(`wrote ${r.out}${r.stopReason === 'completed' ? '' : ` (stopped: ${r.stopReason})`}`);
 }

@@ -1,141 +1,155 @@
 /**
- * CSV classification data: a header row, numeric feature columns and one label column (class indices
- * 0..K-1, or class names mapped to indices in sorted order). Errors name the file, line and column.
+ * CSV files as tables of typed columns: a header row names the columns; each column is detected as
+ * numeric (int64 or float32), bool, categorical (int64 ids with a sorted vocabulary) or text (strings),
+ * or forced with `columnTypes`. RFC 4180 quoting (`"a, b"`, `""` escapes, newlines inside quotes); `.tsv`
+ * files split on tabs. Errors name the file, line and column.
  */
 import { readFileSync } from 'node:fs';
 import { FileFormatError } from '../util/errors.js';
-import type { Dataset } from './dataset.js';
+import { type ColumnSchema, type ColumnTypeHint, ColumnSniffer, encodeScalar, vocabularyIndex } from './sniff.js';
+import { type Column, type Table, allocateColumn } from './table.js';
 
-/** Options for `readCsv`. */
-export interface CsvOptions {
-  /** Label column name or 0-based index (default: a column named label/class/target/y, else the last). */
-  labelColumn?: string | number;
-  /** Class names to index labels by (e.g. the training file's, or a model's); default: sorted unique names. */
-  classNames?: readonly string[];
+/** Options for `readCsv` / `parseCsv` (and `readJsonl`). */
+export interface TextTableOptions {
+  /** Force a column's type by name (`categorical` for integer codes, `text` for free text, …). */
+  columnTypes?: Readonly<Record<string, ColumnTypeHint>>;
+  /**
+   * Vocabularies to encode categorical columns with (the training file's, or an exported model's): the
+   * same strings get the same ids. An unknown category gets id `vocabulary.length` (the unknown bucket),
+   * except in `strictColumns`.
+   */
+  vocabularies?: Readonly<Record<string, readonly string[]>>;
+  /** Columns whose every category must be in `vocabularies` (targets): an unknown one is an error. */
+  strictColumns?: readonly string[];
 }
 
-const LABEL_NAMES = ['label', 'labels', 'class', 'target', 'y'];
+/** Options for `readCsv` / `parseCsv`. */
+export interface CsvOptions extends TextTableOptions {
+  /** Field separator (default `,`; `\t` for `.tsv` files). */
+  delimiter?: string;
+}
 
-/** Reads a CSV file into a tabular dataset. */
-export function readCsv(path: string, options: CsvOptions = {}): Dataset {
-  let text: string;
+/** Reads a CSV file into a table. */
+export function readCsv(path: string, options: CsvOptions = {}): Table {
+  return parseCsv(readText(path, 'a CSV file'), path, { delimiter: path.toLowerCase().endsWith('.tsv') ? '\t' : ',', ...options });
+}
+
+/** Reads a text file; errors name the file. */
+export function readText(path: string, what: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new FileFormatError(path, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a CSV file' : (err as Error).message, { cause: err });
+    throw new FileFormatError(path, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? `is a directory, not ${what}` : (err as Error).message, { cause: err });
   }
-  return parseCsv(text, path, options);
+}
+
+/** One CSV record: its fields and the 1-based line it starts on. */
+export interface CsvRecord {
+  cells: string[];
+  line: number;
+}
+
+/** Splits CSV text into records (blank lines skipped), honouring quotes, `""` escapes and quoted newlines. */
+export function* csvRecords(text: string, delimiter = ','): Generator<CsvRecord> {
+  let line = 1;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const start = line;
+    const cells: string[] = [];
+    let cur = '';
+    let quoted = false;
+    let any = false;
+    for (; i < n; i++) {
+      const ch = text[i]!;
+      if (quoted) {
+        if (ch === '"') {
+          if (text[i + 1] === '"') {
+            cur += '"';
+            i++;
+          } else quoted = false;
+        } else {
+          if (ch === '\n') line++;
+          cur += ch;
+        }
+        continue;
+      }
+      if (ch === '"') {
+        quoted = true;
+        any = true;
+      } else if (ch === delimiter) {
+        cells.push(cur);
+        cur = '';
+        any = true;
+      } else if (ch === '\n' || ch === '\r') {
+        if (ch === '\r' && text[i + 1] === '\n') i++;
+        i++;
+        line++;
+        break;
+      } else {
+        cur += ch;
+        if (ch !== ' ' && ch !== '\t') any = true;
+      }
+    }
+    if (quoted) throw new FileFormatError('', `line ${start}: unterminated quoted field`);
+    cells.push(cur);
+    if (any || cells.length > 1 || cur.trim() !== '') yield { cells, line: start };
+  }
+}
+
+/** Checks a header row: names present, unique, and not data. */
+export function checkHeader(header: readonly string[], file: string, line: number): void {
+  if (header.every((h) => h !== '' && Number.isFinite(Number(h)))) {
+    throw new FileFormatError(file, `line ${line}: the first row holds numbers (${header.slice(0, 4).join(', ')}${header.length > 4 ? ', …' : ''}), not column names: add a header row naming the columns`);
+  }
+  const seen = new Set<string>();
+  header.forEach((h, i) => {
+    if (h === '') throw new FileFormatError(file, `line ${line}: column ${i + 1} of the header has no name`);
+    if (seen.has(h)) throw new FileFormatError(file, `line ${line}: column name '${h}' appears twice in the header`);
+    seen.add(h);
+  });
 }
 
 /** Parses CSV text (see `readCsv`). `file` names the source in errors. */
-export function parseCsv(text: string, file: string, options: CsvOptions = {}): Dataset {
-  const lines = text.split(/\r?\n/);
-  let li = 0;
-  while (li < lines.length && lines[li]!.trim() === '') li++;
-  if (li >= lines.length) throw new FileFormatError(file, 'empty file: expected a header row and data rows');
-  const header = splitRow(lines[li]!).map((h) => h.trim());
-  const headerLine = li + 1;
-  const labelIdx = resolveLabelColumn(header, options.labelColumn, file);
-  if (header.length < 2) throw new FileFormatError(file, `header (line ${headerLine}) has ${header.length} column; need at least one feature and a label`);
-  const featureIdx = header.map((_, i) => i).filter((i) => i !== labelIdx);
-  const features: number[] = [];
-  const rawLabels: string[] = [];
-  for (li++; li < lines.length; li++) {
-    const line = lines[li]!;
-    if (line.trim() === '') continue;
-    const cells = splitRow(line);
-    if (cells.length !== header.length) {
-      throw new FileFormatError(file, `line ${li + 1} has ${cells.length} fields but the header has ${header.length}`);
-    }
-    for (const i of featureIdx) {
-      const c = cells[i]!.trim();
-      const v = Number(c);
-      if (c === '' || !Number.isFinite(v)) {
-        throw new FileFormatError(file, `line ${li + 1}, column '${header[i]}': '${c}' is not a number (features must be numeric)`);
+export function parseCsv(text: string, file: string, options: CsvOptions = {}): Table {
+  const delimiter = options.delimiter ?? ',';
+  let records: CsvRecord[];
+  try {
+    records = [...csvRecords(text, delimiter)];
+  } catch (err) {
+    if (err instanceof FileFormatError && err.file === '') throw new FileFormatError(file, err.message.replace(/^: /, ''));
+    throw err;
+  }
+  if (records.length === 0) throw new FileFormatError(file, 'empty file: expected a header row and data rows');
+  const head = records[0]!;
+  const header = head.cells.map((h) => h.trim());
+  checkHeader(header, file, head.line);
+  const rows = records.slice(1);
+  if (rows.length === 0) throw new FileFormatError(file, 'no data rows after the header');
+  for (const r of rows) {
+    if (r.cells.length !== header.length) throw new FileFormatError(file, `line ${r.line} has ${r.cells.length} fields but the header has ${header.length}`);
+  }
+  const schemas = header.map((name, c) => {
+    const forced = options.vocabularies?.[name];
+    if (forced) return { name, dtype: 'int64', shape: [], kind: 'categorical', vocabulary: [...forced] } satisfies ColumnSchema;
+    const sn = new ColumnSniffer(name, file, options.columnTypes?.[name]);
+    for (const r of rows) sn.add(r.cells[c]!, r.line);
+    return sn.schema();
+  });
+  for (const k of Object.keys(options.columnTypes ?? {})) if (!header.includes(k)) throw new FileFormatError(file, `--column-type ${k}: no such column (columns: ${header.join(', ')})`);
+  const columns: Column[] = schemas.map((s, c) => {
+    const data = allocateColumn(s.dtype, rows.length);
+    const index = vocabularyIndex(s);
+    const strict = options.strictColumns?.includes(s.name);
+    rows.forEach((r, i) => {
+      const cell = r.cells[c]!;
+      if (strict && index && !index.has(cell.trim())) {
+        throw new FileFormatError(file, `line ${r.line}, column '${s.name}': '${cell.trim()}' is not one of the ${index.size} known values (${s.vocabulary!.slice(0, 8).join(', ')}${index.size > 8 ? ', …' : ''})`);
       }
-      features.push(v);
-    }
-    rawLabels.push(cells[labelIdx]!.trim());
-  }
-  const count = rawLabels.length;
-  if (count === 0) throw new FileFormatError(file, 'no data rows after the header');
-  const { y, numClasses, classNames } = encodeLabels(rawLabels, file, header[labelIdx]!, options.classNames);
-  return {
-    source: file,
-    kind: 'tabular',
-    sampleShape: [featureIdx.length],
-    x: Float32Array.from(features),
-    scale: 1,
-    y,
-    count,
-    numClasses,
-    classNames,
-    featureNames: featureIdx.map((i) => header[i]!),
-  };
-}
-
-function resolveLabelColumn(header: string[], col: string | number | undefined, file: string): number {
-  if (typeof col === 'number') {
-    if (!Number.isInteger(col) || col < 0 || col >= header.length) throw new FileFormatError(file, `label column index ${col} is out of range (the header has ${header.length} columns)`);
-    return col;
-  }
-  if (col !== undefined) {
-    const i = header.indexOf(col);
-    if (i < 0) throw new FileFormatError(file, `no column named '${col}' (columns: ${header.join(', ')})`);
-    return i;
-  }
-  const i = header.findIndex((h) => LABEL_NAMES.includes(h.toLowerCase()));
-  return i >= 0 ? i : header.length - 1;
-}
-
-/** Integer labels are class indices; anything else is a class name, indexed in sorted order. */
-function encodeLabels(raw: string[], file: string, column: string, known?: readonly string[]): { y: Int32Array; numClasses: number; classNames?: string[] } {
-  const y = new Int32Array(raw.length);
-  if (known) {
-    const index = new Map(known.map((n, i) => [n, i]));
-    raw.forEach((s, i) => {
-      const k = index.get(s);
-      if (k === undefined) throw new FileFormatError(file, `data row ${i + 1}, column '${column}': label '${s}' is not one of the classes ${known.join(', ')}`);
-      y[i] = k;
+      encodeScalar(s, cell, data, i, index, () => `${file}: line ${r.line}`);
     });
-    return { y, numClasses: known.length, classNames: [...known] };
-  }
-  if (raw.every((s) => /^\d+$/.test(s))) {
-    let max = 0;
-    raw.forEach((s, i) => {
-      y[i] = Number(s);
-      max = Math.max(max, y[i]!);
-    });
-    return { y, numClasses: max + 1 };
-  }
-  const empty = raw.findIndex((s) => s === '');
-  if (empty >= 0) throw new FileFormatError(file, `data row ${empty + 1}, column '${column}': empty label`);
-  const names = [...new Set(raw)].sort();
-  const index = new Map(names.map((n, i) => [n, i]));
-  raw.forEach((s, i) => (y[i] = index.get(s)!));
-  return { y, numClasses: names.length, classNames: names };
-}
-
-/** Splits one CSV row on commas, honouring double-quoted fields with `""` escapes. */
-function splitRow(line: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cur += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  out.push(cur);
-  return out;
+    return { name: s.name, dtype: s.dtype, shape: [], data, kind: s.kind, ...(s.vocabulary ? { vocabulary: s.vocabulary } : {}), ...(s.numeric ? { facts: s.numeric } : {}) } as Column;
+  });
+  return { source: file, count: rows.length, columns };
 }

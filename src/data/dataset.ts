@@ -1,11 +1,13 @@
 /**
- * In-memory labelled datasets and the batcher that copies samples into preallocated buffers. A dataset
- * keeps images as bytes (scaled to [0, 1] when batched) or features as float32; labels are class indices.
+ * The single-tensor classification view of data (`Dataset`: one sample array + class labels), kept for
+ * code that feeds one float input (quantization calibration and measurements), and its conversion to and
+ * from tables. New code uses `Table` (src/data/table.ts), which any number of typed columns share.
  */
 import { TrainferError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
+import { type Column, type Table, type TableSplits, columnSize, columnToFloat64, getColumn } from './table.js';
 
-/** A labelled classification dataset held in memory. */
+/** A labelled classification dataset held in memory (one sample array; see `Table` for the general form). */
 export interface Dataset {
   /** Where it came from (file or built-in name), for messages. */
   source: string;
@@ -86,76 +88,6 @@ export function checkLabels(d: Dataset, numClasses: number): void {
   }
 }
 
-/**
- * Copies batches of samples into buffers allocated once: `x` (float32, scaled) and `labels` (int64).
- * Nothing is allocated per batch.
- *
- * @example
- * const b = new Batcher({ dataset, batchSize: 128 });
- * b.fill(order, 0); // samples order[0..127] → b.x, b.labels
- */
-export class Batcher {
-  /** Batch of samples: `batchSize × prod(sampleShape)` float32. */
-  readonly x: Float32Array;
-  /** Batch of labels as int64 (what SoftmaxCrossEntropyLoss takes). */
-  readonly labels: BigInt64Array;
-  readonly batchSize: number;
-  private readonly d: Dataset;
-  private readonly s: number;
-  private readonly chunk: number;
-  private readonly mul: Float32Array;
-  private readonly add: Float32Array;
-  private readonly plain: boolean;
-
-  constructor(options: { dataset: Dataset; batchSize: number; normalize?: { mean: readonly number[]; std: readonly number[] } }) {
-    this.d = options.dataset;
-    this.batchSize = options.batchSize;
-    this.s = sampleSize(this.d);
-    this.x = new Float32Array(this.batchSize * this.s);
-    this.labels = new BigInt64Array(this.batchSize);
-    // y = raw·scale·(1/std_c) − mean_c/std_c, per channel (axis 0 of the sample) or one for all.
-    const nz = options.normalize;
-    const c = nz ? nz.mean.length : 1;
-    if (this.s % c !== 0) throw new TrainferError(`normalisation has ${c} channels but samples have ${this.s} values`);
-    this.chunk = this.s / c;
-    this.mul = Float32Array.from({ length: c }, (_, k) => this.d.scale / (nz ? nz.std[k]! : 1));
-    this.add = Float32Array.from({ length: c }, (_, k) => (nz ? -nz.mean[k]! / nz.std[k]! : 0));
-    this.plain = !nz && this.d.scale === 1 && this.d.x instanceof Float32Array;
-  }
-
-  /**
-   * Fills the buffers with samples `order[start .. start + count)` (count ≤ batchSize, default a full batch).
-   * Returns the number of samples copied.
-   */
-  fill(order: ArrayLike<number> | null, start: number, count = this.batchSize): number {
-    const { d, s, x, labels, chunk, mul, add } = this;
-    const n = Math.min(count, (order ? order.length : d.count) - start);
-    const y = d.y;
-    for (let i = 0; i < n; i++) {
-      const j = order ? order[start + i]! : start + i;
-      if (this.plain) x.set((d.x as Float32Array).subarray(j * s, j * s + s), i * s);
-      else {
-        for (let c = 0; c < mul.length; c++) {
-          const from = j * s + c * chunk;
-          const to = i * s + c * chunk;
-          if (d.x instanceof Uint8Array) affineU8(d.x, from, x, to, chunk, mul[c]!, add[c]!);
-          else affineF32(d.x, from, x, to, chunk, mul[c]!, add[c]!);
-        }
-      }
-      labels[i] = BigInt(y[j]!);
-    }
-    return n;
-  }
-}
-
-// Monomorphic copy loops, one element type each, so V8 keeps them fast (the batch copy runs every step).
-function affineU8(src: Uint8Array, from: number, dst: Float32Array, to: number, n: number, mul: number, add: number): void {
-  for (let k = 0; k < n; k++) dst[to + k] = src[from + k]! * mul + add;
-}
-function affineF32(src: Float32Array, from: number, dst: Float32Array, to: number, n: number, mul: number, add: number): void {
-  for (let k = 0; k < n; k++) dst[to + k] = src[from + k]! * mul + add;
-}
-
 /** Per-feature mean and standard deviation over a dataset (features as float64, std floored at 1e-6). */
 export function featureStats(d: Dataset): { mean: Float32Array; std: Float32Array } {
   const s = sampleSize(d);
@@ -176,4 +108,106 @@ export function featureStats(d: Dataset): { mean: Float32Array; std: Float32Arra
     std[k] = Math.max(1e-6, Math.sqrt(Math.max(0, sq[k]! / Math.max(1, d.count) - m * m)));
   }
   return { mean, std };
+}
+
+/** Column names taken as the label when none is named (in this order). */
+export const DEFAULT_TARGET_NAMES = ['label', 'labels', 'class', 'target', 'y'];
+
+/** The default target column of a table: one named label/labels/class/target/y (any case), else the last. */
+export function defaultTargetColumn(t: Pick<Table, 'columns'>): string {
+  for (const n of DEFAULT_TARGET_NAMES) {
+    const c = t.columns.find((k) => k.name.toLowerCase() === n);
+    if (c) return c.name;
+  }
+  return t.columns[t.columns.length - 1]!.name;
+}
+
+/**
+ * The `Dataset` view of a table: `target` (default `defaultTargetColumn`) gives the class labels; the
+ * other columns (numeric, or one image column) are the samples. Categorical and text feature columns
+ * have no single-tensor form and are an error.
+ */
+export function datasetFromTable(t: Table, options: { target?: string } = {}): Dataset {
+  const target = getColumn(t, options.target ?? defaultTargetColumn(t));
+  if (target.kind === 'text' || target.shape.length > 0) throw new TrainferError(`${t.source}: column '${target.name}' cannot be a class label`);
+  const labels = columnToFloat64(target);
+  const y = new Int32Array(t.count);
+  let max = -1;
+  for (let i = 0; i < t.count; i++) {
+    const v = labels[i]!;
+    if (!Number.isInteger(v) || v < 0) throw new TrainferError(`${t.source}: label ${v} of sample ${i} (column '${target.name}') is not a class index`);
+    y[i] = v;
+    max = Math.max(max, v);
+  }
+  const features = t.columns.filter((c) => c !== target);
+  const numClasses = target.vocabulary?.length ?? max + 1;
+  const classNames = target.vocabulary ? [...target.vocabulary] : undefined;
+  const image = features.length === 1 && features[0]!.kind === 'image' ? features[0]! : undefined;
+  if (image) {
+    const bytes = image.dtype === 'uint8';
+    const x = bytes ? (image.data as Uint8Array) : Float32Array.from(columnToFloat64(image));
+    return { source: t.source, kind: 'image', sampleShape: [...image.shape], x, scale: bytes ? (image.scale ?? 1) : 1, y, count: t.count, numClasses, classNames };
+  }
+  const bad = features.find((c) => c.kind !== 'numeric');
+  if (bad) throw new TrainferError(`${t.source}: column '${bad.name}' is ${bad.kind}; only numeric columns form a single feature vector`);
+  const width = features.reduce((s, c) => s + columnSize(c), 0);
+  const x = new Float32Array(t.count * width);
+  let off = 0;
+  for (const c of features) {
+    const v = columnToFloat64(c);
+    const s = columnSize(c);
+    for (let i = 0; i < t.count; i++) for (let k = 0; k < s; k++) x[i * width + off + k] = v[i * s + k]!;
+    off += s;
+  }
+  return { source: t.source, kind: 'tabular', sampleShape: [width], x, scale: 1, y, count: t.count, numClasses, classNames, featureNames: features.map((c) => c.name) };
+}
+
+/** The `DataSplits` view of table splits (see `datasetFromTable`); the class count is the larger of train's and test's. */
+export function dataSplitsFromTables(s: TableSplits, options: { target?: string } = {}): DataSplits {
+  const train = datasetFromTable(s.train, options);
+  const test = datasetFromTable(s.test, options);
+  const validation = s.validation ? datasetFromTable(s.validation, options) : undefined;
+  const numClasses = Math.max(train.numClasses, test.numClasses, validation?.numClasses ?? 0);
+  return { train: { ...train, numClasses }, validation: validation && { ...validation, numClasses }, test: { ...test, numClasses } };
+}
+
+/**
+ * A table with the dataset's samples (`pixels` for images, `features` otherwise) and its labels
+ * (`label`, int64; categorical with the class names when the dataset has them).
+ */
+export function tableFromDataset(d: Dataset): Table {
+  const samples: Column = d.x instanceof Uint8Array
+    ? { name: d.kind === 'image' ? 'pixels' : 'features', dtype: 'uint8', shape: [...d.sampleShape], data: d.x, kind: d.kind === 'image' ? 'image' : 'numeric', scale: d.scale }
+    : { name: d.kind === 'image' ? 'pixels' : 'features', dtype: 'float32', shape: [...d.sampleShape], data: d.scale === 1 ? d.x : d.x.map((v) => v * d.scale), kind: d.kind === 'image' ? 'image' : 'numeric' };
+  const y = new BigInt64Array(d.count);
+  for (let i = 0; i < d.count; i++) y[i] = BigInt(d.y[i]!);
+  const label: Column = d.classNames
+    ? { name: 'label', dtype: 'int64', shape: [], data: y, kind: 'categorical', vocabulary: [...d.classNames] }
+    : { name: 'label', dtype: 'int64', shape: [], data: y, kind: 'numeric' };
+  return { source: d.source, count: d.count, columns: [samples, label] };
+}
+
+/** The first `n` samples of a dataset as float32 (bytes × scale) and their labels. */
+export function datasetSamples(d: Dataset, n = d.count): { x: Float32Array; labels: Int32Array } {
+  const count = Math.min(n, d.count);
+  const size = sampleSize(d) * count;
+  const x = new Float32Array(size);
+  for (let i = 0; i < size; i++) x[i] = d.x[i]! * d.scale;
+  return { x, labels: d.y.slice(0, count) };
+}
+
+/**
+ * The per-sample dims to feed a model input of `modelShape` ([batch, ...]) with samples of `dataShape`:
+ * the data's own shape when it fits, the model's when both are fixed and hold the same number of values
+ * (e.g. 28×28 images into a flat [784] input). Throws a one-line error naming both otherwise.
+ */
+export function checkInputShape(o: { modelShape?: readonly (number | string | null)[]; dataShape: readonly number[]; modelName: string; dataName: string }): number[] {
+  const ms = o.modelShape;
+  if (!ms) return [...o.dataShape];
+  const per = ms.slice(1);
+  const fmt = (s: readonly (number | string | null)[]): string => `[${s.map((d) => (typeof d === 'number' && d >= 0 ? d : '?')).join(', ')}]`;
+  if (per.length === o.dataShape.length && per.every((d, i) => typeof d !== 'number' || d < 0 || d === o.dataShape[i])) return [...o.dataShape];
+  const size = (s: readonly (number | string | null)[]) => s.reduce<number>((a, d) => a * (typeof d === 'number' ? d : NaN), 1);
+  if (per.every((d) => typeof d === 'number' && d >= 0) && size(per) === size(o.dataShape)) return per as number[];
+  throw new TrainferError(`${o.modelName} expects samples of shape ${fmt(per)} but ${o.dataName} has samples of shape ${fmt(o.dataShape)}`);
 }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { FileFormatError, TrainferError } from '../util/errors.js';
-import type { DataSplits, Dataset } from './dataset.js';
+import type { Column, Table, TableSplits } from './table.js';
 
 /** A decoded IDX array. */
 export interface IdxArray {
@@ -75,8 +75,12 @@ export function readIdx(path: string): IdxArray {
   return parseIdx(bytes, actual);
 }
 
-/** Builds a dataset from an IDX image file and an IDX label file. */
-export function readIdxPair(options: { images: string; labels: string; numClasses?: number }): Dataset {
+/**
+ * A table from an IDX image file and an IDX label file: a `pixels` column ([C, H, W] per row; bytes with
+ * scale 1/255, other element types float32) and an int64 `label` column. `source` names it in messages
+ * (default: the image file).
+ */
+export function readIdxPair(options: { images: string; labels: string; source?: string }): Table {
   const img = readIdx(options.images);
   const lab = readIdx(options.labels);
   if (img.dims.length !== 3 && img.dims.length !== 4) {
@@ -85,25 +89,17 @@ export function readIdxPair(options: { images: string; labels: string; numClasse
   if (lab.dims.length !== 1) throw new FileFormatError(options.labels, `labels must be a rank-1 IDX array, found rank ${lab.dims.length}`);
   const n = img.dims[0]!;
   if (lab.dims[0] !== n) throw new FileFormatError(options.labels, `has ${lab.dims[0]} labels but ${options.images} has ${n} images`);
-  const sampleShape = img.dims.length === 3 ? [1, img.dims[1]!, img.dims[2]!] : img.dims.slice(1);
-  const y = new Int32Array(n);
-  let max = -1;
+  const shape = img.dims.length === 3 ? [1, img.dims[1]!, img.dims[2]!] : img.dims.slice(1);
+  const y = new BigInt64Array(n);
   for (let i = 0; i < n; i++) {
     const v = lab.data[i]!;
     if (!Number.isInteger(v) || v < 0) throw new FileFormatError(options.labels, `label ${v} of sample ${i} is not a non-negative integer class index`);
-    y[i] = v;
-    if (v > max) max = v;
+    y[i] = BigInt(v);
   }
-  return {
-    source: options.images,
-    kind: 'image',
-    sampleShape,
-    x: img.data,
-    scale: img.data instanceof Uint8Array ? 1 / 255 : 1,
-    y,
-    count: n,
-    numClasses: options.numClasses ?? max + 1,
-  };
+  const pixels: Column = img.data instanceof Uint8Array
+    ? { name: 'pixels', dtype: 'uint8', shape, data: img.data, kind: 'image', scale: 1 / 255 }
+    : { name: 'pixels', dtype: 'float32', shape, data: img.data, kind: 'image' };
+  return { source: options.source ?? options.images, count: n, columns: [pixels, { name: 'label', dtype: 'int64', shape: [], data: y, kind: 'numeric' }] };
 }
 
 /** The four standard file names in an IDX directory. */
@@ -123,16 +119,19 @@ export function isIdxDir(dir: string): boolean {
   }
 }
 
-/** Reads a directory with the four standard IDX files (plain or `.gz`). Class count = max label + 1 over both. */
-export function readIdxDir(dir: string): DataSplits {
+/**
+ * Reads a directory with the four standard IDX files (plain or `.gz`). `name` (e.g. `mnist`) replaces the
+ * file paths in messages: sources become `<name>` and `<name> (test)`.
+ */
+export function readIdxDir(dir: string, options: { name?: string } = {}): TableSplits {
   if (!existsSync(dir)) throw new TrainferError(`${dir}: no such directory`);
-  const train = readIdxPair({ images: join(dir, IDX_FILES.trainImages), labels: join(dir, IDX_FILES.trainLabels) });
-  const test = readIdxPair({ images: join(dir, IDX_FILES.testImages), labels: join(dir, IDX_FILES.testLabels) });
-  if (train.sampleShape.join('x') !== test.sampleShape.join('x')) {
-    throw new FileFormatError(join(dir, IDX_FILES.testImages), `images are ${test.sampleShape.join('×')} but the training images are ${train.sampleShape.join('×')}`);
-  }
-  const numClasses = Math.max(train.numClasses, test.numClasses);
-  return { train: { ...train, numClasses }, test: { ...test, numClasses } };
+  const n = options.name;
+  const train = readIdxPair({ images: join(dir, IDX_FILES.trainImages), labels: join(dir, IDX_FILES.trainLabels), source: n });
+  const test = readIdxPair({ images: join(dir, IDX_FILES.testImages), labels: join(dir, IDX_FILES.testLabels), source: n ? `${n} (test)` : undefined });
+  const a = train.columns[0]!.shape;
+  const b = test.columns[0]!.shape;
+  if (a.join('x') !== b.join('x')) throw new FileFormatError(join(dir, IDX_FILES.testImages), `images are ${b.join('×')} but the training images are ${a.join('×')}`);
+  return { train, test };
 }
 
 /** Encodes an IDX array (for tests and tools): unsigned bytes or float32. */

@@ -58,10 +58,10 @@ export async function checkLayer(o: CheckLayerOptions): Promise<CheckLayerResult
   assert.deepEqual(inferOut.dims, [batch, ...o.outputShape], `${o.layer.type}: inference output dims`);
 
   const fwd = network.forwardGraph({ training: true });
-  fwd.g.output(fwd.logits, 'out');
+  fwd.g.output(fwd.heads[0]!.value, 'out');
   for (const b of fwd.buffers) fwd.g.output(b.updated);
   const trainSession = await Session.create({ model: fwd.g.toModel() }, { intraOpThreads: 1 });
-  const feeds: Record<string, Tensor> = { [fwd.input]: input };
+  const feeds: Record<string, Tensor> = { [fwd.inputs[0]!]: input };
   for (const r of fwd.random) {
     const size = batch * r.shape.reduce((a, b) => a * b, 1);
     feeds[r.name] = Tensor.f32([batch, ...r.shape], Array.from({ length: size }, () => o.randomValue ?? rng.uniform()));

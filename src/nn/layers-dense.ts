@@ -1,6 +1,7 @@
 /**
  * Dense and elementwise layers: Linear, activations (ReLU, GELU, Sigmoid, Tanh), Flatten, Dropout,
- * Embedding and Normalize (constant per-channel or per-feature standardisation inside the graph).
+ * Embedding, Normalize (constant per-channel or per-feature standardisation inside the graph) and Rescale
+ * (its inverse: a constant affine map, e.g. standardised regression outputs back to the targets' units).
  */
 import { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
@@ -189,5 +190,35 @@ export class Normalize implements Layer {
   }
   describe(): string {
     return `Normalize(${this.options.mean.length === 1 ? `mean ${this.options.mean[0]!.toFixed(4)}, std ${this.options.std[0]!.toFixed(4)}` : `${this.options.mean.length} channels`})`;
+  }
+}
+
+/**
+ * A constant affine map over the last axis: y = x · scale + shift (one value, or one per element).
+ * Not trainable. Regression presets end with it so the network learns standardised targets while the
+ * model (training and exported alike) outputs the targets' own units.
+ */
+export class Rescale implements Layer {
+  readonly type = 'Rescale';
+  private shape: number[] = [];
+  constructor(readonly options: { scale: readonly number[]; shift: readonly number[] }) {
+    if (options.scale.length !== options.shift.length) throw new TrainferError('Rescale: scale and shift must have the same length');
+  }
+  build(_ctx: BuildContext, inputShape: readonly number[]): number[] {
+    const n = this.options.scale.length;
+    const last = inputShape[inputShape.length - 1];
+    if (n !== 1 && last !== n) throw new TrainferError(`Rescale: ${n} scales for input ${fmtShape(inputShape)}`);
+    this.shape = [...inputShape];
+    return [...inputShape];
+  }
+  forward(ctx: ForwardContext, x: string): string {
+    const { g } = ctx;
+    const dims = this.options.scale.length === 1 ? [] : [this.options.scale.length];
+    const scale = g.constant(Tensor.f32(dims, this.options.scale), 'rescale_scale');
+    const shift = g.constant(Tensor.f32(dims, this.options.shift), 'rescale_shift');
+    return g.add(g.mul(x, scale), shift);
+  }
+  describe(): string {
+    return `Rescale(${this.options.scale.length === 1 ? `× ${this.options.scale[0]!.toPrecision(4)} + ${this.options.shift[0]!.toPrecision(4)}` : `${this.options.scale.length} outputs`})`;
   }
 }

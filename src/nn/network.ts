@@ -1,8 +1,11 @@
 /**
- * `Network`: layers + parameters, and the two graphs a model yields. `trainingGraph({ loss })` is the
- * forward pass in training mode (batch statistics, dropout fed by uniform inputs) plus a loss, with the
- * parameters, buffers and random inputs listed for the step builder; `inferenceGraph()` is the
- * deployable model (running statistics, no dropout) with the current weights baked in.
+ * `Network`: layers + parameters, and the two graphs a model yields. A network has one or more named
+ * inputs, each with its own layers (a branch); branch outputs are concatenated along the last axis and
+ * run through shared layers (the trunk), then one or more named heads. `trainingGraph` is the forward
+ * pass in training mode (batch statistics, dropout fed by uniform inputs) plus the losses, with the feeds
+ * (inputs and targets), heads, parameters, buffers and random inputs listed for the step builder;
+ * `inferenceGraph()` is the deployable model (running statistics, no dropout, softmax/sigmoid
+ * probabilities for classifiers) with the current weights baked in.
  */
 import type { Buffer } from '../autodiff/types.js';
 import { GraphBuilder } from '../onnx/builder.js';
@@ -11,21 +14,48 @@ import type { Graph, Model } from '../onnx/ir.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import type { FeedSpec } from '../data/feed-plan.js';
 import { type BuildContext, type ForwardContext, type Layer, ParamStore, fmtShape } from './layer.js';
 import { Sequential } from './compose.js';
 import { Flatten, Normalize } from './layers-dense.js';
-import { attachLoss, type LossSpec } from './loss.js';
+import { type HeadLoss, type HeadValue, type LossSpec, type Task, attachLosses, defaultLoss } from './loss.js';
 
-/** What the network's input holds: pixels [C, H, W] in [0, 1], feature vectors, or int64 token ids. */
+/** What a single-input network's input holds: pixels [C, H, W] in [0, 1], feature vectors, or int64 token ids. */
 export type InputKind = 'image' | 'tabular' | 'tokens';
 
-/** Options for `Network`. */
+/** One named input and the layers applied to it alone (its branch). */
+export interface NetworkInput {
+  name: string;
+  /** Per-sample shape. */
+  shape: readonly number[];
+  /** Default float32 (int64 for ids feeding an `Embedding`). */
+  dtype?: DType;
+  /** The branch: layers applied to this input before the branches are concatenated. */
+  layers?: readonly Layer[];
+}
+
+/** One named output and the layers that produce it from the trunk. */
+export interface NetworkHead {
+  name: string;
+  layers?: readonly Layer[];
+  /** Default `classification`. */
+  task?: Task;
+}
+
+/** Options for `Network`: either `inputShape` (one input) or `inputs` (any number, each with a branch). */
 export interface NetworkOptions {
+  /** The trunk: after the branches are concatenated (the whole network for a single input). */
   layers: readonly Layer[];
-  /** Per-sample input shape (no batch axis), e.g. [1, 28, 28]. */
-  inputShape: readonly number[];
-  /** Default `image` for rank-3 inputs, else `tabular`. */
+  /** One input of this per-sample shape (no batch axis), e.g. [1, 28, 28]. */
+  inputShape?: readonly number[];
+  /** One input: `image` for rank-3 inputs by default, else `tabular`; `tokens` takes int64 ids. */
   inputKind?: InputKind;
+  /** Several named inputs; branch outputs (one axis per sample each) are concatenated along it. */
+  inputs?: readonly NetworkInput[];
+  /** Named heads on the trunk's output (default one head: the trunk's output, named by the task). */
+  heads?: readonly NetworkHead[];
+  /** Task of the default head (default `classification`). */
+  task?: Task;
   /** Seed for weight initialisation (default 0). */
   seed?: number;
   /** Model name (default `model`). */
@@ -40,56 +70,120 @@ export interface RandomInput {
   shape: number[];
 }
 
-/** The training graph: forward (training mode) + loss, and what the step builder and trainer need. */
+/** A model input as the trainer sees it. */
+export interface ModelInput {
+  name: string;
+  dtype: DType;
+  /** Per-sample dims; strings are symbolic. */
+  shape: readonly (number | string)[];
+  /** Set when the model fixes its batch dimension (e.g. a PyTorch export without dynamic_axes). */
+  batchDim?: number;
+}
+
+/** A model head as the trainer sees it: `output` names the inference-graph value with its raw scores. */
+export interface ModelHead {
+  name: string;
+  task: Task;
+  shape: readonly (number | string)[];
+  output: string;
+}
+
+/** The training graph: forward (training mode) + losses, and what the step builder and trainer need. */
 export interface TrainingGraph {
-  /** Parameters and buffers are initializers; data, labels and random tensors are inputs. */
+  /** Parameters and buffers are initializers; feeds and random tensors are inputs. */
   graph: Graph;
   /** Scalar loss value. */
   loss: string;
-  /** Logits value [batch, classes]. */
-  logits: string;
-  /** Data input. */
-  input: { name: string; dtype: DType; shape: number[] };
-  /** Labels input (int64 class indices [batch]). */
-  labels: string;
+  /** What the graph takes per batch: model inputs (with any standardisation left to the batcher), then loss targets. */
+  feeds: FeedSpec[];
+  /** Head values in the training graph. */
+  heads: HeadValue[];
   /** Trainable initializer names. */
   params: string[];
   /** Buffers (BatchNorm running stats) and the values that replace them each step. */
   buffers: Buffer[];
   random: RandomInput[];
-  /**
-   * Set when the leading `Normalize` (and a following `Flatten`) were left out of the graph because the
-   * caller standardises while batching (`trainingGraph({ normalizeInput: 'batcher' })`): per-channel mean/std.
-   */
-  inputNormalize?: { mean: readonly number[]; std: readonly number[] };
 }
 
-/** Input names of exported models by kind. */
+/** Options for `trainingGraph`. */
+export interface TrainingGraphOptions {
+  /** Loss on the first head (default: the task's loss). */
+  loss?: LossSpec;
+  /** Several loss terms (multi-output models, custom losses); instead of `loss`. */
+  losses?: readonly HeadLoss[];
+  /**
+   * `batcher`: a leading `Normalize` (and then a leading `Flatten`) of an input are left to the batcher,
+   * which applies the same arithmetic while copying the batch (the feed's `normalize`): up to three graph
+   * passes fewer per step. Default `graph`.
+   */
+  normalizeInput?: 'graph' | 'batcher';
+}
+
+/** Input names of single-input exported models by kind. */
 export const INPUT_NAMES = { image: 'pixels', tabular: 'features', tokens: 'tokens' } as const satisfies Record<InputKind, string>;
 
+/** The losses `options` ask for (`loss` for the first head, or `losses`, or each head's default). */
+export function resolveLosses(heads: readonly { name: string; task: Task }[], options: Pick<TrainingGraphOptions, 'loss' | 'losses'>): HeadLoss[] {
+  if (options.loss && options.losses) throw new TrainferError('give either loss (the first head) or losses, not both');
+  if (options.losses) return [...options.losses];
+  return [{ head: heads[0]!.name, loss: options.loss ?? defaultLoss(heads[0]!.task) }];
+}
+
+interface Branch {
+  input: Required<Omit<NetworkInput, 'layers'>> & { shape: number[] };
+  body: Sequential;
+  out: number[];
+}
+
 /**
- * A layered network with seeded parameters.
+ * A layered network with seeded parameters: one input or several (each with a branch), a trunk, and one
+ * head or several.
  *
  * @example
  * const net = new Network({ inputShape: [1, 28, 28], layers: [new Flatten(), new Linear({ outFeatures: 10 })] });
  * const tg = net.trainingGraph({ loss: { type: 'cross-entropy' } });
- * const model = net.inferenceGraph(); // pixels [batch, 1, 28, 28] → logits [batch, 10]
+ * const model = net.inferenceGraph(); // pixels [batch, 1, 28, 28] → logits, probabilities [batch, 10]
+ *
+ * // Two inputs (numeric features + a categorical id), concatenated, one regression head:
+ * new Network({
+ *   inputs: [{ name: 'dense', shape: [3] }, { name: 'city', shape: [1], dtype: 'int64', layers: [new Embedding({ numEmbeddings: 9, dim: 4 }), new Flatten()] }],
+ *   layers: [new Linear({ outFeatures: 32 }), ReLU(), new Linear({ outFeatures: 1 })],
+ *   task: 'regression',
+ * });
  */
 export class Network {
   readonly store = new ParamStore();
+  /** Per-sample shape of the first input. */
   readonly inputShape: number[];
+  /** Per-sample shape of the first head. */
   readonly outputShape: number[];
   readonly inputKind: InputKind;
   readonly name: string;
   readonly classNames?: readonly string[];
+  /** The inputs (name, dtype, per-sample shape). */
+  readonly inputs: ModelInput[];
+  /** The heads (name, task, per-sample shape, inference output). */
+  readonly heads: ModelHead[];
+  private readonly branches: Branch[];
   private readonly body: Sequential;
+  private readonly headBodies: { head: ModelHead; body: Sequential }[];
 
   constructor(options: NetworkOptions) {
-    this.inputShape = [...options.inputShape];
-    this.inputKind = options.inputKind ?? (options.inputShape.length === 3 ? 'image' : 'tabular');
+    if (!!options.inputShape === !!options.inputs) throw new TrainferError('Network: give either inputShape (one input) or inputs (several)');
     this.name = options.name ?? 'model';
     this.classNames = options.classNames;
-    this.body = new Sequential(options.layers);
+    const single = options.inputShape;
+    this.inputKind = options.inputKind ?? (single ? (single.length === 3 ? 'image' : 'tabular') : 'tabular');
+    // One input: its branch is the whole layer list (so a leading Normalize/Flatten can go to the batcher).
+    const defs: NetworkInput[] = single
+      ? [{ name: INPUT_NAMES[this.inputKind], shape: single, dtype: this.inputKind === 'tokens' ? 'int64' : 'float32', layers: options.layers }]
+      : [...options.inputs!];
+    if (defs.length === 0) throw new TrainferError('Network: inputs is empty');
+    const names = new Set<string>();
+    for (const d of defs) {
+      if (names.has(d.name)) throw new TrainferError(`Network: two inputs named '${d.name}'`);
+      names.add(d.name);
+    }
     const rng = Rng.fromSeed(options.seed ?? 0);
     const counts = new Map<string, number>();
     const ctx: BuildContext = {
@@ -101,12 +195,35 @@ export class Network {
         return `${type}${n}`;
       },
     };
-    this.outputShape = this.body.build(ctx, this.inputShape);
+    this.branches = defs.map((d) => {
+      const body = new Sequential(d.layers ?? []);
+      return { input: { name: d.name, shape: [...d.shape], dtype: d.dtype ?? 'float32' }, body, out: body.build(ctx, d.shape) };
+    });
+    this.inputs = this.branches.map((b) => ({ name: b.input.name, dtype: b.input.dtype, shape: b.input.shape }));
+    this.inputShape = [...this.branches[0]!.input.shape];
+    let trunkIn: number[];
+    if (this.branches.length === 1) trunkIn = this.branches[0]!.out;
+    else {
+      for (const b of this.branches) {
+        if (b.out.length !== 1) throw new TrainferError(`Network: input '${b.input.name}' ends its branch with ${fmtShape(b.out)} per sample; branches are concatenated along one axis (end them with Flatten)`);
+      }
+      trunkIn = [this.branches.reduce((s, b) => s + b.out[0]!, 0)];
+    }
+    this.body = new Sequential(single ? [] : options.layers);
+    const trunkOut = this.body.build(ctx, trunkIn);
+    const headDefs: NetworkHead[] = options.heads?.length ? [...options.heads] : [{ name: (options.task ?? 'classification') === 'regression' ? 'predictions' : 'logits', task: options.task ?? 'classification' }];
+    this.headBodies = headDefs.map((h) => {
+      const body = new Sequential(h.layers ?? []);
+      const shape = body.build(ctx, trunkOut);
+      return { head: { name: h.name, task: h.task ?? 'classification', shape, output: h.name }, body };
+    });
+    this.heads = this.headBodies.map((h) => h.head);
+    this.outputShape = [...(this.heads[0]!.shape as number[])];
   }
 
-  /** Number of classes (the size of the last output axis). */
+  /** Number of classes of the first head (the size of its first axis). */
   get numClasses(): number {
-    return this.outputShape[this.outputShape.length - 1]!;
+    return this.outputShape[0] ?? 1;
   }
 
   /** Number of trainable scalars. */
@@ -114,11 +231,14 @@ export class Network {
     return this.store.parameterCount();
   }
 
-  /** The forward pass in training or inference mode, with parameters and buffers as initializers. */
-  forwardGraph(options: { training: boolean; skipLeading?: number; inputShape?: readonly number[] }): { g: GraphBuilder; input: string; logits: string; buffers: Buffer[]; random: RandomInput[] } {
+  /**
+   * The forward pass in training or inference mode, with parameters and buffers as initializers.
+   * `skipLeading[input]` leaves out that many leading layers of the input's branch, which then takes
+   * `inputShapes[input]` per sample.
+   */
+  forwardGraph(options: { training: boolean; skipLeading?: Readonly<Record<string, number>>; inputShapes?: Readonly<Record<string, readonly number[]>> }): { g: GraphBuilder; inputs: string[]; heads: HeadValue[]; buffers: Buffer[]; random: RandomInput[] } {
     const g = new GraphBuilder({ name: options.training ? `${this.name}_train` : this.name });
-    const dtype: DType = this.inputKind === 'tokens' ? 'int64' : 'float32';
-    const input = g.input(INPUT_NAMES[this.inputKind], dtype, ['batch', ...(options.inputShape ?? this.inputShape)]);
+    const inputs = this.branches.map((b) => g.input(b.input.name, b.input.dtype, ['batch', ...(options.inputShapes?.[b.input.name] ?? b.input.shape)]));
     for (const [k, t] of this.store.params) g.initializer(k, t);
     for (const [k, t] of this.store.buffers) g.initializer(k, t);
     const buffers: Buffer[] = [];
@@ -141,65 +261,76 @@ export class Network {
         return name;
       },
     };
-    let logits = input;
-    for (const layer of this.body.layers.slice(options.skipLeading ?? 0)) logits = layer.forward(ctx, logits);
-    return { g, input, logits, buffers, random };
+    const outs = this.branches.map((b, i) => {
+      let v = inputs[i]!;
+      for (const layer of b.body.layers.slice(options.skipLeading?.[b.input.name] ?? 0)) v = layer.forward(ctx, v);
+      return v;
+    });
+    let x = outs.length === 1 ? outs[0]! : g.concat(outs, -1);
+    x = this.body.forward(ctx, x);
+    const heads = this.headBodies.map(({ head, body }) => ({ name: head.name, value: body.forward(ctx, x), task: head.task, shape: head.shape }));
+    return { g, inputs, heads, buffers, random };
   }
 
   /**
-   * The training graph: forward in training mode + `loss` against int64 `labels`. With
-   * `normalizeInput: 'batcher'`, a leading `Normalize` and then a leading `Flatten` are left to the
-   * batcher — the same arithmetic, done while copying the batch, up to three graph passes fewer per step.
+   * The training graph: forward in training mode + the losses (one target input per built-in loss).
+   * With `normalizeInput: 'batcher'`, a leading `Normalize` and then a leading `Flatten` of each float
+   * input's branch are left to the batcher (`feeds[i].normalize`).
    */
-  trainingGraph(options: { loss?: LossSpec; normalizeInput?: 'graph' | 'batcher' } = {}): TrainingGraph {
-    if (this.outputShape.length !== 1) throw new TrainferError(`model output is ${fmtShape(this.outputShape)} per sample; a classifier needs [classes] (add Flatten/GlobalAvgPool and a Linear layer)`);
-    const layers = this.body.layers;
-    let skip = 0;
-    let inputShape = [...this.inputShape];
-    let inputNormalize: TrainingGraph['inputNormalize'];
-    if (options.normalizeInput === 'batcher' && this.inputKind !== 'tokens') {
-      if (layers[0] instanceof Normalize) {
-        inputNormalize = layers[0].options;
-        skip = 1;
+  trainingGraph(options: TrainingGraphOptions = {}): TrainingGraph {
+    const skip: Record<string, number> = {};
+    const shapes: Record<string, number[]> = {};
+    const feeds: FeedSpec[] = [];
+    for (const b of this.branches) {
+      const layers = b.body.layers;
+      let n = 0;
+      let shape = [...b.input.shape];
+      let normalize: FeedSpec['normalize'];
+      if (options.normalizeInput === 'batcher' && b.input.dtype === 'float32') {
+        if (layers[0] instanceof Normalize) {
+          normalize = layers[0].options;
+          n = 1;
+        }
+        // The batch buffer is flat already: feed it as [batch, values] instead of copying through Flatten.
+        if (layers[n] instanceof Flatten) {
+          n++;
+          shape = [shape.reduce((a, c) => a * c, 1)];
+        }
       }
-      // The batch buffer is flat already: feed it as [batch, values] instead of copying through Flatten.
-      if (layers[skip] instanceof Flatten) {
-        skip++;
-        inputShape = [inputShape.reduce((a, b) => a * b, 1)];
-      }
+      skip[b.input.name] = n;
+      shapes[b.input.name] = shape;
+      feeds.push({ name: b.input.name, dtype: b.input.dtype, shape, role: 'input', ...(normalize ? { normalize } : {}) });
     }
-    const { g, input, logits, buffers, random } = this.forwardGraph({ training: true, skipLeading: skip, inputShape });
-    const { loss, labels } = attachLoss(g, { logits, spec: options.loss ?? { type: 'cross-entropy' } });
+    const { g, heads, buffers, random } = this.forwardGraph({ training: true, skipLeading: skip, inputShapes: shapes });
+    const { loss, targets } = attachLosses(g, { heads, losses: resolveLosses(this.heads, options) });
     g.output(loss, loss, { dtype: 'float32', shape: [] });
-    return {
-      graph: g.graph,
-      loss,
-      logits,
-      input: { name: input, dtype: this.inputKind === 'tokens' ? 'int64' : 'float32', shape: inputShape },
-      labels,
-      params: [...this.store.params.keys()],
-      buffers,
-      random,
-      inputNormalize,
-    };
+    for (const t of targets) feeds.push({ name: t.name, dtype: t.dtype, shape: t.shape, role: 'target', ...(t.head ? { head: t.head } : {}) });
+    return { graph: g.graph, loss, feeds, heads, params: [...this.store.params.keys()], buffers, random };
   }
 
   /**
-   * The deployable model: inference mode, current weights (or `weights` overriding them), outputs
-   * `logits` then `probabilities`, dynamic batch axis.
+   * The deployable model: inference mode, current weights (or `weights` overriding them), one output per
+   * head with its raw values, plus `probabilities` (softmax for classification, sigmoid for binary and
+   * multi-label; `<head>_probabilities` for heads after the first), dynamic batch axis.
    */
   inferenceGraph(options: { weights?: ReadonlyMap<string, Tensor> } = {}): Model {
-    const { g, logits } = this.forwardGraph({ training: false });
+    const { g, heads } = this.forwardGraph({ training: false });
     if (options.weights) {
       for (const [k, t] of options.weights) if (g.graph.initializers.has(k)) g.graph.initializers.set(k, t);
     }
-    const outShape = ['batch', ...this.outputShape];
-    g.output(logits, 'logits', { dtype: 'float32', shape: outShape });
-    if (this.outputShape.length === 1) g.output(g.softmax('logits', -1), 'probabilities', { dtype: 'float32', shape: outShape });
+    heads.forEach((h, i) => {
+      const shape = ['batch', ...h.shape];
+      g.output(h.value, h.name, { dtype: 'float32', shape });
+      const probs = i === 0 ? 'probabilities' : `${h.name}_probabilities`;
+      if (h.task === 'classification' && h.shape.length === 1) g.output(g.softmax(h.name, -1), probs, { dtype: 'float32', shape });
+      else if (h.task === 'binary' || h.task === 'multilabel') g.output(g.sigmoid(h.name), probs, { dtype: 'float32', shape });
+    });
     const model = g.toModel({ opset: 21 });
     model.producerName = 'trainfer';
-    model.metadata.set('trainfer.input_kind', this.inputKind);
-    model.metadata.set('trainfer.input_shape', JSON.stringify(this.inputShape));
+    if (this.branches.length === 1) {
+      model.metadata.set('trainfer.input_kind', this.inputKind);
+      model.metadata.set('trainfer.input_shape', JSON.stringify(this.inputShape));
+    }
     // Dimension 0 of every input and output is the batch: `trainfer serve` batches requests for such models.
     model.metadata.set('trainfer.batch_first', 'true');
     if (this.classNames) model.metadata.set('trainfer.class_names', JSON.stringify(this.classNames));
@@ -217,9 +348,16 @@ export class Network {
     }
   }
 
-  /** A multi-line summary: layers, output shape, parameter count. */
+  /** A multi-line summary: inputs, layers, heads, parameter count. */
   summary(): string {
-    const lines = this.body.layers.map((l) => `  ${l.describe()}`);
-    return [`${this.name}: input ${fmtShape(this.inputShape)} → output ${fmtShape(this.outputShape)}, ${this.parameterCount().toLocaleString('en-US')} parameters`, ...lines].join('\n');
+    const lines: string[] = [];
+    const ins = this.branches.map((b) => `${b.input.name} ${fmtShape(b.input.shape)}`).join(', ');
+    const outs = this.heads.map((h) => `${h.name} ${fmtShape(h.shape as number[])}`).join(', ');
+    lines.push(`${this.name}: ${ins} → ${outs}, ${this.parameterCount().toLocaleString('en-US')} parameters`);
+    for (const b of this.branches) if (this.branches.length > 1 || b.body.layers.length) for (const l of b.body.layers) lines.push(`  ${this.branches.length > 1 ? `[${b.input.name}] ` : ''}${l.describe()}`);
+    if (this.branches.length > 1) lines.push(`  Concat(${this.branches.map((b) => b.input.name).join(', ')})`);
+    for (const l of this.body.layers) lines.push(`  ${l.describe()}`);
+    for (const h of this.headBodies) for (const l of h.body.layers) lines.push(`  [${h.head.name}] ${l.describe()}`);
+    return lines.join('\n');
   }
 }

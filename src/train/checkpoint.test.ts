@@ -12,7 +12,7 @@ import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js
 
 function ckpt(version: number, size: number): Checkpoint {
   return {
-    meta: { version: 1, fingerprint: 'fp', step: version, epoch: 0, batchInEpoch: version, shuffleRngAtEpochStart: [1, 2, 3, 4], dropoutRng: [5, 6, 7, 8], trainer: { note: 'x' } },
+    meta: { version: 2, fingerprint: 'fp', step: version, epoch: 0, batchInEpoch: version, shuffleRngAtEpochStart: [1, 2, 3, 4], dropoutRng: [5, 6, 7, 8], trainer: { note: 'x' } },
     tensors: new Map([
       ['w', new Tensor('float32', [size], new Float32Array(size).fill(version))],
       ['b', Tensor.f32([3], [version, -0, NaN])],
@@ -33,6 +33,14 @@ test('round trip is exact (bits, dtypes, meta)', () => {
     assert.deepEqual(u.dims, t.dims);
     assert.deepEqual(new Uint8Array((u.data as Float32Array).buffer, (u.data as Float32Array).byteOffset, u.byteLength), new Uint8Array((t.data as Float32Array).buffer, (t.data as Float32Array).byteOffset, t.byteLength));
   }
+});
+
+test('non-finite numbers in the header survive (an Infinity best loss is not null after a resume)', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'trainfer-ckpt-')), 'c.trainfer');
+  const c = ckpt(1, 2);
+  c.meta.trainer = { best: Infinity, worst: -Infinity, auc: NaN, history: [{ valLoss: 0.5 }] };
+  saveCheckpoint(path, c);
+  assert.deepEqual(loadCheckpoint(path).meta.trainer, { best: Infinity, worst: -Infinity, auc: NaN, history: [{ valLoss: 0.5 }] });
 });
 
 test('damaged files are one-line FileFormatErrors naming the file', () => {
@@ -58,7 +66,7 @@ test('a kill in the middle of writing never leaves a corrupt checkpoint', async 
     const { saveCheckpoint } = await import(${JSON.stringify(url)});
     const { Tensor } = await import(${JSON.stringify(tensorUrl)});
     for (let v = 1; ; v++) {
-      const meta = { version: 1, fingerprint: 'fp', step: v, epoch: 0, batchInEpoch: v, shuffleRngAtEpochStart: [1,2,3,4], dropoutRng: [5,6,7,8], trainer: {} };
+      const meta = { version: 2, fingerprint: 'fp', step: v, epoch: 0, batchInEpoch: v, shuffleRngAtEpochStart: [1,2,3,4], dropoutRng: [5,6,7,8], trainer: {} };
       saveCheckpoint(${JSON.stringify(path)}, { meta, tensors: new Map([['w', new Tensor('float32', [${size}], new Float32Array(${size}).fill(v))]]) });
       if (v === 1) process.stdout.write('go\\n');
     }`;

@@ -1,7 +1,9 @@
 /**
- * Training checkpoints: every carried tensor (parameters, buffers, optimizer state), the step/epoch
- * position, RNG states and trainer bookkeeping in one file, written atomically (temp file + fsync +
- * rename), so a kill at any moment leaves the previous checkpoint or the new one, never a torn file.
+ * Training checkpoints: every carried tensor (parameters, buffers, optimizer state, the best weights so
+ * far), the step/epoch position, RNG states, the data stream's position, feed providers' states and the
+ * trainer's bookkeeping (history, early-stopping state) in one file, written atomically (temp file +
+ * fsync + rename), so a kill at any moment leaves the previous checkpoint or the new one, never a torn
+ * file. Non-finite numbers in the header (an `Infinity` best loss, a `NaN` AUC) survive the JSON.
  *
  * Layout: `TRAINFER-CKPT1\n`, uint32 LE header length, JSON header, then tensor bytes (8-byte aligned).
  */
@@ -22,10 +24,13 @@ export function checkpointPath(dir: string): string {
   return join(dir, CHECKPOINT_FILE);
 }
 
-/** Everything besides tensors that a resumed run needs (JSON-serialisable). */
+/** The header format this code writes and reads. */
+export const CHECKPOINT_VERSION = 2;
+
+/** Everything besides tensors that a resumed run needs (JSON-serialisable; non-finite numbers allowed). */
 export interface CheckpointMeta {
-  /** Format version. */
-  version: 1;
+  /** Format version (`CHECKPOINT_VERSION`). */
+  version: number;
   /** Identifies the run configuration; resuming with a different one is refused. */
   fingerprint: string;
   /** Steps completed. */
@@ -38,8 +43,24 @@ export interface CheckpointMeta {
   shuffleRngAtEpochStart: number[];
   /** Dropout RNG state now. */
   dropoutRng: number[];
+  /** True once the run ended (completed, stopped early or by a callback); false while it can continue. */
+  finished?: boolean;
+  /** A streamed training set's position inside the epoch. */
+  stream?: unknown;
+  /** Feed providers' states, in plan order (null for providers without state). */
+  providers?: unknown[];
   /** Anything else the trainer keeps (history, early-stopping state, elapsed time). */
   trainer: Record<string, unknown>;
+}
+
+/** JSON with non-finite numbers kept (`{"$float":"Infinity"}`), so e.g. "no best loss yet" survives a resume. */
+export function encodeJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { $float: String(v) } : v));
+}
+
+/** Reads `encodeJson` output. */
+export function decodeJson(text: string): unknown {
+  return JSON.parse(text, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && typeof (v as { $float?: unknown }).$float === 'string' ? Number((v as { $float: string }).$float) : v));
 }
 
 /** A checkpoint: metadata plus named tensors. */
@@ -63,7 +84,7 @@ export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
     chunks.push(bytes);
     offset += bytes.byteLength;
   }
-  const header = new TextEncoder().encode(JSON.stringify({ meta: ckpt.meta, tensors: entries }));
+  const header = new TextEncoder().encode(encodeJson({ meta: ckpt.meta, tensors: entries }));
   const prefix = new Uint8Array(MAGIC.length + 4);
   prefix.set(new TextEncoder().encode(MAGIC));
   new DataView(prefix.buffer).setUint32(MAGIC.length, header.byteLength, true);
@@ -89,11 +110,13 @@ export function loadCheckpoint(path: string): Checkpoint {
   if (hstart + hlen > buf.byteLength) throw new FileFormatError(path, 'truncated checkpoint header');
   let header: { meta: CheckpointMeta; tensors: { name: string; dtype: DType; dims: number[]; offset: number; bytes: number }[] };
   try {
-    header = JSON.parse(new TextDecoder().decode(buf.subarray(hstart, hstart + hlen)));
+    header = decodeJson(new TextDecoder().decode(buf.subarray(hstart, hstart + hlen))) as typeof header;
   } catch (err) {
     throw new FileFormatError(path, 'corrupt checkpoint header (invalid JSON)', { cause: err });
   }
-  if (header.meta?.version !== 1) throw new FileFormatError(path, `unsupported checkpoint version ${String(header.meta?.version)}`);
+  if (header.meta?.version !== CHECKPOINT_VERSION) {
+    throw new FileFormatError(path, `checkpoint format version ${String(header.meta?.version)} (this trainfer reads version ${CHECKPOINT_VERSION}); start over with --overwrite`);
+  }
   const dataStart = hstart + hlen + ((8 - ((hstart + hlen) % 8)) % 8);
   const tensors = new Map<string, Tensor>();
   for (const e of header.tensors) {

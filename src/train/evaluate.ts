@@ -1,19 +1,40 @@
 /**
- * Evaluating a classifier: run an inference model over a dataset in fixed-size batches and report
- * accuracy and mean cross-entropy (computed from the logits, the model's first output). Checks that the
- * data fits the model's input before running anything.
+ * Evaluating a model on a table or a stream: the model's graph with the same losses the trainer uses
+ * attached to its heads, run in fixed-size batches fed by the same feed plan (columns or providers), with
+ * every head's metrics accumulated (metrics.ts). Checks that the data fits the model's inputs and targets
+ * before running anything.
  */
 import * as ort from 'onnxruntime-node';
-import type { Model } from '../onnx/ir.js';
+import { cloneGraph } from '../autodiff/index.js';
+import { GraphBuilder } from '../onnx/builder.js';
+import type { TypedArray } from '../onnx/dtype.js';
+import { Model } from '../onnx/ir.js';
 import { type Device, Session } from '../runtime/session.js';
-import { TrainferError } from '../util/errors.js';
-import { Batcher, type Dataset, sampleSize } from '../data/dataset.js';
+import { TrainferError, oneLine } from '../util/errors.js';
+import { Batcher, packTable } from '../data/batcher.js';
+import { defaultTargetColumn } from '../data/dataset.js';
 
-/** Accuracy and loss over a dataset. */
+/** The single-tensor shape check, kept here for callers that import it from evaluate. */
+export { checkInputShape } from '../data/dataset.js';
+import { type FeedBinding, type FeedPlan, type FeedSpec, planFeeds } from '../data/feed-plan.js';
+import type { TableStream } from '../data/stream.js';
+import type { Table } from '../data/table.js';
+import { type HeadLoss, type HeadValue, attachLosses } from '../nn/loss.js';
+import { type ModelHead, resolveLosses } from '../nn/network.js';
+import { type MetricsResult, createMetrics } from './metrics.js';
+import { modelHeads } from './onnx-trainable.js';
+import { checkClassTargets } from './task.js';
+
+/** Loss and metrics over a data set. */
 export interface EvalResult {
-  accuracy: number;
-  /** Mean softmax cross-entropy of the logits. */
+  /** Mean loss (the training objective, without dropout) over all samples. */
   loss: number;
+  /** The first head's accuracy (NaN for regression). */
+  accuracy: number;
+  /** The first head's scalar metrics (`accuracy`, `f1`, `auc`, `rmse`, …) and `loss`. */
+  metrics: Record<string, number>;
+  /** Every head's metrics, with per-class detail. */
+  heads: Record<string, MetricsResult>;
   count: number;
   /** Samples per second of inference. */
   samplesPerSecond: number;
@@ -21,9 +42,19 @@ export interface EvalResult {
 
 /** Options for `evaluate`. */
 export interface EvaluateOptions {
-  /** An inference model (first input: the samples, first output: logits), or an open session for one. */
-  model: Model | Session;
-  data: Dataset;
+  /** An inference model (e.g. `trainable.inferenceGraph({ weights })`, or a file read with `readModel`). */
+  model: Model;
+  data: Table | TableStream;
+  /** The heads to score (default: the first output, classification — see `modelHeads`). */
+  heads?: readonly ModelHead[];
+  /** Loss terms (default: each head's task default on the first head). */
+  losses?: readonly HeadLoss[];
+  /** Target column(s) of the first head's loss (default: label/labels/class/target/y, else the last column). */
+  target?: string | readonly string[];
+  /** Target column(s) of other heads, by head name. */
+  targets?: Readonly<Record<string, string | readonly string[]>>;
+  /** Bindings of other feeds (inputs by column list, custom-loss targets, providers). */
+  feeds?: Readonly<Record<string, FeedBinding>>;
   /** Default 1000. */
   batchSize?: number;
   threads?: number;
@@ -33,87 +64,142 @@ export interface EvaluateOptions {
   modelName?: string;
 }
 
+/** The model with losses attached: outputs `[loss, …head values]`, and the feed specs it takes. */
+export function evalGraph(model: Model, heads: readonly ModelHead[], losses: readonly HeadLoss[]): { model: Model; feeds: FeedSpec[]; loss: string; heads: HeadValue[]; targetHead: Map<string, string> } {
+  const g = cloneGraph(model.graph);
+  g.outputs = [];
+  const b = new GraphBuilder({ graph: g });
+  const hv: HeadValue[] = heads.map((h) => ({ name: h.name, value: h.output, task: h.task, shape: h.shape }));
+  const { loss, targets } = attachLosses(b, { heads: hv, losses });
+  g.outputs = [{ name: loss, type: { dtype: 'float32', shape: [] } }];
+  const seen = new Set([loss]);
+  for (const h of hv) if (!seen.has(h.value)) {
+    seen.add(h.value);
+    g.outputs.push({ name: h.value, type: { dtype: 'float32', shape: ['batch', ...h.shape] } });
+  }
+  const inputs: FeedSpec[] = model.graph.feedInputs().map((v) => ({ name: v.name, dtype: v.type?.dtype ?? 'float32', shape: (v.type?.shape ?? []).slice(1).map((d, k) => (typeof d === 'number' && d >= 0 ? d : (d ?? `${v.name}_dim${k + 1}`))), role: 'input' }));
+  const m = new Model(g);
+  m.opsets = new Map(model.opsets);
+  if ((m.opsets.get('') ?? 0) < 13) m.opsets.set('', 13); // SoftmaxCrossEntropyLoss
+  const targetHead = new Map(targets.filter((t) => t.head).map((t) => [t.name, t.head!]));
+  return { model: m, feeds: [...inputs, ...targets.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, role: 'target' as const, ...(t.head ? { head: t.head } : {}) }))], loss, heads: hv, targetHead };
+}
+
+/** Target columns per head: `target` for the first head, `targets[head]` for any. */
+export interface TargetColumns {
+  target?: string | readonly string[];
+  targets?: Readonly<Record<string, string | readonly string[]>>;
+}
+
 /**
- * Runs the model over `data`. Throws a one-line error when the sample shape or class count disagrees
- * with the model.
+ * The bindings of a graph's feeds: `feeds`, plus each built-in loss target bound to its head's target
+ * columns (the first head defaults to the label/labels/class/target/y column, else the last column).
+ */
+export function bindTargets(specs: readonly FeedSpec[], heads: readonly { name: string }[], data: Pick<Table, 'columns' | 'source'>, o: TargetColumns & { feeds?: Readonly<Record<string, FeedBinding>> }): Record<string, FeedBinding> {
+  const out: Record<string, FeedBinding> = { ...o.feeds };
+  const list = (v: string | readonly string[]) => (typeof v === 'string' ? [v] : [...v]);
+  for (const s of specs) {
+    if (s.role !== 'target' || !s.head || out[s.name]) continue;
+    const first = s.head === heads[0]?.name;
+    const cols = o.targets?.[s.head] ?? (first ? (o.target ?? defaultTargetColumn(data)) : undefined);
+    if (cols === undefined) throw new TrainferError(`head '${s.head}' has a loss but no target column: name it (targets: { ${s.head}: … })`);
+    out[s.name] = { columns: list(cols) };
+  }
+  return out;
+}
+
+/** Throws when a classification head's target column holds ids outside its classes. */
+export function checkPlanTargets(plan: FeedPlan, heads: readonly HeadValue[], targetHead: ReadonlyMap<string, string>, table: Pick<Table, 'source' | 'columns'>): void {
+  for (const f of plan.feeds) {
+    if (f.spec.role !== 'target' || !f.columns || f.columns.length !== 1) continue;
+    const head = heads.find((h) => h.name === targetHead.get(f.spec.name));
+    if (head?.task !== 'classification' || typeof head.shape[0] !== 'number') continue;
+    checkClassTargets(table, f.columns[0]!.name, head.shape[0]);
+  }
+}
+
+/**
+ * Runs the model over `data` and scores every head. Throws a one-line error when the data does not fit
+ * the model (missing column, shape, dtype, class out of range) before running anything.
+ *
+ * @example
+ * const r = await evaluate({ model: readModel('house.onnx'), data: test, heads: modelHeads(model, { task: 'regression' }), target: 'price' });
+ * console.log(r.metrics.rmse);
  */
 export async function evaluate(o: EvaluateOptions): Promise<EvalResult> {
-  const session = o.model instanceof Session ? o.model : await Session.create({ model: o.model }, { intraOpThreads: o.threads, device: o.device });
+  const name = o.modelName ?? 'model';
+  const heads = o.heads ?? modelHeads(o.model, { name });
+  const losses = o.losses ?? resolveLosses(heads, {});
+  const eg = evalGraph(o.model, heads, losses);
+  const stream = 'kind' in o.data ? o.data : undefined;
+  const schema = stream ? stream.schemaTable() : (o.data as Table);
+  const plan = planFeeds({ specs: eg.feeds, table: schema, bindings: bindTargets(eg.feeds, heads, schema, o), model: name });
+  const targetHead = eg.targetHead;
+  checkPlanTargets(plan, eg.heads, targetHead, schema);
+  const fixed = o.model.graph.feedInputs().map((v) => v.type?.shape?.[0]).find((d): d is number => typeof d === 'number' && d > 0);
+  // A model with a fixed batch dimension runs whole batches of that size (a shorter tail is left out).
+  const count = fixed ? o.data.count - (o.data.count % fixed) : o.data.count;
+  if (count === 0) throw new TrainferError(`${name} takes batches of exactly ${fixed} but ${o.data.source} has only ${o.data.count} rows`);
+  const bs = fixed ?? Math.max(1, Math.min(o.batchSize ?? 1000, count));
+  const batcher = new Batcher({ plan, batchSize: bs });
+  // A head whose per-sample dims are symbolic gets its loss only (its class count is unknown here).
+  const metrics = eg.heads.map((h) => {
+    const known = h.shape.every((d) => typeof d === 'number');
+    return createMetrics({ task: h.task, shape: known ? (h.shape as number[]) : [], lossOnly: !known });
+  });
+  const headTargets = eg.heads.map((h) => plan.feeds.find((f) => f.spec.role === 'target' && targetHead.get(f.spec.name) === h.name));
+  let session: Session;
   try {
-    const info = inputInfo(session);
-    const name = o.modelName ?? 'model';
-    const feedShape = checkInputShape({ modelShape: info.shape, dataShape: o.data.sampleShape, modelName: name, dataName: o.data.source });
-    const bs = Math.min(o.batchSize ?? 1000, Math.max(1, o.data.count));
-    const batcher = new Batcher({ dataset: o.data, batchSize: bs });
-    const s = sampleSize(o.data);
-    const full = new ort.Tensor('float32', batcher.x, [bs, ...feedShape]);
-    const logitsName = session.outputNames[0]!;
-    let correct = 0;
+    session = await Session.create({ model: eg.model }, { intraOpThreads: o.threads, device: o.device });
+  } catch (err) {
+    throw new TrainferError(`${name}: onnxruntime cannot load the model with its loss attached: ${oneLine(err)}`, { cause: err });
+  }
+  try {
+    const full: Record<string, ort.Tensor> = {};
+    for (const b of batcher.buffers) full[b.name] = new ort.Tensor(b.dtype as 'float32', b.data as Float32Array, [bs, ...b.shape]);
+    const outNames = [eg.loss, ...eg.heads.map((h) => h.value)];
     let lossSum = 0;
+    let seen = 0;
     const t0 = performance.now();
-    for (let start = 0; start < o.data.count; start += bs) {
-      const n = batcher.fill(null, start, bs);
-      const x = n === bs ? full : new ort.Tensor('float32', batcher.x.subarray(0, n * s), [n, ...feedShape]);
-      const out = await session.ort.run({ [info.name]: x }, [logitsName]);
-      const logits = out[logitsName]!;
-      const classes = Number(logits.dims[logits.dims.length - 1]);
-      if (start === 0 && classes < o.data.numClasses) {
-        throw new TrainferError(`${name} outputs ${classes} classes but ${o.data.source} has labels up to ${o.data.numClasses - 1}`);
+    const runBatch = async (n: number, rows: { table: Table; start: number }): Promise<void> => {
+      const p = batcher.provide({ size: n, phase: 'eval', step: 0, rows: { ...rows, order: null } });
+      if (p) await p;
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const b of batcher.buffers) {
+        feeds[b.name] = n === bs ? full[b.name]! : new ort.Tensor(b.dtype as 'float32', (b.data as Float32Array).subarray(0, n * b.shape.reduce((x, y) => x * y, 1)), [n, ...b.shape]);
       }
-      const r = scoreBatch(logits.data as Float32Array, batcher.labels, n, classes);
-      correct += r.correct;
-      lossSum += r.lossSum;
+      let out: ort.InferenceSession.OnnxValueMapType;
+      try {
+        out = await session.ort.run(feeds, outNames);
+      } catch (err) {
+        throw new TrainferError(`${name}: evaluation failed in onnxruntime: ${oneLine(err)}`, { cause: err });
+      }
+      lossSum += (out[eg.loss]!.data as Float32Array)[0]! * n;
+      eg.heads.forEach((h, i) => {
+        const t = headTargets[i];
+        if (!t) return;
+        metrics[i]!.update(out[h.value]!.data as Float32Array, batcher.buffer(t.spec.name).data as TypedArray, n);
+      });
+      seen += n;
+    };
+    if (stream) {
+      for (const chunk of stream.batches(bs)) {
+        if (fixed && chunk.count < bs) break;
+        checkPlanTargets(plan, eg.heads, targetHead, chunk);
+        batcher.fill(packTable(chunk, plan), null, 0, chunk.count);
+        await runBatch(chunk.count, { table: chunk, start: 0 });
+      }
+    } else {
+      const packed = packTable(o.data as Table, plan);
+      for (let start = 0; start < count; start += bs) await runBatch(batcher.fill(packed, null, start, bs), { table: o.data as Table, start });
     }
     const secs = (performance.now() - t0) / 1000;
-    return { accuracy: correct / Math.max(1, o.data.count), loss: lossSum / Math.max(1, o.data.count), count: o.data.count, samplesPerSecond: o.data.count / Math.max(secs, 1e-9) };
+    const byHead: Record<string, MetricsResult> = {};
+    eg.heads.forEach((h, i) => (byHead[h.name] = metrics[i]!.result()));
+    const first = byHead[eg.heads[0]!.name]!;
+    const loss = lossSum / Math.max(1, seen);
+    return { loss, accuracy: first.scalars.accuracy ?? NaN, metrics: { loss, ...first.scalars }, heads: byHead, count: seen, samplesPerSecond: seen / Math.max(secs, 1e-9) };
   } finally {
-    if (!(o.model instanceof Session)) await session.release();
+    await session.release();
   }
-}
-
-/** Correct predictions and summed cross-entropy for `n` rows of logits. */
-export function scoreBatch(logits: Float32Array, labels: BigInt64Array, n: number, classes: number): { correct: number; lossSum: number } {
-  let correct = 0;
-  let lossSum = 0;
-  for (let i = 0; i < n; i++) {
-    const o = i * classes;
-    let best = 0;
-    let max = logits[o]!;
-    for (let c = 1; c < classes; c++) {
-      const v = logits[o + c]!;
-      if (v > max) {
-        max = v;
-        best = c;
-      }
-    }
-    const label = Number(labels[i]!);
-    if (best === label) correct++;
-    let z = 0;
-    for (let c = 0; c < classes; c++) z += Math.exp(logits[o + c]! - max);
-    lossSum += Math.log(z) + max - (label < classes ? logits[o + label]! : max);
-  }
-  return { correct, lossSum };
-}
-
-function inputInfo(session: Session): { name: string; shape?: (number | string | null)[] } {
-  const name = session.inputNames[0];
-  if (!name) throw new TrainferError('model has no inputs');
-  const m = session.ort.inputMetadata.find((x) => x.name === name);
-  return { name, shape: m?.isTensor && m.shape.length > 0 ? [...m.shape] : undefined };
-}
-
-/**
- * The per-sample dims to feed a model input of `modelShape` ([batch, ...]) with samples of `dataShape`:
- * the data's own shape when it fits, the model's when both are fixed and hold the same number of values
- * (e.g. 28×28 images into a flat [784] input). Throws a one-line error naming both otherwise.
- */
-export function checkInputShape(o: { modelShape?: readonly (number | string | null)[]; dataShape: readonly number[]; modelName: string; dataName: string }): number[] {
-  const ms = o.modelShape;
-  if (!ms) return [...o.dataShape];
-  const per = ms.slice(1);
-  const fmt = (s: readonly (number | string | null)[]): string => `[${s.map((d) => (typeof d === 'number' && d >= 0 ? d : '?')).join(', ')}]`;
-  if (per.length === o.dataShape.length && per.every((d, i) => typeof d !== 'number' || d < 0 || d === o.dataShape[i])) return [...o.dataShape];
-  const size = (s: readonly (number | string | null)[]) => s.reduce<number>((a, d) => a * (typeof d === 'number' ? d : NaN), 1);
-  if (per.every((d) => typeof d === 'number' && d >= 0) && size(per) === size(o.dataShape)) return per as number[];
-  throw new TrainferError(`${o.modelName} expects samples of shape ${fmt(per)} but ${o.dataName} has samples of shape ${fmt(o.dataShape)}`);
 }

@@ -3,14 +3,14 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { GraphBuilder } from '../onnx/builder.js';
-import { take } from '../data/dataset.js';
-import { loadData } from '../data/load.js';
+import { loadTable } from '../data/load.js';
+import { headRows as take } from '../data/table.js';
 import { evaluate } from './evaluate.js';
 import { fit } from './fit.js';
 import { OnnxModelTrainable } from './onnx-trainable.js';
 import { pytorchStyleMlp } from './test-fixtures.js';
 
-const mnist = loadData({ source: 'mnist' });
+const mnist = loadTable({ source: 'mnist' });
 
 test('fine-tune a PyTorch-style ONNX model: all float initializers train, export keeps the graph', async () => {
   const src = pytorchStyleMlp(1);
@@ -45,7 +45,7 @@ test('a model ending in Softmax trains on the scores before it', () => {
   src.graph.outputs = [];
   g.output(g.softmax(logits, 1), 'probs', { dtype: 'float32', shape: ['batch_size', 10] });
   const tg = new OnnxModelTrainable({ model: src }).trainingGraph({});
-  assert.equal(tg.logits, logits);
+  assert.equal(tg.heads[0]!.value, logits);
 });
 
 test('a flat [batch, 784] model trains and evaluates on 28×28 images (same number of values)', async () => {

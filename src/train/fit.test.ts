@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { readModel, writeModel } from '../onnx/model-io.js';
 import { Tensor } from '../onnx/tensor.js';
 import { Session } from '../runtime/session.js';
-import { take } from '../data/dataset.js';
-import { loadData } from '../data/load.js';
+import { loadTable } from '../data/load.js';
+import { getColumn, headRows as take } from '../data/table.js';
 import { BatchNorm } from '../nn/layers-conv.js';
 import { Dropout, Flatten, Linear, Normalize, ReLU } from '../nn/layers-dense.js';
 import { Network } from '../nn/network.js';
@@ -18,7 +18,8 @@ import { buildPreset } from '../nn/presets.js';
 import { evaluate } from './evaluate.js';
 import { fit } from './fit.js';
 
-const mnist = loadData({ source: 'mnist' });
+const mnist = loadTable({ source: 'mnist' });
+const testPixels = getColumn(mnist.test, 'pixels').data as Uint8Array;
 const train5k = take(mnist.train, 5000);
 const test2k = take(mnist.test, 2000);
 const tmp = () => mkdtempSync(join(tmpdir(), 'trainfer-fit-'));
@@ -82,17 +83,17 @@ test('exported .onnx: self-contained, dynamic batch, raw [0,1] pixels, matches t
   assert.equal(model.graph.outputs[0]!.name, 'logits');
   const session = await Session.create({ path: file }, { intraOpThreads: 1 });
   const fwd = net.forwardGraph({ training: true });
-  fwd.g.output(fwd.logits, 'out');
+  fwd.g.output(fwd.heads[0]!.value, 'out');
   const trainSession = await Session.create({ model: fwd.g.toModel() }, { intraOpThreads: 1 });
   for (const n of [1, 7]) {
     const x = new Tensor('float32', [n, 1, 28, 28], new Float32Array(n * 784));
-    for (let i = 0; i < n; i++) for (let k = 0; k < 784; k++) (x.data as Float32Array)[i * 784 + k] = mnist.test.x[i * 784 + k]! / 255;
+    for (let i = 0; i < n; i++) for (let k = 0; k < 784; k++) (x.data as Float32Array)[i * 784 + k] = testPixels[i * 784 + k]! / 255;
     const a = (await session.run({ pixels: x })).logits!.data as Float32Array;
     const b = (await trainSession.run({ pixels: x })).out!.data as Float32Array;
     assert.equal(a.length, n * 10);
     a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-5, `logit ${i}: ${v} vs ${b[i]}`));
   }
-  const ev = await evaluate({ model: session, data: test2k });
+  const ev = await evaluate({ model, data: test2k, threads: 1 });
   assert.ok(ev.accuracy > 0.85, `exported accuracy ${ev.accuracy}`);
   await session.release();
   await trainSession.release();

@@ -1,33 +1,51 @@
 /**
- * `fit`: the training loop. Builds the step graph once (autodiff), then per step fills the batch and
- * random buffers in place, sets the learning rate from the schedule and runs onnxruntime; validates
- * each epoch, logs, checkpoints atomically and stops early when validation stops improving. A resumed
- * run continues bit for bit: the checkpoint holds every carried tensor, the position and both RNGs.
+ * `fit`: the training loop. Builds the step graph once (autodiff) for any model inputs and losses, plans
+ * which columns or providers feed every input and target, then per step fills the batch (and random)
+ * buffers in place, runs the providers, sets the learning rate from the schedule and runs onnxruntime;
+ * validates each epoch (every head's metrics), logs, checkpoints atomically, keeps the best weights by
+ * the monitored metric and stops early when it stops improving. A resumed run continues bit for bit: the
+ * checkpoint holds every carried tensor, the best weights, the position (stream included) and every RNG.
  */
 import { availableParallelism } from 'node:os';
-import { existsSync } from 'node:fs';
 import { buildTrainStep } from '../autodiff/index.js';
 import type { OptimizerConfig } from '../autodiff/types.js';
 import type { Tensor } from '../onnx/tensor.js';
 import type { Device } from '../runtime/session.js';
 import { TrainferError } from '../util/errors.js';
-import { Batcher, type Dataset, checkLabels } from '../data/dataset.js';
+import { Batcher } from '../data/batcher.js';
+import type { FeedBinding } from '../data/feed-plan.js';
+import type { TableStream } from '../data/stream.js';
+import type { Table } from '../data/table.js';
 import { Rng, type RngState } from '../util/rng.js';
-import type { LossSpec } from '../nn/loss.js';
-import { type Checkpoint, checkpointPath, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { evaluate } from './evaluate.js';
+import { type HeadLoss, type LossSpec, describeLoss } from '../nn/loss.js';
+import { resolveLosses } from '../nn/network.js';
+import { availableMetrics } from './metrics.js';
+import { CHECKPOINT_VERSION, checkpointPath, saveCheckpoint } from './checkpoint.js';
+import { type TargetColumns, checkPlanTargets, evaluate } from './evaluate.js';
+import { type EpochSource, dataIdentity, describePlan, openCheckpoint, parseMonitor, planTraining, streamSource, tableSource } from './fit-setup.js';
+import { TrainTracker } from './train-tracker.js';
 import { type EpochMetrics, MetricsLog, type ProgressMode, type ProgressReporter, createReporter } from './progress.js';
 import { type Schedule, formatSchedule, learningRate } from './schedule.js';
 import { StepRunner, type StepFeed } from './step-runner.js';
 import type { Trainable } from './trainable.js';
-import { checkInputShape } from './evaluate.js';
 
 /** Options for `fit` (one object; every field but `model` and `train` has a default). */
-export interface FitOptions {
+export interface FitOptions extends TargetColumns {
   model: Trainable;
-  train: Dataset;
-  /** Evaluated after every epoch (metrics, early stopping). */
-  validation?: Dataset;
+  /** Training rows: a table in memory, or a stream over a file larger than memory. */
+  train: Table | TableStream;
+  /** Evaluated after every epoch (metrics, keep-best, early stopping). */
+  validation?: Table | TableStream;
+  /**
+   * Where feeds come from, by feed name: model inputs from columns (default: an input named like a
+   * column reads it; a single remaining input reads every unused column), custom-loss targets from
+   * columns or providers (e.g. `teacherOutputs`).
+   */
+  feeds?: Readonly<Record<string, FeedBinding>>;
+  /** Loss on the first head (default: its task's: cross-entropy, BCE, MSE). */
+  loss?: LossSpec;
+  /** Several loss terms (multi-output models, custom losses); instead of `loss`. */
+  losses?: readonly HeadLoss[];
   /** Default 1. */
   epochs?: number;
   /** Default 128. The last partial batch of each epoch is dropped (fixed shapes, no reallocation). */
@@ -41,17 +59,26 @@ export interface FitOptions {
   clipGradNorm?: number;
   /** Compute the global gradient norm every step and log it in the metrics' step records (one extra pass over all gradients; default false). */
   trackGradNorm?: boolean;
-  loss?: LossSpec;
   /** Seed for shuffling and dropout (default 0). Weight init is seeded when the model is built. */
   seed?: number;
-  /** Stop when validation loss has not improved by `minDelta` for `patience` epochs; restore the best weights. */
+  /**
+   * What keep-best and early stopping watch: `val_loss` (default with validation data), `val_accuracy`,
+   * `val_f1`, `val_auc`, `val_pr_auc`, `val_rmse`, `val_mae`, `val_r2`, …, or training `loss`.
+   */
+  monitor?: string;
+  /**
+   * Stop when the monitored metric has not improved by `minDelta` for `patience` epochs. With early
+   * stopping the result holds the best epoch's weights (`bestEpoch`).
+   */
   earlyStopping?: { patience: number; minDelta?: number };
   /** Directory for `checkpoint.trainfer` (written each epoch, every `checkpointEverySteps`, and on stop). */
   checkpointDir?: string;
   checkpointEverySteps?: number;
   /** Continue from the checkpoint in `checkpointDir` (error if there is none). */
   resume?: boolean;
-  /** JSONL metrics file (appended). */
+  /** Start over in a `checkpointDir` that holds another run (its checkpoint and metrics log are replaced). */
+  overwrite?: boolean;
+  /** JSONL metrics file (appended; truncated with `overwrite`). */
   metricsLog?: string;
   /** Step records in the metrics log every this many steps (default 100; 0 = epochs only). */
   logEvery?: number;
@@ -70,19 +97,21 @@ export interface FitOptions {
 
 /** What `fit` returns. */
 export interface FitResult {
-  /** Trained parameters and buffers by initializer name (already set on the model). */
+  /** Trained parameters and buffers by initializer name (already set on the model); the best epoch's with early stopping. */
   weights: Map<string, Tensor>;
   history: EpochMetrics[];
   /** Epochs completed. */
   epochs: number;
   steps: number;
+  /** The epoch whose weights `weights` are (the last, or the best by the monitor with early stopping). */
+  bestEpoch: number;
   /** Wall-clock seconds of the whole run (resumed runs include earlier sessions). */
   trainSeconds: number;
   /** Training samples per second over the step loop (validation excluded). */
   samplesPerSecond: number;
   stopReason: 'completed' | 'early-stopping' | 'max-steps' | 'callback';
   /** The resolved configuration (optimizer, lr, schedule, batch size…). */
-  config: { epochs: number; batchSize: number; optimizer: OptimizerConfig; lr: number; schedule: string; seed: number };
+  config: { epochs: number; batchSize: number; optimizer: OptimizerConfig; lr: number; schedule: string; seed: number; monitor: string };
 }
 
 /** Default optimizer: SGD with Nesterov momentum 0.9. */
@@ -98,10 +127,14 @@ interface TrainerState {
   elapsed: number;
   stepSeconds: number;
   samples: number;
-  bestValLoss: number;
+  /** Best monitored value so far (undefined before the first); `Infinity` survives checkpoints too. */
+  best?: number;
+  bestEpoch: number;
   /** Sums of the epoch in progress (so a resumed epoch reports the same metrics as an uninterrupted one). */
-  partial?: { lossSum: number; correct: number; seen: number };
+  partial?: { lossSum: number; steps: number; seen: number; metric: unknown };
   badEpochs: number;
+  /** Why a finished run ended. */
+  stopReason?: FitResult['stopReason'];
 }
 
 /**
@@ -109,6 +142,7 @@ interface TrainerState {
  *
  * @example
  * const net = buildPreset({ spec: 'mlp:256', inputShape: [1, 28, 28], numClasses: 10 });
+ * const { train, validation } = loadTable({ source: 'mnist', validationSplit: 0.05 });
  * const r = await fit({ model: net, train, validation, epochs: 2, schedule: { type: 'onecycle' } });
  * writeModel('mlp.onnx', net.inferenceGraph({}));
  */
@@ -121,78 +155,120 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const baseLr = o.lr ?? defaultLr(optimizer);
   const schedule = o.schedule ?? { type: 'constant' };
   const seed = o.seed ?? 0;
-  const config = { epochs, batchSize, optimizer, lr: baseLr, schedule: formatSchedule(schedule), seed };
-  if (!(baseLr > 0)) throw new TrainferError(`learning rate must be positive, got ${baseLr}`);
-  checkInputShape({ modelShape: ['batch', ...model.inputShape], dataShape: o.train.sampleShape, modelName: `model '${model.name}'`, dataName: o.train.source });
-  checkLabels(o.train, model.numClasses);
-  if (o.validation) checkLabels(o.validation, model.numClasses);
+  if (!(baseLr > 0) || !Number.isFinite(baseLr)) throw new TrainferError(`learning rate must be a positive number, got ${baseLr}`);
+  if (!(Number.isInteger(epochs) && epochs > 0)) throw new TrainferError(`epochs must be a positive integer, got ${epochs}`);
+  if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new TrainferError(`batch size must be a positive integer, got ${batchSize}`);
+  if (o.resume && !o.checkpointDir) throw new TrainferError('--resume needs --checkpoint-dir');
+  const monitor = parseMonitor(o.monitor, !!o.validation);
+  const config = { epochs, batchSize, optimizer, lr: baseLr, schedule: formatSchedule(schedule), seed, monitor: monitor.name };
   const stepsPerEpoch = Math.floor(o.train.count / batchSize);
   if (stepsPerEpoch === 0) throw new TrainferError(`${o.train.source}: ${o.train.count} training samples are fewer than one batch of ${batchSize} (lower --batch-size)`);
   const totalSteps = stepsPerEpoch * epochs;
 
-  // The step graph: forward + loss + backward + optimizer, built once.
-  const tg = model.trainingGraph({ loss: o.loss, normalizeInput: 'batcher' });
-  const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer, clipGradNorm: o.clipGradNorm, gradNorm: o.trackGradNorm ?? false, buffers: tg.buffers, extraOutputs: [tg.logits] });
-  const fingerprint = JSON.stringify({ model: model.name, params: step.state.map((s) => `${s.input}:${s.initial.dims.join('x')}`), batchSize, optimizer, lr: baseLr, schedule: config.schedule, epochs, seed, samples: o.train.count });
-
-  // Resume state.
-  let ckpt: Checkpoint | undefined;
-  const ckptFile = o.checkpointDir ? checkpointPath(o.checkpointDir) : undefined;
-  if (o.resume) {
-    if (!ckptFile) throw new TrainferError('--resume needs --checkpoint-dir');
-    if (!existsSync(ckptFile)) throw new TrainferError(`${ckptFile}: no checkpoint to resume from`);
-    ckpt = loadCheckpoint(ckptFile);
-    if (ckpt.meta.fingerprint !== fingerprint) throw new TrainferError(`${ckptFile}: ${describeMismatch(ckpt.meta.fingerprint, fingerprint)}; resume with the same settings`);
+  // The step graph (forward + losses + backward + optimizer), built once, and what feeds it.
+  const losses = resolveLosses(model.heads, o);
+  const tg = model.trainingGraph({ losses, normalizeInput: 'batcher' });
+  const stream = 'kind' in o.train ? o.train : undefined;
+  const schema = stream ? stream.schemaTable() : (o.train as Table);
+  const plan = planTraining({ model, tg, schema, feeds: o.feeds, batchSize, target: o.target, targets: o.targets });
+  if (o.validation) {
+    const v = 'kind' in o.validation ? o.validation.schemaTable() : o.validation;
+    checkPlanTargets(plan, tg.heads, new Map(tg.feeds.filter((f) => f.head).map((f) => [f.name, f.head!])), v);
   }
+  const head = tg.heads[0]!;
+  if (monitor.key !== 'loss' && head.shape.every((d) => typeof d === 'number')) {
+    const have = monitor.split === 'val' ? availableMetrics(head.task, head.shape as number[]) : ['accuracy'].filter((k) => head.task !== 'regression' && k);
+    if (!have.includes(monitor.key)) {
+      throw new TrainferError(`--monitor ${monitor.name}: head '${head.name}' (${head.task}, [${head.shape.join(', ')}]) reports ${['loss', ...have].map((k) => (monitor.split === 'val' ? `val_${k}` : k)).join(', ')}`);
+    }
+  }
+  const headSize = head.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
+  const headTarget = plan.feeds.find((f) => f.spec.role === 'target' && f.spec.head === head.name);
+  const track = !!headTarget && headSize <= 4096 && head.shape.every((d) => typeof d === 'number') && (head.task !== 'classification' || head.shape.length === 1);
+  const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer, clipGradNorm: o.clipGradNorm, gradNorm: o.trackGradNorm ?? false, buffers: tg.buffers, extraOutputs: track ? [head.value] : [] });
+
+  const ckptFile = o.checkpointDir ? checkpointPath(o.checkpointDir) : undefined;
+  const fingerprint = ckptFile
+    ? JSON.stringify({
+      model: model.name, params: step.state.map((s) => `${s.input}:${s.initial.dims.join('x')}`), batchSize, optimizer, lr: baseLr, schedule: config.schedule, epochs, seed,
+      clipGradNorm: o.clipGradNorm ?? null, losses: losses.map((l) => ({ head: l.head ?? null, weight: l.weight ?? 1, ...describeLoss(l.loss) })), tasks: model.heads.map((h) => h.task),
+      earlyStopping: o.earlyStopping ?? null, monitor: monitor.name, feeds: describePlan(plan), samples: o.train.count,
+      data: dataIdentity(o.train), validationData: o.validation ? dataIdentity(o.validation) : null,
+    })
+    : '';
+
+  // Resume state, or refuse to mix runs in one checkpoint directory.
+  const ckpt = openCheckpoint({ dir: o.checkpointDir, file: ckptFile, resume: o.resume, overwrite: o.overwrite, metricsLog: o.metricsLog, fingerprint });
 
   // Buffers filled in place every step.
-  const batcher = new Batcher({ dataset: o.train, batchSize, normalize: tg.inputNormalize });
-  const random = tg.random.map((r) => ({ name: r.name, data: new Float32Array(batchSize * r.shape.reduce((a, b) => a * b, 1)), dims: [batchSize, ...r.shape] }));
-  const feeds: StepFeed[] = [
-    { name: tg.input.name, data: batcher.x, dims: [batchSize, ...tg.input.shape] },
-    { name: tg.labels, data: batcher.labels, dims: [batchSize] },
-    ...random,
-  ];
+  const batcher = new Batcher({ plan, batchSize });
+  const random = tg.random.map((r) => ({ name: r.name, dtype: 'float32' as const, data: new Float32Array(batchSize * r.shape.reduce((a, b) => a * b, 1)), dims: [batchSize, ...r.shape] }));
+  const feeds: StepFeed[] = [...batcher.buffers.map((b) => ({ name: b.name, dtype: b.dtype, data: b.data, dims: [batchSize, ...b.shape] })), ...random];
   const threads = o.threads ?? availableParallelism();
-  const runner = await StepRunner.create({ step, feeds, restore: ckpt?.tensors, threads, device: o.device, logitsDims: [batchSize, model.numClasses] });
+  const runner = await StepRunner.create({ step, feeds, restore: ckpt?.tensors, threads, device: o.device, fetch: track ? [{ name: step.extraOutputs[0]!, dims: [batchSize, ...(head.shape as number[])] }] : [] });
+  const providers = plan.feeds.map((f) => f.provider);
+  ckpt?.meta.providers?.forEach((s, i) => { if (s !== null && s !== undefined) providers[i]?.restore?.(s); });
 
+  const source: EpochSource = stream
+    ? streamSource(stream, plan, (chunk) => checkPlanTargets(plan, tg.heads, new Map(tg.feeds.filter((f) => f.head).map((f) => [f.name, f.head!])), chunk))
+    : tableSource(o.train as Table, plan);
   const shuffleRng = ckpt ? Rng.fromState(ckpt.meta.shuffleRngAtEpochStart as unknown as RngState) : Rng.fromSeed(seed);
   const dropoutRng = ckpt ? Rng.fromState(ckpt.meta.dropoutRng as unknown as RngState) : Rng.fromSeed(seed ^ 0x5bd1e995);
-  const st: TrainerState = (ckpt?.meta.trainer as unknown as TrainerState) ?? { history: [], elapsed: 0, stepSeconds: 0, samples: 0, bestValLoss: Infinity, badEpochs: 0 };
+  const st: TrainerState = (ckpt?.meta.trainer as unknown as TrainerState) ?? { history: [], elapsed: 0, stepSeconds: 0, samples: 0, bestEpoch: 0, badEpochs: 0 };
+  let best: Map<string, Tensor> | undefined;
+  if (ckpt) {
+    const saved = new Map([...ckpt.tensors].filter(([k]) => k.startsWith('best/')).map(([k, t]) => [k.slice(5), t]));
+    if (saved.size) best = saved;
+  }
   let stepNo = ckpt?.meta.step ?? 0;
   let epoch = ckpt?.meta.epoch ?? 0;
   let startBatch = ckpt?.meta.batchInEpoch ?? 0;
   const elapsedBefore = st.elapsed;
-  const reporter = typeof o.progress === 'object' ? o.progress : createReporter({ mode: o.progress });
+  const reporter = typeof o.progress === 'object' ? o.progress : createReporter({ mode: o.progress, monitor: monitor.split === 'val' ? monitor.key : undefined });
   const log = o.metricsLog ? new MetricsLog(o.metricsLog) : undefined;
   const logEvery = o.logEvery ?? 100;
-  let best: Map<string, Tensor> | undefined;
   let stopReason: FitResult['stopReason'] = 'completed';
-  if (ckpt) reporter.message(`resuming from ${ckptFile} at step ${stepNo} (epoch ${epoch + 1}, batch ${startBatch})`);
+  let finished = !!ckpt?.meta.finished;
+  if (ckpt) reporter.message(`resuming from ${ckptFile} at step ${stepNo} (epoch ${epoch + 1}, batch ${startBatch})${finished ? ': the run had finished' : ''}`);
+  const targetBuf = headTarget ? batcher.buffer(headTarget.spec.name).data : undefined;
 
-  const save = (epochStart: RngState, ep: number, batch: number): void => {
+  const save = (epochStart: RngState, ep: number, batch: number, position: unknown): void => {
     if (!ckptFile) return;
     st.elapsed = elapsedBefore + (performance.now() - t0) / 1000;
+    const tensors = runner.snapshot();
+    for (const [k, t] of best ?? []) tensors.set(`best/${k}`, t);
     saveCheckpoint(ckptFile, {
-      meta: { version: 1, fingerprint, step: stepNo, epoch: ep, batchInEpoch: batch, shuffleRngAtEpochStart: [...epochStart], dropoutRng: [...dropoutRng.state()], trainer: st as unknown as Record<string, unknown> },
-      tensors: runner.snapshot(),
+      meta: {
+        version: CHECKPOINT_VERSION, fingerprint, step: stepNo, epoch: ep, batchInEpoch: batch, finished,
+        shuffleRngAtEpochStart: [...epochStart], dropoutRng: [...dropoutRng.state()],
+        ...(position === undefined ? {} : { stream: position }),
+        providers: providers.map((p) => p?.state?.() ?? null),
+        trainer: st as unknown as Record<string, unknown>,
+      },
+      tensors,
     });
   };
 
   try {
-    outer: for (; epoch < epochs; epoch++) {
+    outer: for (; epoch < epochs && !finished; epoch++) {
       const epochStart = shuffleRng.state();
-      const order = shuffleRng.permutation(o.train.count);
-      reporter.epochStart(epoch + 1, epochs, stepsPerEpoch, startBatch);
-      let lossSum = startBatch > 0 ? (st.partial?.lossSum ?? 0) : 0;
-      let correct = startBatch > 0 ? (st.partial?.correct ?? 0) : 0;
-      let seen = startBatch > 0 ? (st.partial?.seen ?? 0) : 0;
+      source.begin(shuffleRng, startBatch > 0 ? ckpt?.meta.stream : undefined);
+      const tracker = new TrainTracker(head.task, headSize);
+      reporter.epochStart(epoch + 1, epochs, stepsPerEpoch, startBatch, tracker.metric);
+      const resumed = startBatch > 0 ? st.partial : undefined;
+      let lossSum = resumed?.lossSum ?? 0;
+      let steps = resumed?.steps ?? 0;
+      let seen = resumed?.seen ?? 0;
+      tracker.restore(resumed?.metric);
       const seenBefore = seen;
-      const partial = () => (st.partial = { lossSum, correct, seen });
+      const partial = () => (st.partial = { lossSum, steps, seen, metric: tracker.state() });
       let lr = baseLr;
       const tEpoch = performance.now();
       for (let b = startBatch; b < stepsPerEpoch; b++) {
-        batcher.fill(order, b * batchSize);
+        const rows = source.batch(b, batchSize);
+        batcher.fill(rows.packed, rows.order, rows.start, batchSize);
+        const pending = batcher.provide({ size: batchSize, phase: 'train', step: stepNo + 1, rows });
+        if (pending) await pending;
         for (const r of random) dropoutRng.fillUniform(r.data);
         lr = learningRate(schedule, baseLr, { step: stepNo, totalSteps, stepsPerEpoch });
         const { loss, gradNorm } = await runner.run(lr, stepNo + 1);
@@ -201,18 +277,19 @@ export async function fit(o: FitOptions): Promise<FitResult> {
         }
         stepNo++;
         lossSum += loss;
-        correct += countCorrect(runner.logits, batcher.labels, batchSize, model.numClasses);
+        steps++;
+        if (track) tracker.update(runner.fetched[0]!, targetBuf as Float32Array, batchSize);
         seen += batchSize;
         const secs = (performance.now() - tEpoch) / 1000;
-        reporter.step(b + 1, lossSum / (seen / batchSize), correct / seen, (seen - seenBefore) / secs);
+        reporter.step(b + 1, lossSum / steps, track ? tracker.value() : NaN, (seen - seenBefore) / secs);
         if (log && logEvery > 0 && stepNo % logEvery === 0) log.write({ type: 'step', step: stepNo, epoch: epoch + 1, loss, lr, ...(Number.isNaN(gradNorm) ? {} : { gradNorm }) });
         if (o.checkpointEverySteps && stepNo % o.checkpointEverySteps === 0 && b + 1 < stepsPerEpoch) {
           partial();
-          save(epochStart, epoch, b + 1);
+          save(epochStart, epoch, b + 1, source.position());
         }
         if (o.signal?.aborted) {
           partial();
-          save(epochStart, epoch, b + 1);
+          save(epochStart, epoch, b + 1, source.position());
           const how = ckptFile ? `checkpoint written to ${ckptFile}; continue with --resume` : 'no --checkpoint-dir, so nothing was saved';
           throw new TrainferError(`interrupted at step ${stepNo} (epoch ${epoch + 1}); ${how}`, { exitCode: 130 });
         }
@@ -220,7 +297,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
           st.stepSeconds += (performance.now() - tEpoch) / 1000;
           st.samples += seen - seenBefore;
           partial();
-          save(epochStart, epoch, b + 1);
+          save(epochStart, epoch, b + 1, source.position());
           stopReason = 'max-steps';
           reporter.stop();
           break outer;
@@ -231,34 +308,42 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       st.samples += seen - seenBefore;
       st.partial = undefined;
       startBatch = 0;
-      const m: EpochMetrics = { epoch: epoch + 1, step: stepNo, loss: lossSum / Math.max(1, seen / batchSize), accuracy: correct / Math.max(1, seen), lr, seconds: 0, samplesPerSecond: (seen - seenBefore) / Math.max(stepSecs, 1e-9) };
+      const train = track ? tracker.result() : {};
+      const m: EpochMetrics = { epoch: epoch + 1, step: stepNo, loss: lossSum / Math.max(1, steps), accuracy: train.accuracy ?? NaN, train, lr, seconds: 0, samplesPerSecond: (seen - seenBefore) / Math.max(stepSecs, 1e-9) };
       if (o.validation) {
-        const v = await evaluate({ model: model.inferenceGraph({ weights: runner.weights() }), data: o.validation, threads, device: o.device });
+        const v = await evaluate({ model: model.inferenceGraph({ weights: runner.weights() }), heads: model.heads, losses, data: o.validation, target: o.target, targets: o.targets, feeds: o.feeds, threads, device: o.device, modelName: `model '${model.name}'` });
         m.valLoss = v.loss;
-        m.valAccuracy = v.accuracy;
+        m.valAccuracy = v.metrics.accuracy;
+        m.val = v.metrics;
       }
       m.seconds = elapsedBefore + (performance.now() - t0) / 1000;
       st.history.push(m);
       reporter.epochEnd(m, epochs);
       log?.write({ type: 'epoch', ...m });
       let stop = false;
-      if (o.earlyStopping && m.valLoss !== undefined) {
-        if (m.valLoss < st.bestValLoss - (o.earlyStopping.minDelta ?? 0)) {
-          st.bestValLoss = m.valLoss;
+      const value = monitor.split === 'val' ? m.val?.[monitor.key] : monitor.key === 'loss' ? m.loss : m.train?.[monitor.key];
+      if (o.earlyStopping && value !== undefined && !Number.isNaN(value)) {
+        const delta = o.earlyStopping.minDelta ?? 0;
+        const better = st.best === undefined || (monitor.direction === 'min' ? value < st.best - delta : value > st.best + delta);
+        if (better) {
+          st.best = value;
+          st.bestEpoch = epoch + 1;
           st.badEpochs = 0;
           best = runner.weights();
         } else if (++st.badEpochs >= o.earlyStopping.patience && epoch + 1 < epochs) {
           stop = true;
           stopReason = 'early-stopping';
-          reporter.message(`early stopping: validation loss has not improved for ${st.badEpochs} epochs`);
+          reporter.message(`early stopping: ${monitor.name} has not improved for ${st.badEpochs} epochs; keeping epoch ${st.bestEpoch}'s weights (${monitor.name} ${st.best!.toPrecision(4)})`);
         }
       }
       if ((await o.onEpochEnd?.(m)) === 'stop' && !stop) {
         stop = true;
         stopReason = 'callback';
       }
-      save(shuffleRng.state(), epoch + 1, 0);
-      if (o.maxSteps !== undefined && stepNo >= o.maxSteps && epoch + 1 < epochs) {
+      finished = stop || epoch + 1 >= epochs;
+      if (finished) st.stopReason = stop ? stopReason : 'completed';
+      save(shuffleRng.state(), epoch + 1, 0, undefined);
+      if (o.maxSteps !== undefined && stepNo >= o.maxSteps && epoch + 1 < epochs && !stop) {
         stopReason = 'max-steps';
         epoch++;
         break;
@@ -271,43 +356,21 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   } finally {
     reporter.stop();
   }
-  const weights = stopReason === 'early-stopping' && best ? best : runner.weights();
+  if (ckpt?.meta.finished) stopReason = st.stopReason ?? 'completed';
+  const useBest = !!o.earlyStopping && !!best && (stopReason === 'early-stopping' || finished);
+  const weights = useBest ? best! : runner.weights();
   await runner.release();
+  for (const p of providers) await p?.close?.();
   model.setWeights(weights);
   return {
     weights,
     history: st.history,
     epochs: st.history.length,
     steps: stepNo,
+    bestEpoch: useBest ? st.bestEpoch : st.history.length,
     trainSeconds: elapsedBefore + (performance.now() - t0) / 1000,
     samplesPerSecond: st.samples / Math.max(st.stepSeconds, 1e-9),
     stopReason,
     config,
   };
-}
-
-/** Rows of `logits` whose argmax equals the label. */
-function countCorrect(logits: Float32Array, labels: BigInt64Array, n: number, classes: number): number {
-  let correct = 0;
-  for (let i = 0; i < n; i++) {
-    const o = i * classes;
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (logits[o + c]! > logits[o + best]!) best = c;
-    if (BigInt(best) === labels[i]) correct++;
-  }
-  return correct;
-}
-
-/** Names the first setting that differs between two fingerprints. */
-function describeMismatch(saved: string, now: string): string {
-  try {
-    const a = JSON.parse(saved) as Record<string, unknown>;
-    const b = JSON.parse(now) as Record<string, unknown>;
-    for (const k of Object.keys(b)) {
-      if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return `the checkpoint was made with ${k} ${JSON.stringify(a[k])}, this run has ${JSON.stringify(b[k])}`;
-    }
-  } catch {
-    // fall through
-  }
-  return 'the checkpoint was made with different settings';
 }

@@ -1,30 +1,36 @@
 /**
- * A complete training job as the CLI runs it: load data, build a preset or import an .onnx, fit with
- * defaults for the model family, export the inference model atomically, then evaluate the exported file
- * on the test split. The CLI, the demo and the benches all call `runTrainJob`.
+ * A complete training job as the CLI runs it: check the options, load data (tables or streams), choose
+ * the target and the task (said in the first line of output), build a preset for the data or import an
+ * .onnx, fit with defaults for the model family, export the inference model with its metadata through
+ * `writeModelVerified` (run once on a real batch), then evaluate the exported file on the test split.
+ * The CLI, the demo and the benches all call `runTrainJob`.
  */
-import { existsSync, rmSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { OptimizerConfig } from '../autodiff/types.js';
-import { readModel, writeModel } from '../onnx/model-io.js';
+import { readModel } from '../onnx/model-io.js';
+import type { Device } from '../runtime/session.js';
 import { TrainferError } from '../util/errors.js';
-import { featureStats, take } from '../data/dataset.js';
-import { loadData } from '../data/load.js';
-import { buildPreset, isPreset } from '../nn/presets.js';
-import { type Device, Session } from '../runtime/session.js';
+import { parseFeedMapping } from '../data/feed-plan.js';
+import type { ColumnTypeHint } from '../data/sniff.js';
+import { type Table, headRows } from '../data/table.js';
+import type { Task } from '../nn/loss.js';
 import { lrFor, resolveDefaults } from './defaults.js';
 import { evaluate } from './evaluate.js';
+import { annotateModel, exportModel } from './export.js';
 import { type FitResult, fit } from './fit.js';
-import { OnnxModelTrainable } from './onnx-trainable.js';
+import { buildJobModel, checkJobOptions, jobLoss, loadJobData, optimizerConfig, parseWeights, targetColumns, targetStats } from './job-setup.js';
+import type { MetricsResult } from './metrics.js';
 import type { EpochMetrics, ProgressMode, ProgressReporter } from './progress.js';
 import { type Schedule, formatSchedule, parseSchedule } from './schedule.js';
+import { inferTask } from './task.js';
 import type { Trainable } from './trainable.js';
 
 /** Options for `runTrainJob` (the CLI flags of `trainfer train`). */
 export interface TrainJobOptions {
   /** Preset (`mlp:256`, `lenet300`, `cnn`) or an `.onnx` file to fine-tune. */
   model: string;
-  /** `mnist`, an IDX directory or a `.csv` file. */
+  /** `mnist`, `friedman1`, `customers`, an IDX directory, or a `.csv` / `.tsv` / `.jsonl` file. */
   data: string;
   epochs?: number;
   batchSize?: number;
@@ -34,23 +40,47 @@ export interface TrainJobOptions {
   weightDecay?: number;
   schedule?: string | Schedule;
   seed?: number;
-  /** Output .onnx (default `<model name>.onnx`). */
+  /** Output .onnx (default `<model name>.onnx`; `<file>-finetuned.onnx` beside an imported model). */
   out?: string;
   checkpointDir?: string;
   resume?: boolean;
+  /** Replace the run held in `checkpointDir` instead of refusing. */
+  overwrite?: boolean;
   checkpointEverySteps?: number;
   /** Fraction of the training data held out for validation each epoch (default 0.05). */
   validationSplit?: number;
   /** Early stopping patience in epochs (needs validation). */
   patience?: number;
+  /** What early stopping and keep-best watch (default `val_loss`). */
+  monitor?: string;
+  /** Target column(s): names, comma-separated, `A..B` ranges (default: label/labels/class/target/y, else the last). */
+  target?: string;
+  /** Force the task (default: inferred from the target). */
+  task?: Task;
+  /** `cross-entropy`, `bce`, `mse`, `mae`, `huber` (default: the task's). */
+  loss?: string;
   labelSmoothing?: number;
+  /** Cross-entropy class weights: numbers (one per class) or `balanced`. */
+  classWeights?: string;
+  /** BCE positive weights: a number, one per label, or `balanced`. */
+  posWeight?: string;
+  huberDelta?: number;
   clipGradNorm?: number;
-  labelColumn?: string;
+  /** Column → model input mapping, e.g. `ids=c1..c16,dense=price,age`. */
+  inputs?: string;
+  /** Columns left out of the features. */
+  exclude?: readonly string[];
+  /** CSV/JSONL column types by name. */
+  columnTypes?: Readonly<Record<string, ColumnTypeHint>>;
+  /** Stream the file instead of loading it (default: only files ≥ 512 MiB). */
+  stream?: boolean;
   testData?: string;
   /** Use only the first N training samples. */
   trainLimit?: number;
-  /** Fine-tuning: regular expression selecting trainable initializers. */
+  /** Fine-tuning: regular expression selecting trainable initializers (instead of the layer weights). */
   trainable?: string;
+  /** Fine-tuning: regular expression of initializers to keep fixed. */
+  freeze?: string;
   metricsLog?: string;
   threads?: number;
   /** Where onnxruntime runs: `cpu` (default) or `cuda` (needs a CUDA build of onnxruntime-node). */
@@ -67,11 +97,20 @@ export interface TrainJobResult {
   model: string;
   data: string;
   out: string;
-  /** Accuracy of the exported .onnx on the test split. */
+  task: Task;
+  /** Why that task: e.g. `target 'price' is a float column`. */
+  taskReason: string;
+  target: string[];
+  /** The first head's accuracy on the test split (NaN for regression). */
   testAccuracy: number;
   testLoss: number;
+  /** Every scalar metric of the exported model on the test split (`accuracy`, `f1`, `auc`, `rmse`, `r2`, …). */
+  testMetrics: Record<string, number>;
+  /** Full test metrics per head (per-class detail, confusion matrix). */
+  testHeads: Record<string, MetricsResult>;
   validationAccuracy?: number;
   epochs: number;
+  bestEpoch: number;
   steps: number;
   trainSeconds: number;
   samplesPerSecond: number;
@@ -85,71 +124,93 @@ export interface TrainJobResult {
   history: EpochMetrics[];
 }
 
-/** Runs a training job end to end. Nothing is written to `out` unless training succeeds. */
+/**
+ * A preset built for `train`'s columns (or an imported .onnx), its task inferred from the default target
+ * column — what `runTrainJob` builds, for scripts that call `fit` themselves.
+ */
+export function buildModel(o: Pick<TrainJobOptions, 'model' | 'trainable' | 'freeze' | 'task' | 'target'>, train: Table, seed: number): Trainable {
+  const targets = targetColumns(train, o.target);
+  const task = inferTask({ table: train, targets, override: o.task });
+  return buildJobModel({ model: o.model, train, targets, task, seed, exclude: [], trainable: o.trainable, freeze: o.freeze }).model;
+}
+
+/** The output path: `--out`, or `<name>.onnx`, or `<model>-finetuned.onnx` beside an imported model. */
+export function defaultOut(model: string, name: string): string {
+  if (model.toLowerCase().endsWith('.onnx')) return join(dirname(model), `${basename(model, '.onnx')}-finetuned.onnx`);
+  return `${name}.onnx`;
+}
+
+/** Runs a training job end to end. Nothing is written to `out` unless training succeeds and the file loads and runs. */
 export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
+  checkJobOptions({ ...o, optimizer: o.optimizer });
+  if (o.out && existsSync(o.out) && statSync(o.out).isDirectory()) throw new TrainferError(`--out ${o.out}: is a directory`);
   const seed = o.seed ?? 0;
-  const splits = loadData({ source: o.data, labelColumn: o.labelColumn, testSource: o.testData, validationSplit: o.validationSplit ?? 0.05, seed });
-  const train = o.trainLimit ? take(splits.train, o.trainLimit) : splits.train;
+  const say = (line: string) => { if (o.progress !== 'none' && typeof o.progress !== 'object') process.stderr.write(`${line}\n`); };
+  const data = loadJobData({ data: o.data, testData: o.testData, validationSplit: o.validationSplit ?? 0.05, seed, columnTypes: o.columnTypes, stream: o.stream, target: o.target?.split(',') });
+  const splits = data.splits;
+  const tables = data.kind === 'tables' ? data.splits : undefined;
+  const streams = data.kind === 'streams' ? data.splits : undefined;
+  const trainTable = tables ? (o.trainLimit ? headRows(tables.train, o.trainLimit) : tables.train) : undefined;
+  const schema: Table = trainTable ?? streams!.train.schemaTable();
+  const train = trainTable ?? streams!.train;
   const { validation, test } = splits;
-  const model = buildModel(o, train, seed);
-  const d = resolveDefaults({ spec: o.model, trainCount: train.count });
+  const targets = targetColumns(schema, o.target);
+  const exclude = [...(o.exclude ?? [])];
+  for (const c of exclude) if (!schema.columns.some((k) => k.name === c)) throw new TrainferError(`--exclude ${c}: no such column (columns: ${schema.columns.map((k) => k.name).join(', ')})`);
+  const choice = inferTask({ table: schema, targets, override: o.task });
+  say(`task: ${choice.task} (${o.task ? '--task' : choice.reason}${o.task ? '' : '; --task overrides'})${choice.task !== 'regression' ? `, ${choice.outputs} output${choice.outputs === 1 ? '' : 's'}` : ''}`);
+  const { model, inputs: presetInputs } = buildJobModel({ model: o.model, train: trainTable ?? schema, targets, task: choice, seed, exclude, trainable: o.trainable, freeze: o.freeze });
+  const task = model.heads[0]!.task;
+  const mapping = o.inputs ? parseFeedMapping(o.inputs, schema.columns.map((c) => c.name)) : undefined;
+  const inputs = mapping ? Object.fromEntries(Object.entries(mapping).map(([k, v]) => [k, { columns: v }])) : presetInputs;
+  const d = resolveDefaults({ spec: o.model, trainCount: train.count, task });
+  const batchSize = o.batchSize ?? d.batchSize;
+  if (batchSize > train.count) throw new TrainferError(`--batch-size ${batchSize} is larger than the ${train.count} training samples of ${o.data}`);
   const optimizer = optimizerConfig(o, d.optimizer);
   const lr = o.lr ?? lrFor(optimizer, d.lr, d.optimizer);
   const schedule = typeof o.schedule === 'string' ? parseSchedule(o.schedule) : (o.schedule ?? d.schedule);
-  const out = o.out ?? `${o.model.toLowerCase().endsWith('.onnx') ? basename(o.model, '.onnx') + '-finetuned' : model.name}.onnx`;
-  if (existsSync(out) && statSync(out).isDirectory()) throw new TrainferError(`--out ${out}: is a directory`);
+  const outputs = typeof model.heads[0]!.shape[0] === 'number' ? model.heads[0]!.shape[0] : choice.outputs;
+  const loss = jobLoss({
+    task, loss: o.loss, labelSmoothing: o.labelSmoothing, huberDelta: o.huberDelta,
+    classWeights: o.classWeights ? parseWeights('--class-weights', o.classWeights, trainTable, targets, task, outputs) : undefined,
+    posWeight: o.posWeight ? parseWeights('--pos-weight', o.posWeight, trainTable, targets, task, outputs) : undefined,
+    // Presets learn standardised targets: the loss divides residuals by the targets' std.
+    scale: task === 'regression' && trainTable && !o.model.toLowerCase().endsWith('.onnx') ? targetStats(trainTable, targets).std : undefined,
+  });
+  const out = o.out ?? defaultOut(o.model, model.name);
   const metricsLog = o.metricsLog ?? (o.checkpointDir ? join(o.checkpointDir, 'metrics.jsonl') : undefined);
   const epochs = o.epochs ?? d.epochs;
-  const batchSize = o.batchSize ?? d.batchSize;
-  if (o.progress !== 'none' && typeof o.progress !== 'object') {
-    const n = (x: number) => x.toLocaleString('en-US');
-    const opt = optimizer.type === 'sgd' ? `sgd (momentum ${optimizer.momentum ?? 0}${optimizer.nesterov ? ', Nesterov' : ''})` : optimizer.type;
-    process.stderr.write(`training ${model.name} (${n(model.parameterCount())} parameters) on ${o.data}: ${n(train.count)} train / ${n(validation?.count ?? 0)} validation / ${n(test.count)} test samples; ${opt}, lr ${lr} ${formatSchedule(schedule)}, batch ${batchSize}, ${epochs} epoch${epochs === 1 ? "" : "s"}\n`);
-  }
+  const n = (x: number) => x.toLocaleString('en-US');
+  const opt = optimizer.type === 'sgd' ? `sgd (momentum ${optimizer.momentum ?? 0}${optimizer.nesterov ? ', Nesterov' : ''})` : optimizer.type;
+  say(`training ${model.name} (${n(model.parameterCount())} parameters) on ${o.data}: ${n(train.count)} train / ${n(validation?.count ?? 0)} validation / ${n(test.count)} test samples${data.kind === 'streams' ? ' (streamed)' : ''}; ${opt}, lr ${lr} ${formatSchedule(schedule)}, batch ${batchSize}, ${epochs} epoch${epochs === 1 ? '' : 's'}`);
+  const feeds = inputs;
   const r = await fit({
-    model,
-    train,
-    validation,
-    epochs,
-    batchSize,
-    optimizer,
-    lr,
-    schedule,
-    clipGradNorm: o.clipGradNorm,
-    loss: { type: 'cross-entropy', labelSmoothing: o.labelSmoothing },
-    seed,
+    model, train, validation, target: targets, feeds, loss, epochs, batchSize, optimizer, lr, schedule,
+    clipGradNorm: o.clipGradNorm, seed, monitor: o.monitor,
     earlyStopping: o.patience ? { patience: o.patience } : undefined,
-    checkpointDir: o.checkpointDir,
-    checkpointEverySteps: o.checkpointEverySteps,
-    resume: o.resume,
-    metricsLog,
-    progress: o.progress,
-    threads: o.threads,
-    device: o.device,
-    maxSteps: o.maxSteps,
-    onEpochEnd: o.onEpochEnd,
-    signal: o.signal,
+    checkpointDir: o.checkpointDir, checkpointEverySteps: o.checkpointEverySteps, resume: o.resume, overwrite: o.overwrite,
+    metricsLog, progress: o.progress, threads: o.threads, device: o.device, maxSteps: o.maxSteps, onEpochEnd: o.onEpochEnd, signal: o.signal,
   });
-  // Export, then measure the exported file itself: what users deploy is what we score.
-  writeModel(out, model.inferenceGraph({ weights: r.weights }));
-  let session: Session;
-  try {
-    session = await Session.create({ path: out }, { intraOpThreads: o.threads, device: o.device });
-  } catch (err) {
-    rmSync(out, { force: true });
-    throw err;
-  }
-  const ev = await evaluate({ model: session, data: test, modelName: out, threads: o.threads });
-  await session.release();
+  // Export with metadata, verified on a real batch; then score the exported file itself: what users deploy is what we score.
+  const exported = annotateModel(model.inferenceGraph({ weights: r.weights }), { heads: model.heads, losses: [{ loss }], targets: { [model.heads[0]!.name]: targets }, table: schema, inputs, classNames: choice.classNames });
+  const sampleFrom = tables ? tables.test : (streams!.test.batches(8).next().value as Table);
+  await exportModel({ path: out, model: exported, table: sampleFrom, inputs, exclude: targets });
+  const ev = await evaluate({ model: readModel(out), heads: model.heads, losses: [{ loss }], data: test, target: targets, feeds: inputs, threads: o.threads, device: o.device, modelName: out });
   const last = r.history[r.history.length - 1];
   return {
     model: o.model,
     data: o.data,
     out,
+    task,
+    taskReason: o.task ? '--task' : choice.reason,
+    target: targets,
     testAccuracy: ev.accuracy,
     testLoss: ev.loss,
+    testMetrics: ev.metrics,
+    testHeads: ev.heads,
     validationAccuracy: last?.valAccuracy,
     epochs: r.epochs,
+    bestEpoch: r.bestEpoch,
     steps: r.steps,
     trainSeconds: r.trainSeconds,
     samplesPerSecond: r.samplesPerSecond,
@@ -162,54 +223,4 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
     stopReason: r.stopReason,
     history: r.history,
   };
-}
-
-/** A preset (with in-graph standardisation from the training data) or an imported .onnx. */
-export function buildModel(o: Pick<TrainJobOptions, 'model' | 'trainable'>, train: ReturnType<typeof loadData>['train'], seed: number): Trainable {
-  if (isPreset(o.model)) {
-    const stats = featureStats(train);
-    const perChannel = train.kind === 'image' ? channelStats(stats, train.sampleShape) : { mean: [...stats.mean], std: [...stats.std] };
-    return buildPreset({ spec: o.model, inputShape: train.sampleShape, numClasses: train.numClasses, normalize: perChannel, inputKind: train.kind, seed, classNames: train.classNames });
-  }
-  if (!o.model.toLowerCase().endsWith('.onnx')) throw new TrainferError(`--model ${o.model}: expected a preset (mlp:H1,H2,…, lenet300, cnn) or an .onnx file`);
-  const re = o.trainable ? new RegExp(o.trainable) : undefined;
-  return new OnnxModelTrainable({
-    model: readModel(o.model),
-    name: o.model,
-    numClasses: train.numClasses,
-    inputShape: train.sampleShape,
-    trainable: re ? (name, t) => re.test(name) && t.dtype === 'float32' : undefined,
-  });
-}
-
-/** Averages per-pixel statistics into per-channel mean/std for [C, H, W] images. */
-function channelStats(s: { mean: Float32Array; std: Float32Array }, shape: readonly number[]): { mean: number[]; std: number[] } {
-  const c = shape[0]!;
-  const hw = s.mean.length / c;
-  const mean: number[] = [];
-  const std: number[] = [];
-  for (let k = 0; k < c; k++) {
-    let m = 0;
-    let sq = 0;
-    for (let i = 0; i < hw; i++) {
-      const mu = s.mean[k * hw + i]!;
-      const sd = s.std[k * hw + i]!;
-      m += mu;
-      sq += sd * sd + mu * mu;
-    }
-    m /= hw;
-    mean.push(Number(m.toFixed(4)));
-    std.push(Number(Math.sqrt(Math.max(1e-12, sq / hw - m * m)).toFixed(4)));
-  }
-  return { mean, std };
-}
-
-function optimizerConfig(o: TrainJobOptions, dflt: OptimizerConfig): OptimizerConfig {
-  const type = o.optimizer ?? dflt.type;
-  if (type === 'sgd') {
-    const momentum = o.momentum ?? (dflt.type === 'sgd' ? (dflt.momentum ?? 0.9) : 0.9);
-    return { type, momentum, nesterov: momentum > 0, weightDecay: o.weightDecay };
-  }
-  if (type === 'adam' || type === 'adamw') return { type, weightDecay: o.weightDecay ?? (type === 'adamw' ? 0.01 : undefined) };
-  throw new TrainferError(`--optimizer ${String(type)}: expected sgd, adam or adamw`);
 }

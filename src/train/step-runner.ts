@@ -1,21 +1,31 @@
 /**
- * Runs a built training step over and over with no per-step allocation: data, labels and random inputs
- * are ort.Tensors over buffers filled in place; every carried tensor (parameter, buffer, optimizer state)
- * is double-buffered — fed from one buffer while onnxruntime writes the next value into the other via
- * `fetches` — and the two swap after each step.
+ * Runs a built training step over and over with no per-step allocation: inputs, targets and random
+ * inputs (any dtype) are ort.Tensors over buffers filled in place; every carried tensor (parameter,
+ * buffer, optimizer state) is double-buffered — fed from one buffer while onnxruntime writes the next
+ * value into the other via `fetches` — and the two swap after each step. Extra outputs (a head's values,
+ * for training metrics) are written into buffers allocated once.
  */
 import * as ort from 'onnxruntime-node';
 import type { StateSlot, TrainStep } from '../autodiff/types.js';
 import { Tensor } from '../onnx/tensor.js';
 import { type Device, Session } from '../runtime/session.js';
 import { TrainferError, oneLine } from '../util/errors.js';
-import type { TypedArray } from '../onnx/dtype.js';
+import type { DType, TypedArray } from '../onnx/dtype.js';
 
 /** A data input of the step and the buffer that feeds it. */
 export interface StepFeed {
   name: string;
-  data: Float32Array | BigInt64Array;
+  dtype: DType;
+  data: TypedArray;
   /** Per-step shape including the batch axis. */
+  dims: number[];
+}
+
+/** An extra float output of the step fetched into a buffer (e.g. a head's values). */
+export interface StepFetch {
+  /** Output name in the step graph (`TrainStep.extraOutputs`). */
+  name: string;
+  /** Shape including the batch axis. */
   dims: number[];
 }
 
@@ -30,6 +40,8 @@ export interface StepRunnerOptions {
   threads?: number;
   /** Where onnxruntime runs: `cpu` (default) or `cuda` (needs a CUDA build of onnxruntime-node). */
   device?: Device;
+  /** Extra outputs to fetch every step (float32). */
+  fetch?: readonly StepFetch[];
 }
 
 interface Carried {
@@ -44,8 +56,8 @@ function ortOf(t: Tensor): ort.Tensor {
 
 /** Executes one training step per `run` call. */
 export class StepRunner {
-  /** Logits of the last step (first extra output), `batch × classes`. */
-  readonly logits: Float32Array;
+  /** The last step's extra outputs, in the order of `fetch`. */
+  readonly fetched: Float32Array[];
   private readonly feeds: Record<string, ort.Tensor> = {};
   private readonly fetches: Record<string, ort.Tensor> = {};
   private readonly lr: Float32Array;
@@ -58,9 +70,9 @@ export class StepRunner {
     readonly step: TrainStep,
     private readonly carried: Carried[],
     feeds: readonly StepFeed[],
-    logitsDims: number[],
+    fetch: readonly StepFetch[],
   ) {
-    for (const f of feeds) this.feeds[f.name] = new ort.Tensor(f.data instanceof BigInt64Array ? 'int64' : 'float32', f.data as Float32Array, f.dims);
+    for (const f of feeds) this.feeds[f.name] = new ort.Tensor(f.dtype as 'float32', f.data as Float32Array, f.dims);
     this.lr = new Float32Array(1);
     this.feeds[step.lrInput] = new ort.Tensor('float32', this.lr, []);
     this.stepNo = new Float32Array(1);
@@ -69,13 +81,16 @@ export class StepRunner {
     this.fetches[step.lossOutput] = new ort.Tensor('float32', this.lossOut, []);
     this.normOut = new Float32Array(1);
     this.fetches[step.gradNormOutput] = new ort.Tensor('float32', this.normOut, []);
-    this.logits = new Float32Array(logitsDims.reduce((a, b) => a * b, 1));
-    if (step.extraOutputs[0]) this.fetches[step.extraOutputs[0]] = new ort.Tensor('float32', this.logits, logitsDims);
+    this.fetched = fetch.map((f) => {
+      const buf = new Float32Array(f.dims.reduce((a, b) => a * b, 1));
+      this.fetches[f.name] = new ort.Tensor('float32', buf, f.dims);
+      return buf;
+    });
     this.wire();
   }
 
   /** Builds the session and allocates every buffer once. */
-  static async create(o: StepRunnerOptions & { logitsDims: number[] }): Promise<StepRunner> {
+  static async create(o: StepRunnerOptions): Promise<StepRunner> {
     const { step } = o;
     const names = new Set(o.feeds.map((f) => f.name));
     for (const d of step.dataInputs) if (!names.has(d)) throw new Error(`step input '${d}' has no feed`);
@@ -87,7 +102,7 @@ export class StepRunner {
       return { slot, cur: ortOf(src.clone()), next: ortOf(slot.initial.clone()) };
     });
     const session = await Session.create({ model: step.model }, { intraOpThreads: o.threads, device: o.device, graphOptimizationLevel: 'all' });
-    return new StepRunner(session, step, carried, o.feeds, o.logitsDims);
+    return new StepRunner(session, step, carried, o.feeds, o.fetch ?? []);
   }
 
   private wire(): void {

@@ -28,3 +28,23 @@ export function pytorchStyleMlp(seed = 0): Model {
   g.output(y, '15', { dtype: 'float32', shape: ['batch_size', 10] });
   return g.toModel({ opset: 17, irVersion: 8 });
 }
+
+/**
+ * A token classifier as torch.onnx.export writes an `nn.Embedding` model: int64 `input_ids`
+ * [batch_size, 8] → Gather on `embedding.weight` [20, 8] → + a fixed positional table `pos_table` [8, 8]
+ * → mean over the sequence → Gemm (`fc.weight` [2, 8], transB) → logits [batch_size, 2].
+ */
+export function pytorchStyleTokenModel(seed = 0): Model {
+  const rng = Rng.fromSeed(seed);
+  const r = (n: number, s: number) => Array.from({ length: n }, () => (rng.uniform() * 2 - 1) * s);
+  const g = new GraphBuilder({ name: 'torch_jit' });
+  const ids = g.input('input_ids', 'int64', ['batch_size', 8]);
+  g.initializer('embedding.weight', Tensor.f32([20, 8], r(160, 1)));
+  g.initializer('pos_table', Tensor.f32([8, 8], Array.from({ length: 64 }, (_, i) => Math.sin(i / 3))));
+  g.initializer('fc.weight', Tensor.f32([2, 8], r(16, 0.3)));
+  g.initializer('fc.bias', new Tensor('float32', [2]));
+  const emb = g.add(g.gather('embedding.weight', ids, 0), 'pos_table'); // [B, 8, 8]
+  const pooled = g.op1('ReduceMean', [emb], { axes: attr.ints([1]), keepdims: attr.int(0) }); // [B, 8] (opset 17: axes is an attribute)
+  g.output(g.gemm(pooled, 'fc.weight', 'fc.bias', { transB: true }), 'logits', { dtype: 'float32', shape: ['batch_size', 2] });
+  return g.toModel({ opset: 17, irVersion: 8 });
+}

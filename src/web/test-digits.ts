@@ -6,7 +6,7 @@
  * every model gets right with margin both as MNIST has it and as re-drawn from its strokes.
  */
 import { join } from 'node:path';
-import { type Dataset, take } from '../data/dataset.js';
+import { type Dataset, tableFromDataset, take } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import type { Model } from '../onnx/ir.js';
 import { writeModel } from '../onnx/model-io.js';
@@ -43,8 +43,9 @@ export async function trainDigitModels(dir: string): Promise<DigitModels> {
   const splits = loadData({ source: 'mnist' });
   const trained: Model[] = [];
   for (const [spec, steps, batchSize] of [['mlp:64', 600, 64], ['cnn', 80, 32]] as const) {
-    const net = buildModel({ model: spec }, splits.train, 1);
-    const r = await fit({ model: net, train: splits.train, epochs: 1, batchSize, maxSteps: steps, optimizer: { type: 'adam' }, lr: 0.003, progress: 'none', seed: 1 });
+    const train = tableFromDataset(splits.train);
+    const net = buildModel({ model: spec }, train, 1);
+    const r = await fit({ model: net, train, epochs: 1, batchSize, maxSteps: steps, optimizer: { type: 'adam' }, lr: 0.003, progress: 'none', seed: 1 });
     trained.push(net.inferenceGraph({ weights: r.weights }));
   }
   const [mlp, cnn] = trained as [Model, Model];

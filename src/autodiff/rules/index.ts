@@ -28,3 +28,13 @@ export const VJP_RULES = {
 
 /** Op types that have a gradient rule. */
 export type DifferentiableOp = keyof typeof VJP_RULES;
+
+/**
+ * Inputs a rule leaves without a gradient on purpose, by op: the straight-through estimator treats the
+ * scale and zero point of QuantizeLinear/DequantizeLinear as constants (the standard QAT convention).
+ * Any other needed input without a gradient is an error in `gradients`, never a silent zero.
+ */
+export const STOP_GRADIENT_INPUTS = {
+  QuantizeLinear: [1, 2],
+  DequantizeLinear: [1, 2],
+} as const satisfies Partial<Record<DifferentiableOp, readonly number[]>>;

