@@ -23,10 +23,11 @@ import { costCommand } from './cost.js';
 import { labCommand } from './lab.js';
 import { reportCommand } from './report.js';
 import { deployCommand } from './deploy.js';
+import { scoreCommand } from './score.js';
 import { uiCommand } from './ui.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand, uiCommand, benchCommand, costCommand, reportCommand, labCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, scoreCommand, deployCommand, uiCommand, benchCommand, costCommand, reportCommand, labCommand];
 
 const VERSION = '0.1.0';
 

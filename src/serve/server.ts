@@ -77,12 +77,14 @@ export interface ServerCloseResult {
 
 /**
  * The HTTP worker threads `trainfer serve` starts by default: the cores the session instances leave free,
- * at least one and at most one per core — with 2 cores and the default 2 single-thread instances, 1.
- * (Measured on 2 cores: see docs/serving.md, "Multi-core front end".)
+ * at least 2 and at most one per core; 0 (the main thread serves) on a single core. Measured on 2 cores
+ * with 2 single-thread instances (docs/serving.md, "Multi-core front end"): 2 threads beat both 0 and 1
+ * with batching off and match 0 with batching on, where 1 thread lost to 0.
  */
 export function defaultHttpWorkers(o: { cores?: number; instanceThreads: number }): number {
   const cores = o.cores ?? availableParallelism();
-  return Math.max(1, Math.min(cores, cores - o.instanceThreads));
+  if (cores < 2) return 0;
+  return Math.max(2, Math.min(cores, cores - o.instanceThreads));
 }
 
 /** A running inference server. */
@@ -103,7 +105,7 @@ export class InferenceServer {
 
   /** Loads every model in the repository, then listens. A model that fails to load fails the start. */
   static async start(o: ServeOptions): Promise<InferenceServer> {
-    const metrics = new ServeMetrics({ processMetrics: o.processMetrics });
+    const metrics = new ServeMetrics({ processMetrics: o.processMetrics, thread: 'main' });
     const log = pino({ level: o.logLevel ?? 'info' }, o.logDestination ?? process.stdout);
     const state: { closing: boolean; frontends?: HttpFrontends; grpc?: GrpcFrontend } = { closing: false };
     const repository = new ModelRepository({ root: o.repository, defaults: o.modelDefaults, autoMaxBatchSize: o.autoMaxBatchSize, restart: o.restart, hooks: repositoryHooks(metrics, log, () => state.frontends?.catalogChanged()) });

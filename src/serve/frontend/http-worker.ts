@@ -22,7 +22,7 @@ const post = (m: FromFrontend) => port.postMessage(m);
 const destination = init.forwardLogs ? { write: (line: string) => post({ t: 'log', line }) } : pino.destination({ dest: 1, sync: false });
 const log = pino({ level: init.logLevel }, destination);
 const backend = new RemoteBackend(port, init.repositoryRoot, init.catalog);
-const metrics = new ServeMetrics({ processMetrics: false });
+const metrics = new ServeMetrics({ processMetrics: false, thread: `http-${init.index}` });
 const app = buildApp({ backend, metrics, log, logLevel: init.logLevel, bodyLimit: init.bodyLimit, requestTimeoutMs: init.requestTimeoutMs, maxUploads: init.maxUploads, frontend: { index: init.index, count: init.count } });
 let grpc: GrpcFrontend | undefined;
 let sweep: NodeJS.Timeout | undefined;

@@ -56,6 +56,8 @@ export class RemoteBackend implements ServeBackend {
   }
 
   resolve(name: string, version: string | undefined): ServedModel {
+    // Once the server closes, the catalog empties: say so rather than "unknown model".
+    if (this.isClosing) throw new InferenceError('the server is shutting down', 503, { 'Retry-After': '1' });
     return resolveInCatalog(this.catalog, name, version);
   }
 
