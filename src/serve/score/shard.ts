@@ -73,8 +73,9 @@ export function shardRange(rows: number, s: ShardSpec): { start: number; end: nu
   return { start: Math.floor((s.index * rows) / s.count), end: Math.floor(((s.index + 1) * rows) / s.count) };
 }
 
-/** How often the state file is brought up to date while scoring (ms). */
+/** The state file is brought up to date every this many ms, or every `CHECKPOINT_BATCHES` batches, whichever comes first. */
 const CHECKPOINT_MS = 500;
+const CHECKPOINT_BATCHES = 16;
 
 /**
  * Scores one shard (see the file header for the resume rules). Throws a `TrainferError` when the output
@@ -107,7 +108,7 @@ export async function scoreShard(o: ScoreShardOptions): Promise<ScoreShardResult
     ftruncateSync(fd, state.bytes);
     const resumedAt = state.rowsDone;
     const t0 = performance.now();
-    await run({ data, state, fd, batchSize, instances: o.instances, inputs: o.inputs, statePath: files.state, onProgress: o.onProgress });
+    await run({ data, state, fd, batchSize, requested: o.batchSize, instances: o.instances, inputs: o.inputs, statePath: files.state, onProgress: o.onProgress });
     const ms = performance.now() - t0;
     const scored = state.rowsDone - resumedAt;
     return { file: files.data, rows: end - start, scored, resumedAt, ms, rowsPerSecond: scored / Math.max(1e-9, ms / 1000) };
@@ -129,6 +130,8 @@ interface RunContext {
   state: ShardState;
   fd: number;
   batchSize: number;
+  /** The batch size asked for (undefined: the default). */
+  requested?: number;
   instances?: number;
   inputs?: Readonly<Record<string, FeedBinding>>;
   statePath: string;
@@ -142,7 +145,7 @@ async function run(c: RunContext): Promise<void> {
   const total = end - start;
   const fixed = data.fixedBatch;
   const batch = fixed ?? c.batchSize;
-  if (fixed !== undefined && c.batchSize !== 64 && c.batchSize !== fixed) throw new TrainferError(`${c.data.modelFile}: the model takes batches of exactly ${fixed}; --batch-size ${c.batchSize} cannot be used`);
+  if (fixed !== undefined && c.requested !== undefined && c.requested !== fixed) throw new TrainferError(`${c.data.modelFile}: the model takes batches of exactly ${fixed}; --batch-size ${c.batchSize} cannot be used`);
   const specs: FeedSpec[] = data.specs;
   const plan = planFeeds({ specs, table: data.table, bindings: c.inputs ?? data.bindings, exclude: data.exclude, model: data.modelFile, flag: '--inputs' });
   const packed = packTable(data.table, plan);
@@ -153,6 +156,7 @@ async function run(c: RunContext): Promise<void> {
     const inFlight: { rows: number; result: Promise<Record<string, Tensor>> }[] = [];
     let next = start + state.rowsDone;
     let lastCheckpoint = performance.now();
+    let sinceCheckpoint = 0;
     const submit = () => {
       const n = batcher.fill(packed, null, next, Math.min(batch, end - next));
       const feeds: Record<string, Tensor> = {};
@@ -173,10 +177,11 @@ async function run(c: RunContext): Promise<void> {
       if (next < end) submit();
       const rowAt = start + state.rowsDone;
       const text = encodeRows(outputs, data.outputs, rowAt, head.rows);
-      state.bytes += writeSync(c.fd, text);
+      state.bytes += writeSync(c.fd, text, state.bytes);
       state.rowsDone += head.rows;
       const now = performance.now();
-      if (now - lastCheckpoint >= CHECKPOINT_MS || state.rowsDone === total) {
+      if (++sinceCheckpoint >= CHECKPOINT_BATCHES || now - lastCheckpoint >= CHECKPOINT_MS || state.rowsDone === total) {
+        sinceCheckpoint = 0;
         state.complete = state.rowsDone === total;
         fsyncSync(c.fd);
         writeState(c.statePath, state);
