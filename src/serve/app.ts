@@ -34,6 +34,11 @@ export interface AppDeps {
   bodyLimit: number;
   requestTimeoutMs: number;
   maxUploads: number;
+  /**
+   * The count of large bodies arriving, shared by every front-end thread (one Int32 in a
+   * SharedArrayBuffer) so `maxUploads` bounds the server, not each thread. Default: this app's own.
+   */
+  uploads?: Int32Array;
   /** This front end's index and how many there are (request ids stay unique across threads). */
   frontend?: { index: number; count: number };
 }
@@ -97,21 +102,21 @@ export function buildApp(d: AppDeps): FastifyInstance {
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` }));
 
   // At most maxUploads large request bodies in transit at once; a body is counted until it has fully arrived.
-  let uploading = 0;
+  const uploads = d.uploads ?? new Int32Array(new SharedArrayBuffer(4));
   app.addHook('onRequest', (req, reply, done) => {
     const raw = req.raw;
     const length = raw.headers['content-length'];
     if (length === undefined ? raw.headers['transfer-encoding'] === undefined : length.length < 5 || Number(length) <= SMALL_BODY) return done();
-    if (uploading >= d.maxUploads) {
+    if (Atomics.add(uploads, 0, 1) >= d.maxUploads) {
+      Atomics.sub(uploads, 0, 1);
       reply.code(503).header('Retry-After', '1').header('Connection', 'close').send({ error: `too many request bodies arriving at once (maxConcurrentUploads ${d.maxUploads}); retry later` });
       return;
     }
-    uploading++;
     let counted = true;
     const end = () => {
       if (counted) {
         counted = false;
-        uploading--;
+        Atomics.sub(uploads, 0, 1);
       }
     };
     // 'end': the body has arrived; the response's 'close': answered early, or the connection went away.

@@ -55,9 +55,9 @@ export interface ServeOptions {
   /** Longest time to receive one whole request, headers and body, in ms (default 30000; 0 = no limit). Slower clients get 408 and are disconnected. */
   requestTimeoutMs?: number;
   /**
-   * Request bodies of more than 64 KiB (or of unknown length) that may be arriving at once, per front-end
-   * thread (default 256); more get 503 at once. Memory held by uploads stays under this × `bodyLimitBytes`
-   * × threads, plus 64 KiB per connection for small bodies (which are not counted: they cost nothing to
+   * Request bodies of more than 64 KiB (or of unknown length) that may be arriving at once, over every
+   * front-end thread together (default 256); more get 503 at once. Memory held by uploads stays under
+   * this × `bodyLimitBytes`, plus 64 KiB per connection for small bodies (which are not counted: they cost nothing to
    * hold and are most requests).
    */
   maxConcurrentUploads?: number;
@@ -120,7 +120,8 @@ export class InferenceServer {
       const requestTimeoutMs = o.requestTimeoutMs ?? 30_000;
       const maxUploads = o.maxConcurrentUploads ?? 256;
       const grpcMaxMessageBytes = o.grpcMaxMessageBytes ?? bodyLimit;
-      const app = buildApp({ backend, metrics, log, logLevel, bodyLimit, requestTimeoutMs, maxUploads });
+      const uploads = new Int32Array(new SharedArrayBuffer(4));
+      const app = buildApp({ backend, metrics, log, logLevel, bodyLimit, requestTimeoutMs, maxUploads, uploads });
       const host = o.host ?? '127.0.0.1';
       const instanceThreads = repository.loaded().reduce((n, v) => n + v.config.instances * v.config.threadsPerInstance, 0);
       const workers = o.httpWorkers ?? defaultHttpWorkers({ instanceThreads });
@@ -137,7 +138,7 @@ export class InferenceServer {
         state.frontends = await HttpFrontends.start({
           workers, host, port: o.port ?? 8000, grpcPort: o.grpcPort, repository, control: (req) => answerControl(repository, state.closing, req),
           mainMetrics: () => metrics.registry.getMetricsAsJSON(), logLevel, logLine: o.logDestination ? (line) => o.logDestination!.write(line) : undefined,
-          bodyLimit, requestTimeoutMs, maxUploads, grpcMaxMessageBytes,
+          bodyLimit, requestTimeoutMs, maxUploads, uploads, grpcMaxMessageBytes,
           onFatal: (reason) => {
             log.fatal({ reason }, 'an HTTP worker thread died; the shared listener is gone: shutting down');
             for (const l of server?.fatalListeners ?? []) l(reason);

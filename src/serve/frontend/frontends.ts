@@ -38,6 +38,8 @@ export interface FrontendsOptions {
   bodyLimit: number;
   requestTimeoutMs: number;
   maxUploads: number;
+  /** The server-wide count of large bodies arriving (shared with the main thread's app). */
+  uploads: Int32Array;
   grpcMaxMessageBytes: number;
   /** A worker died: the listener is gone. */
   onFatal: (reason: string) => void;
@@ -86,7 +88,7 @@ export class HttpFrontends {
     const spawn = (index: number, http: ListenSpec, grpc: ListenSpec | undefined) => {
       const init: FrontendInit = {
         index, count: o.workers, http, grpc, logLevel: o.logLevel, forwardLogs: o.logLine !== undefined, bodyLimit: o.bodyLimit,
-        requestTimeoutMs: o.requestTimeoutMs, maxUploads: o.maxUploads, grpcMaxMessageBytes: o.grpcMaxMessageBytes,
+        requestTimeoutMs: o.requestTimeoutMs, maxUploads: o.maxUploads, uploads: o.uploads, grpcMaxMessageBytes: o.grpcMaxMessageBytes,
         catalog: o.repository.catalog(), repositoryRoot: o.repository.root,
       };
       const worker = new Worker(bootstrap(), { eval: true, workerData: init });

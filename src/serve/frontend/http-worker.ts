@@ -23,7 +23,7 @@ const destination = init.forwardLogs ? { write: (line: string) => post({ t: 'log
 const log = pino({ level: init.logLevel }, destination);
 const backend = new RemoteBackend(port, init.repositoryRoot, init.catalog);
 const metrics = new ServeMetrics({ processMetrics: false, thread: `http-${init.index}` });
-const app = buildApp({ backend, metrics, log, logLevel: init.logLevel, bodyLimit: init.bodyLimit, requestTimeoutMs: init.requestTimeoutMs, maxUploads: init.maxUploads, frontend: { index: init.index, count: init.count } });
+const app = buildApp({ backend, metrics, log, logLevel: init.logLevel, bodyLimit: init.bodyLimit, requestTimeoutMs: init.requestTimeoutMs, maxUploads: init.maxUploads, uploads: init.uploads, frontend: { index: init.index, count: init.count } });
 let grpc: GrpcFrontend | undefined;
 let sweep: NodeJS.Timeout | undefined;
 

@@ -27,6 +27,8 @@ export interface FrontendInit {
   bodyLimit: number;
   requestTimeoutMs: number;
   maxUploads: number;
+  /** The server-wide count of large bodies arriving (shared memory). */
+  uploads: Int32Array;
   grpcMaxMessageBytes: number;
   catalog: CatalogEntry[];
   repositoryRoot: string;
