@@ -5,7 +5,7 @@
 #   docker run --rm -p 8000:8000 -v "$PWD/models:/models:ro" trainfer:0.1.0
 #   docker run --rm trainfer:0.1.0 --help          # any other subcommand: the entrypoint is `trainfer`
 #
-# Stages: build (compile, then `npm pack`: the image holds exactly what the npm package publishes),
+# Stages: build (compile the library and the browser page, then `npm pack`: the image holds exactly what the npm package publishes),
 # deps (production dependencies from the lockfile, no install scripts: onnxruntime-node's CPU build
 # ships inside its package, and its script would only try to download CUDA files), runtime (non-root).
 # Pin the base by digest for reproducible builds: --build-arg NODE_IMAGE=node:20-slim@sha256:…
@@ -20,7 +20,10 @@ COPY tsconfig.json README.md ./
 COPY proto ./proto
 COPY docs ./docs
 COPY src ./src
+# The browser page (`trainfer ui`, dist/web) ships in the package: build it too.
+COPY web ./web
 RUN npx tsc -p tsconfig.json \
+ && npm run build:web \
  && npm pack --ignore-scripts --pack-destination /tmp \
  && mkdir /pkg \
  && tar -xzf /tmp/trainfer-*.tgz -C /pkg --strip-components=1 \

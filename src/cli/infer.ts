@@ -6,9 +6,10 @@
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { FileFormatError } from '../util/errors.js';
+import { FileFormatError, TrainferError } from '../util/errors.js';
 import { InferenceClient } from '../serve/client.js';
-import { decodeInferRequest, tensorToJson } from '../serve/protocol.js';
+import { GrpcInferenceClient } from '../serve/grpc/client.js';
+import { datatypeOf, decodeInferRequest, tensorToJson } from '../serve/protocol.js';
 import type { Tensor } from '../onnx/tensor.js';
 import type { CliCommand } from './command.js';
 
@@ -17,6 +18,7 @@ interface InferFlags {
   version?: string;
   binary?: boolean;
   json?: boolean;
+  grpc?: boolean;
 }
 
 /** `trainfer infer` */
@@ -26,12 +28,13 @@ export const inferCommand: CliCommand = {
     program
       .command('infer')
       .description('send an inference request to a KServe v2 / Triton server and print the outputs')
-      .argument('<url>', 'server base URL, e.g. http://127.0.0.1:8000', parseUrl)
+      .argument('<url>', 'server base URL, e.g. http://127.0.0.1:8000 (with --grpc: host:port of the gRPC service, e.g. 127.0.0.1:8001)')
       .argument('<model>', 'model name')
       .requiredOption('--input <file.json>', 'request body: {"inputs": [{"name", "shape", "datatype", "data"}], "outputs"?: [{"name"}], "id"?}')
       .option('--version <v>', 'model version, a positive integer (default: the highest)', parseVersion)
       .option('--binary', 'send tensors with the binary tensor data extension and ask for binary outputs')
       .option('--json', 'print the response as one JSON object (outputs with flat data)')
+      .option('--grpc', 'use the KServe v2 gRPC protocol (inference.GRPCInferenceService, tensors in raw_input_contents) instead of REST')
       .action(async (url: string, model: string, flags: InferFlags) => {
         await runInfer(url, model, flags);
       });
@@ -39,6 +42,8 @@ export const inferCommand: CliCommand = {
 };
 
 async function runInfer(url: string, model: string, f: InferFlags): Promise<void> {
+  const address = f.grpc ? parseGrpcAddress(url) : parseUrl(url);
+  if (f.grpc && f.binary) throw new TrainferError('--binary is for REST; gRPC always sends tensors as raw bytes');
   let body: unknown;
   try {
     body = JSON.parse(readFileSync(f.input, 'utf8'));
@@ -52,26 +57,26 @@ async function runInfer(url: string, model: string, f: InferFlags): Promise<void
     throw new FileFormatError(f.input, (err as Error).message);
   }
   const { request, tensors } = decoded;
-  const client = new InferenceClient(url);
-  const res = await client.infer(model, {
-    inputs: Object.fromEntries(tensors),
-    outputs: request.outputs?.map((o) => o.name),
-    version: f.version,
-    binary: f.binary,
-    id: request.id,
-  });
+  const call = { inputs: Object.fromEntries(tensors), outputs: request.outputs?.map((o) => o.name), version: f.version, id: request.id };
+  let res: { modelName: string; modelVersion?: string; id?: string; outputs: Record<string, Tensor> };
+  if (f.grpc) {
+    const client = new GrpcInferenceClient(address);
+    try {
+      res = await client.infer(model, call);
+    } finally {
+      client.close();
+    }
+  } else {
+    res = await new InferenceClient(address).infer(model, { ...call, binary: f.binary });
+  }
   if (f.json) {
-    const outputs = Object.entries(res.outputs).map(([name, t]) => {
-      const o = res.raw.outputs.find((x) => x.name === name)!;
-      return { name, datatype: o.datatype, shape: [...t.dims], data: tensorToJson(t) };
-    });
+    const outputs = Object.entries(res.outputs).map(([name, t]) => ({ name, datatype: datatypeOf(t.dtype), shape: [...t.dims], data: tensorToJson(t) }));
     process.stdout.write(`${JSON.stringify({ model_name: res.modelName, model_version: res.modelVersion, id: res.id, outputs })}\n`);
     return;
   }
   process.stdout.write(`model ${res.modelName}${res.modelVersion ? ` version ${res.modelVersion}` : ''}${res.id ? ` id ${res.id}` : ''}\n`);
   for (const [name, t] of Object.entries(res.outputs)) {
-    const o = res.raw.outputs.find((x) => x.name === name)!;
-    process.stdout.write(`  ${name}  ${o.datatype} [${t.dims.join(', ')}]  ${preview(t)}${argmax(t)}\n`);
+    process.stdout.write(`  ${name}  ${datatypeOf(t.dtype)} [${t.dims.join(', ')}]  ${preview(t)}${argmax(t)}\n`);
   }
 }
 
@@ -80,10 +85,18 @@ function parseUrl(v: string): string {
   try {
     u = new URL(v);
   } catch {
-    throw new Error(`<url> must be an http:// or https:// URL, got '${v}'`);
+    throw new TrainferError(`<url> must be an http:// or https:// URL, got '${v}'`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`<url> must be an http:// or https:// URL, got '${v}'`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TrainferError(`<url> must be an http:// or https:// URL, got '${v}'`);
   return v;
+}
+
+/** `host:port` (a `grpc://` or `http://` prefix is accepted and dropped). */
+function parseGrpcAddress(v: string): string {
+  const bare = v.replace(/^(grpc|http):\/\//, '').replace(/\/+$/, '');
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(bare);
+  if (!m || Number(m[2]) > 65535) throw new TrainferError(`with --grpc, <url> must be host:port of a gRPC server, e.g. 127.0.0.1:8001, got '${v}'`);
+  return bare;
 }
 
 function parseVersion(v: string): string {

@@ -24,6 +24,8 @@ interface ServeFlags {
   requestTimeoutMs: number;
   maxUploads: number;
   drainTimeoutMs: number;
+  httpWorkers?: number;
+  grpcPort?: number;
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -48,6 +50,8 @@ export const serveCommand: CliCommand = {
       .option('--timeout-ms <n>', 'default per-request timeout in ms (0 = none)', parseNonNegative('--timeout-ms'))
       .option('--request-timeout-ms <n>', 'longest time to receive one whole request; slower clients get 408 (0 = no limit)', parseNonNegative('--request-timeout-ms'), 30_000)
       .option('--max-uploads <n>', 'request bodies received at once; more get 503', parsePositiveInt('--max-uploads'), 256)
+      .option('--http-workers <n>', 'threads doing HTTP/gRPC parsing, decoding and encoding, sharing the listening socket and every model\'s batcher (0 = the main thread alone; default: the cores the model instances leave free, at least 1)', parseIntIn('--http-workers', 0, 256))
+      .option('--grpc-port <n>', 'also serve the KServe v2 gRPC protocol (inference.GRPCInferenceService) on this port (0 picks a free one)', parseIntIn('--grpc-port', 0, 65535))
       .option('--drain-timeout-ms <n>', 'on SIGTERM, how long requests in flight may take before they get 503 and the server exits', parseNonNegative('--drain-timeout-ms'), 30_000)
       .action(async (repository: string, flags: ServeFlags) => {
         await runServe(repository, flags);
@@ -64,9 +68,17 @@ async function runServe(repository: string, f: ServeFlags): Promise<void> {
   const server = await InferenceServer.start({
     repository, host: f.host, port: f.port, logLevel: f.logLevel ?? (f.quiet ? 'warn' : 'info'), bodyLimitBytes: Math.round(f.bodyLimitMb * 1024 * 1024),
     modelDefaults: defaults, autoMaxBatchSize: f.maxBatchSize, requestTimeoutMs: f.requestTimeoutMs, maxConcurrentUploads: f.maxUploads,
+    httpWorkers: f.httpWorkers, grpcPort: f.grpcPort,
+  });
+  // A dead front-end thread took the shared listener with it: drain what is in flight and exit 1.
+  server.onFatal(() => {
+    process.exitCode = 1;
+    process.kill(process.pid, 'SIGTERM');
   });
   const models = server.repository.loaded().map((m) => `${m.name}/${m.version}${m.batching ? ` (batching ≤ ${m.batchingDecision.maxBatchSize})` : ''}`);
-  process.stderr.write(`trainfer serve: listening on ${server.url} (${models.length} model version(s): ${models.join(', ')})\n`);
+  const fronts = server.httpWorkers === 0 ? 'main thread' : `${server.httpWorkers} HTTP worker thread(s)`;
+  const grpc = server.grpcAddress ? `, gRPC on ${server.grpcAddress}` : '';
+  process.stderr.write(`trainfer serve: listening on ${server.url}${grpc} (${fronts}; ${models.length} model version(s): ${models.join(', ')})\n`);
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -136,6 +136,12 @@ test('Dockerfile: every COPY source exists in the repository, is not .dockerigno
   const copied = new Set(dockerfile.getCOPYs().filter((c) => build.instructions.includes(c) && !c.getFromFlag()).flatMap((c) => argv(c).slice(0, -1)).map((p) => normalize(p)));
   for (const f of pkg.files.filter((x) => !x.startsWith('!') && !x.startsWith('dist/'))) assert.ok(copied.has(normalize(f)), `package.json files '${f}' is not copied into the build stage`);
   for (const f of ['src', 'tsconfig.json', 'package.json', 'package-lock.json']) assert.ok(copied.has(f), `build stage copies ${f}`);
+  // the package ships the browser page (dist/web, `trainfer ui`): the build stage builds it from web/
+  if (pkg.files.includes('dist/web')) {
+    assert.ok(copied.has('web'), 'build stage copies web/');
+    const runs = build.instructions.filter((i) => i.getKeyword() === 'RUN').map((i) => i.getTextContent());
+    assert.ok(runs.some((r) => r.includes('npm run build:web')), 'build stage runs npm run build:web');
+  }
 });
 
 /** Relative files and bare packages that `entry` loads, transitively (static imports, dynamic imports, worker URLs). */

@@ -112,7 +112,7 @@ test('deploy k8s: probes, drain and grace period follow trainfer serve', () => {
   assert.equal(plan.options.drainSeconds, 120);
   assert.deepEqual(c.lifecycle?.preStop?.exec?.command, ['sleep', String(plan.options.preStopSeconds)]);
   assert.equal(pod.terminationGracePeriodSeconds, plan.options.preStopSeconds + 120 + 5);
-  assert.deepEqual(c.args, ['serve', '/srv/models', '--host', '0.0.0.0', '--port', '9000']);
+  assert.deepEqual(c.args, ['serve', '/srv/models', '--host', '0.0.0.0', '--port', '9000', '--drain-timeout-ms', '120000']);
   assert.equal(c.ports![0]!.containerPort, 9000);
   assert.equal(c.resources?.limits?.['nvidia.com/gpu'], '1');
   assert.deepEqual(pod.volumes!.map((v) => v.name), ['tmp'], 'models in the image: no models volume');
@@ -120,7 +120,7 @@ test('deploy k8s: probes, drain and grace period follow trainfer serve', () => {
   assert.equal(isvc.spec.predictor.terminationGracePeriodSeconds, pod.terminationGracePeriodSeconds);
   assert.equal(isvc.spec.predictor.model.storageUri, undefined);
   const rt = of<ServingRuntime>(plan, 'ServingRuntime')!;
-  assert.deepEqual(rt.spec.containers[0]!.args, ['serve', '/srv/models', '--host', '0.0.0.0', '--port', '8080']);
+  assert.deepEqual(rt.spec.containers[0]!.args, ['serve', '/srv/models', '--host', '0.0.0.0', '--port', '8080', '--drain-timeout-ms', '120000']);
 });
 
 test('deploy k8s: the Deployment, Service, HPA and PDB select the same pods; volumes and security', () => {

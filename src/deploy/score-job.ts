@@ -2,10 +2,9 @@
  * `trainfer deploy job`: a Kubernetes Indexed Job that scores a dataset in N shards, one pod per shard
  * running `trainfer score … --shard $(SHARD_INDEX)/N`, and a one-pod merge Job to run after it.
  *
- * Written against the CLI issue 16 specifies for `trainfer score`, which is not built yet:
- *   trainfer score <model.onnx> --input <data> --out <dir> --shard i/N [--batch-size B]
- * and, for the merge step (whose flags the issue leaves open), `trainfer score --merge <dir> --shards N`.
- * Both are in `SCORE` below; score-job.test.ts checks them against the real command once it exists.
+ * The pods run `trainfer score <model.onnx> --input <data> --out <dir> --shard i/N [--batch-size B]` and
+ * the merge `trainfer score --merge <dir> --shards N` (src/cli/score.ts); both command lines are in
+ * `SCORE` below, and score-job.test.ts checks them against the real command.
  */
 import type { Job } from 'kubernetes-types/batch/v1.js';
 import type { Container } from 'kubernetes-types/core/v1.js';
@@ -16,7 +15,7 @@ import { DEFAULT_IMAGE } from './options.js';
 import { containerSecurityContext, podSecurityContext } from './pod.js';
 import type { PlannedFile } from './render.js';
 
-/** The `trainfer score` command lines the Jobs run (the future CLI of issue 16, item 4). */
+/** The `trainfer score` command lines the Jobs run. */
 export const SCORE = {
   shardArgs: (o: { model: string; input: string; out: string; shard: string; batchSize?: number }): string[] => [
     'score', o.model, '--input', o.input, '--out', o.out, '--shard', o.shard, ...(o.batchSize === undefined ? [] : ['--batch-size', String(o.batchSize)]),

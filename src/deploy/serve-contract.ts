@@ -23,18 +23,12 @@ export const SERVE = {
   /** Counter of successful requests (for dashboards and the docs' queries). */
   successCounter: 'trainfer_inference_request_success',
   /**
-   * Seconds `trainfer serve` takes, at most, to finish requests in flight after SIGTERM. Today's server
-   * drains without a deadline; the requests it drains are bounded by each model's `timeoutMs` (default
-   * 30 s), which is why the default deadline is 30 s.
+   * Seconds `trainfer serve` takes, at most, to finish requests in flight after SIGTERM. `trainfer serve
+   * --drain-timeout-ms` defaults to 30 000, and each model's `timeoutMs` (default 30 s) bounds a request.
    */
   defaultDrainSeconds: 30,
-  /**
-   * The `trainfer serve` flag that sets its drain deadline in milliseconds, once it has one. The robustness
-   * work of issue 9 adds `--drain-timeout-ms` (default 30 000); until that is on main this stays undefined
-   * and the pods rely on the default. Setting it makes `serveArgs` pass the deadline, and
-   * serve-contract.test.ts checks that the flag exists.
-   */
-  drainFlag: undefined as string | undefined,
+  /** The `trainfer serve` flag that sets its drain deadline in milliseconds (serve-contract.test.ts checks it exists). */
+  drainFlag: '--drain-timeout-ms' as string | undefined,
 } as const;
 
 /** The image side of the contract (see the Dockerfile). */

@@ -41,7 +41,8 @@ before(async () => {
   repo = mkdtempSync(join(tmpdir(), 'trainfer-fuzz-'));
   addToRepository({ repo, name: 'mnist', model: mnistMlp({ seed: 11 }), config: { instances: 1, maxBatchSize: 8 } });
   addToRepository({ repo, name: 'multi', model: multiModel(), config: { instances: 1, maxBatchSize: 8 } });
-  server = await InferenceServer.start({ repository: repo, port: 0, logLevel: 'silent', processMetrics: false, bodyLimitBytes: BODY_LIMIT });
+  // inject reaches the main thread's app; the socket requests go through the 2 HTTP worker threads
+  server = await InferenceServer.start({ repository: repo, port: 0, logLevel: 'silent', processMetrics: false, bodyLimitBytes: BODY_LIMIT, httpWorkers: 2 });
 });
 
 after(async () => {

@@ -3,6 +3,7 @@
  * `nv_inference_*` names with a `trainfer_` prefix, plus histograms; every series is labelled with
  * `model` and `version`.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FailureReason } from './errors.js';
 
@@ -68,8 +69,25 @@ export class ServeMetrics {
     },
   });
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  /**
+   * CPU time of the thread this registry lives in (Linux: /proc/thread-self), labelled by its role
+   * (`main`, `http-0`, …): shows whether the front-end threads or the main thread are the limit.
+   */
+  readonly threadCpu?: Gauge;
+
+  /** `thread`: this registry's thread role for `trainfer_thread_cpu_seconds_total` (absent: not reported). */
+  constructor(options: { processMetrics?: boolean; thread?: string } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'trainfer_' });
+    const thread = options.thread;
+    if (thread !== undefined && existsSync('/proc/thread-self/stat')) {
+      this.threadCpu = new Gauge({
+        name: 'trainfer_thread_cpu_seconds_total',
+        help: 'CPU seconds (user + system) used by each server thread that parses, dispatches or encodes requests',
+        labelNames: ['thread'],
+        registers: [this.registry],
+        collect: () => this.threadCpu!.set({ thread }, threadCpuSeconds()),
+      });
+    }
   }
 
   /** Records one finished request. */
@@ -130,3 +148,10 @@ function labelledSeries(m: ServeMetrics, model: string, version: string) {
 
 /** The labelled series of one model version. */
 export type VersionSeries = ReturnType<typeof labelledSeries>;
+
+/** CPU seconds of the calling thread, from /proc/thread-self/stat (utime + stime, in USER_HZ = 100 ticks). */
+function threadCpuSeconds(): number {
+  const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}

@@ -13,6 +13,7 @@ import { type BatchingDecision, decideBatching } from './batching-policy.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig, readModelConfig } from './config.js';
 import { InferenceError, badRequest } from './errors.js';
 import { readModelFacts } from './model-facts.js';
+import type { ServedModel } from './served-model.js';
 import { type Datatype, type InputExpectations, datatypeOf } from './protocol.js';
 import type { DType } from '../onnx/dtype.js';
 
@@ -39,6 +40,15 @@ export interface RepositoryHooks {
   onPoolEvent?: (model: string, version: string, e: PoolEvent) => void;
   /** A batch failed and its requests were run again one by one. */
   onBatchRetry?: (model: string, version: string, stats: { requests: number; reason: string; ids: string[] }) => void;
+  /** A model's state or loaded versions changed (load started or ended, unload, close). */
+  onChange?: () => void;
+}
+
+/** One model as front ends in other threads resolve it: its state and loaded versions (plain data). */
+export interface CatalogEntry {
+  name: string;
+  state: ModelState;
+  versions: ServedModel[];
 }
 
 /** The limit an `auto` batch-first model batches up to, unless the server says otherwise. */
@@ -50,8 +60,12 @@ export interface VersionCloseResult extends PoolCloseResult {
   abandoned: number;
 }
 
+let nextUid = 1;
+
 /** One loaded version of a model: its session pool and batching queue. */
-export class ModelVersion {
+export class ModelVersion implements ServedModel {
+  /** Unique per load (a reload makes a new `ModelVersion`). */
+  readonly uid = nextUid++;
   /** True when requests are concatenated (see `batchingDecision` for why or why not). */
   readonly batching: boolean;
   /** What the model's inputs must be, checked before a request's tensors are allocated. */
@@ -107,6 +121,11 @@ export class ModelVersion {
     }
   }
 
+  /** Accept NaN/±Inf in float inputs (`allowNonFinite` in config.json). */
+  get allowNonFinite(): boolean {
+    return this.config.allowNonFinite;
+  }
+
   /** Why this version cannot serve (its workers could not be restarted), or undefined when it can. */
   get unavailable(): string | undefined {
     return this.pool.unavailable;
@@ -120,6 +139,27 @@ export class ModelVersion {
     const { stuck } = await this.pool.close({ deadlineMs: left });
     return { abandoned, stuck };
   }
+}
+
+/** The `ServedModel` fields of a version as structured-clone data. */
+function servedModelData(mv: ModelVersion): ServedModel {
+  return { name: mv.name, version: mv.version, uid: mv.uid, inputs: mv.inputs, outputs: mv.outputs, expectations: mv.expectations, batching: mv.batching, allowNonFinite: mv.allowNonFinite };
+}
+
+/**
+ * `ModelRepository.resolve` over a catalog: the same answers and errors, for front ends in other threads.
+ */
+export function resolveInCatalog(catalog: ReadonlyMap<string, CatalogEntry>, name: string, version: string | undefined): ServedModel {
+  if (!isPlainName(name)) throw badRequest(`model name '${name}' is not a plain directory name`);
+  const e = catalog.get(name);
+  if (!e || e.versions.length === 0) {
+    if (e?.state === 'LOADING') throw new InferenceError(`model '${name}' is loading`, 503, { 'Retry-After': '1' });
+    throw new InferenceError(`unknown model '${name}'`, 404);
+  }
+  if (version === undefined) return e.versions.reduce((a, b) => (Number(b.version) > Number(a.version) ? b : a));
+  const v = e.versions.find((x) => x.version === version);
+  if (!v) throw new InferenceError(`model '${name}' has no version '${version}' (loaded: ${e.versions.map((x) => x.version).join(', ')})`, 404);
+  return v;
 }
 
 function spec(file: string, m: { name: string; dtype?: DType; shape?: (number | string | null)[] }, kind: string): TensorSpec {
@@ -202,6 +242,7 @@ export class ModelRepository {
     return this.serialise(name, async (entry) => {
       const prevState = entry.state;
       entry.state = 'LOADING';
+      this.o.hooks?.onChange?.();
       const loaded = new Map<string, ModelVersion>();
       try {
         const configFile = join(dir, 'config.json');
@@ -221,12 +262,14 @@ export class ModelRepository {
         await Promise.all([...loaded.values()].map((v) => v.close()));
         entry.state = prevState === 'READY' ? 'READY' : 'UNAVAILABLE';
         entry.reason = oneLine(err);
+        this.o.hooks?.onChange?.();
         throw err instanceof InferenceError ? err : new InferenceError(oneLine(err), 400);
       }
       const old = entry.versions;
       entry.versions = loaded;
       entry.state = 'READY';
       entry.reason = '';
+      this.o.hooks?.onChange?.();
       await Promise.all([...old.values()].map((v) => v.close()));
     });
   }
@@ -241,6 +284,7 @@ export class ModelRepository {
       entry.versions = new Map();
       entry.state = 'UNAVAILABLE';
       entry.reason = 'unloaded';
+      this.o.hooks?.onChange?.();
       await Promise.all([...old.values()].map((v) => v.close()));
     });
   }
@@ -260,6 +304,11 @@ export class ModelRepository {
     const v = e.versions.get(version);
     if (!v) throw new InferenceError(`model '${name}' has no version '${version}' (loaded: ${[...e.versions.keys()].join(', ')})`, 404);
     return v;
+  }
+
+  /** Every model's state and loaded versions as plain data (for front ends in other threads). */
+  catalog(): CatalogEntry[] {
+    return [...this.entries.entries()].map(([name, e]) => ({ name, state: e.state, versions: [...e.versions.values()].map(servedModelData) }));
   }
 
   /** Every loaded version. */
@@ -305,6 +354,7 @@ export class ModelRepository {
       e.state = 'UNAVAILABLE';
       e.reason = 'server closed';
     }
+    this.o.hooks?.onChange?.();
     const results = await Promise.all(versions.map((v) => v.close(options)));
     return { abandoned: results.reduce((n, r) => n + r.abandoned, 0), stuck: results.reduce((n, r) => n + r.stuck, 0) };
   }
