@@ -3,10 +3,12 @@
  * compression API on the workload's trained model: structured pruning to half the channels with
  * fine-tuning, the same followed by static int8, a small student distilled from the model (and its
  * static int8), and the Deep-Compression `.tfz` (measured decompressed; its stored bytes are the .tfz).
+ * A stacked variant quantizes the file its unquantized sibling wrote in the same models directory when
+ * that one was built first (the lab builds variants in order), so the fine-tuning runs once.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { distillModel } from '../../compress/distill/distill.js';
 import { packModel, unpackModel } from '../../compress/pack/pack-model.js';
 import { pruneModel } from '../../compress/prune/prune-model.js';
@@ -48,8 +50,8 @@ export function prunedInt8Variant(data: string): VariantSpec {
     label: 'pruned + int8',
     async build({ base, out, ctx }) {
       await inScratch(async (dir) => {
-        const pruned = join(dir, 'pruned.onnx');
-        await prune(base, pruned, data, ctx);
+        let pruned = join(dirname(out), 'pruned.onnx');
+        if (!existsSync(pruned)) await prune(base, (pruned = join(dir, 'pruned.onnx')), data, ctx);
         await quantizeFile({ input: pruned, output: out, mode: 'static', calib: data, calibSize: 512, measure: false, threads: 1 });
       });
       return { notes: 'structured pruning, then static int8' };
@@ -80,8 +82,8 @@ export function distilledInt8Variant(data: string, student = 'mlp:64'): VariantS
     label: `distilled ${student} + int8`,
     async build({ base, out, ctx }) {
       await inScratch(async (dir) => {
-        const s = join(dir, 'student.onnx');
-        await distill(base, s, data, student, ctx);
+        let s = join(dirname(out), 'distilled.onnx');
+        if (!existsSync(s)) await distill(base, (s = join(dir, 'student.onnx')), data, student, ctx);
         await quantizeFile({ input: s, output: out, mode: 'static', calib: data, calibSize: 512, measure: false, threads: 1 });
       });
       return { notes: `student ${student} distilled, then static int8` };
@@ -106,7 +108,7 @@ export function packedVariant(data: string): VariantSpec {
   };
 }
 
-/** Every compression variant above, in table order. */
+/** Every compression variant above, in table order (pruned and distilled before their int8 stacks). */
 export function compressionVariants(data: string): VariantSpec[] {
   return [prunedVariant(data), prunedInt8Variant(data), distilledVariant(data), distilledInt8Variant(data), packedVariant(data)];
 }

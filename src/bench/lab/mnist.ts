@@ -9,7 +9,7 @@ import { readModel } from '../../onnx/model-io.js';
 import { evaluate } from '../../train/evaluate.js';
 import { libraryFromDataset } from '../dataset-library.js';
 import { benchTraining } from '../train-bench.js';
-import { compressionVariants } from './compress-variants.js';
+import { distilledInt8Variant, distilledVariant, packedVariant, prunedInt8Variant, prunedVariant } from './compress-variants.js';
 import { dynamicInt8Variant, fp16Variant, fp32Variant, int4Variant, qatVariant, staticInt8Variant } from './variants.js';
 import type { LabContext, Workload } from './workload.js';
 
@@ -53,7 +53,7 @@ export function mnistWorkload(s: MnistSpec): Workload {
         peak: ctx.peak,
       });
     },
-    variants: s.variants ?? [fp32Variant, dynamicInt8Variant, staticInt8Variant('mnist'), fp16Variant, int4Variant, qatVariant('mnist', s.qatSteps), ...compressionVariants('mnist')],
+    variants: s.variants ?? [fp32Variant, dynamicInt8Variant, staticInt8Variant('mnist'), fp16Variant, int4Variant, qatVariant('mnist', s.qatSteps)],
     samples: (ctx, model) => libraryFromDataset({ model, dataset: mnistTest(ctx), name: 'mnist:test' }),
     async evaluate(ctx, path) {
       const r = await evaluate({ model: readModel(path), data: tableFromDataset(mnistTest(ctx)), threads: ctx.threads });
@@ -63,7 +63,13 @@ export function mnistWorkload(s: MnistSpec): Workload {
 }
 
 /** `mlp:256` on MNIST. */
-export const mnistMlp: Workload = mnistWorkload({ id: 'mnist-mlp', title: 'MNIST mlp:256', preset: 'mlp:256', quickLimit: 60000, targetAccuracy: 0.97, qatSteps: 300 });
+export const mnistMlp: Workload = mnistWorkload({
+  id: 'mnist-mlp', title: 'MNIST mlp:256', preset: 'mlp:256', quickLimit: 60000, targetAccuracy: 0.97, qatSteps: 300,
+  variants: [fp32Variant, dynamicInt8Variant, staticInt8Variant('mnist'), fp16Variant, int4Variant, qatVariant('mnist', 300), packedVariant('mnist')],
+});
 
 /** The `cnn` preset on MNIST. */
-export const mnistCnn: Workload = mnistWorkload({ id: 'mnist-cnn', title: 'MNIST cnn', preset: 'cnn', quickLimit: 15000, targetAccuracy: 0.985, qatSteps: 300 });
+export const mnistCnn: Workload = mnistWorkload({
+  id: 'mnist-cnn', title: 'MNIST cnn', preset: 'cnn', quickLimit: 15000, targetAccuracy: 0.985, qatSteps: 300,
+  variants: [fp32Variant, dynamicInt8Variant, staticInt8Variant('mnist'), fp16Variant, int4Variant, qatVariant('mnist', 300), prunedVariant('mnist'), prunedInt8Variant('mnist'), distilledVariant('mnist'), distilledInt8Variant('mnist')],
+});
