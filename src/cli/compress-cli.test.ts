@@ -93,6 +93,7 @@ test('bad input: one line naming the file and the reason, non-zero exit, no outp
   oneLine(await run(['prune', relu, '--out', out, '--sparsity', '0.5']), /relu\.onnx: nothing to prune: no Conv, Gemm or MatMul weights/);
   oneLine(await run(['prune', relu, '--out', out, '--sparsity', '0.5', '--structured']), /relu\.onnx: nothing to prune structurally/);
   oneLine(await run(['prune', mlp, '--out', mlp, '--sparsity', '0.5']), /--out must differ from the input/);
+  oneLine(await run(['prune', mlp, '--out', out, '--sparsity', '0.5', '--structured', '--importance', 'taylor']), /--importance taylor needs loss gradients/);
   oneLine(await run(['compress', mlp, '--out', tfzOut, '--bits', '9']), /--bits must be an integer from 1 to 8, got 9/);
   oneLine(await run(['compress', mlp, '--out', tfzOut, '--bits', '0']), /--bits must be an integer from 1 to 8/);
   oneLine(await run(['compress', mlp, '--out', tfzOut, '--sparsity', '1.5']), /--sparsity must be in \[0, 1\)/);
