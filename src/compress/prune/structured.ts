@@ -117,6 +117,7 @@ function plan(dg: DependencyGraph, o: StructuredPruneOptions, frozen: ReadonlySe
 export function structuredPrune(o: StructuredPruneOptions): StructuredPruneResult {
   checkSparsity(o.sparsity);
   const name = o.name ?? 'model';
+  if (o.importance === 'taylor' && !o.gradients) throw new TrainferError(`${name}: taylor importance needs gradients (∂L/∂w by initializer name)`);
   const dg = analyzeDependencies(o.model, { dims: o.dims });
   const allowLossy = o.allowLossy ?? false;
   const removable = dg.groups.filter((g) => candidates(g, allowLossy).length > 0 && g.atoms.length > 1);
