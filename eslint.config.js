@@ -14,4 +14,9 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // The browser page (web/): DOM globals instead of Node's.
+    files: ['web/src/**/*.ts'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', navigator: 'readonly', location: 'readonly', fetch: 'readonly', performance: 'readonly', requestAnimationFrame: 'readonly', WebAssembly: 'readonly', URLSearchParams: 'readonly', HTMLElement: 'readonly', HTMLCanvasElement: 'readonly', HTMLInputElement: 'readonly', HTMLTextAreaElement: 'readonly', HTMLButtonElement: 'readonly', HTMLFormElement: 'readonly', HTMLAnchorElement: 'readonly', HTMLTableElement: 'readonly', PointerEvent: 'readonly', structuredClone: 'readonly', console: 'readonly', setTimeout: 'readonly' } },
+  },
 );

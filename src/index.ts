@@ -1,5 +1,7 @@
 /**
- * Trainfer's public API. Grouped by layer; everything here is stable enough to import.
+ * Trainfer's public API: what users call, grouped by layer, each export documented with TSDoc where it is
+ * declared. Test fixtures and hooks stay in their modules (tests import them from there);
+ * `public-api.test.ts` holds the reviewed list of names, so a new export is a deliberate change.
  */
 
 // Errors and utilities
@@ -19,25 +21,30 @@ export { modelFromProto, modelToProto, graphFromProto, graphToProto } from './on
 export { readModel, writeModel, loadModel, readModelProto, writeModelProto, decodeModelProto, encodeModelProto } from './onnx/model-io.js';
 export type { ReadModelOptions, WriteModelOptions } from './onnx/model-io.js';
 export { topoSort, eliminateDeadNodes, foldConstants, constantValue } from './onnx/passes.js';
-// ONNX analysis: shape/dtype inference, validation, cost model (`inferTypes` here is autodiff's; the
-// non-mutating ONNX inference is `inferShapes(…)`'s result or `onnx/shape-infer.js#inferTypes`)
-export { inferShapes, formatType, SHAPE_FUNCTIONS } from './onnx/shape-infer.js';
+// ONNX analysis: shape/dtype inference (`inferTypes` reads, `inferShapes` also writes value_info), validation, cost model
+export { inferShapes, inferTypes, formatType, SHAPE_FUNCTIONS } from './onnx/shape-infer.js';
 export type { InferShapesOptions, ShapeInference, ShapeProblem } from './onnx/shape-infer.js';
 export type { ShapeFn, ShapeContext, KnownValue } from './onnx/shape/types.js';
 export { validateGraph, assertValidGraph, NodeValidationError } from './onnx/validate.js';
 export type { ValidateOptions, Severity } from './onnx/validate.js';
 export { countParameters, estimateFlops, PER_ELEMENT } from './onnx/cost.js';
+export { upgradeOpset, MIN_UPGRADE_OPSET, MAX_UPGRADE_OPSET } from './onnx/opset-upgrade.js';
+export type { UpgradeOpsetOptions, UpgradeResult } from './onnx/opset-upgrade.js';
 export type { ParameterCount, FlopOptions, NodeCost, FlopEstimate } from './onnx/cost.js';
 
 // Runtime
 export { Session, availableDevices } from './runtime/session.js';
 export type { Device, SessionOptions, ModelSource } from './runtime/session.js';
 export { SessionPool } from './runtime/pool.js';
+export { writeModelVerified, verifyModel } from './runtime/verified-write.js';
+export type { WriteModelVerifiedOptions, VerifyModelOptions } from './runtime/verified-write.js';
+export { sampleFeeds } from './runtime/sample-feeds.js';
+export type { SampleFeedsOptions } from './runtime/sample-feeds.js';
 export type { SessionPoolOptions, PoolRunOptions, PoolRunResult, IoMetadata } from './runtime/pool.js';
 
 // Autodiff: gradients, losses, optimizer updates, the one-graph training step
 export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOptions, StateSlot, Buffer } from './autodiff/types.js';
-export { gradients, VJP_RULES, STOP_GRADIENT_INPUTS, softmaxCrossEntropy, mse, mae, huber, binaryCrossEntropy, klDivergence, buildTrainStep, cloneGraph, inferTypes, checkGradients } from './autodiff/index.js';
+export { gradients, VJP_RULES, STOP_GRADIENT_INPUTS, softmaxCrossEntropy, mse, mae, huber, binaryCrossEntropy, klDivergence, buildTrainStep, cloneGraph, checkGradients } from './autodiff/index.js';
 export type { GradientsOptions, DifferentiableOp, VjpRule, VjpContext, SoftmaxCrossEntropyOptions, KlDivergenceOptions, RegressionLossOptions, BinaryCrossEntropyOptions, TypeMap, Formulations, GradCheckOptions, GradCheckResult } from './autodiff/index.js';
 
 // Layers and networks: a model yields a training graph and an inference graph
@@ -124,7 +131,7 @@ export type { Datatype, InferRequest, InferResponse, RequestInput, RequestOutput
 export { ModelRepository, ModelVersion, isPlainName } from './serve/repository.js';
 export { DynamicBatcher } from './serve/batcher.js';
 export type { BatcherOptions, BatchRequest, BatchResult } from './serve/batcher.js';
-export { mnistMlp, mnistCnn, addToRepository } from './serve/example-models.js';
+export { addToRepository } from './serve/example-models.js';
 
 // Compression: int8 (static QDQ with calibration, dynamic), fp16, int4 MatMulNBits, quantization-aware training
 export { quantize } from './compress/quantize/quantize.js';
@@ -133,16 +140,17 @@ export { quantizeFile } from './compress/quantize/pipeline.js';
 export type { QuantizeFileOptions, QuantizeFileResult } from './compress/quantize/pipeline.js';
 export { quantizeQat, runQatFile } from './compress/quantize/qat-file.js';
 export type { QatOptions } from './compress/quantize/qat-file.js';
-export { fakeQuantModel } from './compress/quantize/qat.js';
 export { calibrate } from './compress/quantize/calibration.js';
 export type { BatchSource, CalibrateOptions, Calibration } from './compress/quantize/calibration.js';
 export type { CalibrationMethod } from './compress/quantize/calib-stats.js';
 export { compareModels } from './compress/quantize/measure.js';
-export type { Comparison, ModelMetrics, Agreement } from './compress/quantize/measure.js';
+export type { CompareOptions, Comparison, ModelMetrics, Agreement } from './compress/quantize/measure.js';
+export { datasetInputs, syntheticInputs } from './compress/quantize/measure-inputs.js';
+export type { MeasureInputs, DatasetInputsOptions, SyntheticInputsOptions } from './compress/quantize/measure-inputs.js';
+export { readPlan, PLAN_METADATA_KEY } from './compress/quantize/plan.js';
+export type { QuantizePlan } from './compress/quantize/plan.js';
 export { summarizeReport } from './compress/quantize/report.js';
 export type { QuantizeReport, NodeOutcome } from './compress/quantize/report.js';
-export { packInt4, unpackInt4 } from './compress/quantize/int4.js';
-export { upgradeOpset } from './compress/quantize/opset-upgrade.js';
 
 // Deployment: manifests for Kubernetes and KServe (docs/deploy.md)
 export { k8sPlan } from './deploy/k8s-plan.js';
@@ -166,3 +174,20 @@ export { renderYaml, renderPlan, writePlan } from './deploy/render.js';
 export type { PlannedFile } from './deploy/render.js';
 export { parseImageReference } from './deploy/names.js';
 export type { ImageReference } from './deploy/names.js';
+
+// The browser page: serve it with a models directory, scan a directory as the page sees it, benchmark
+// every model in headless Chromium (onnxruntime-web) beside onnxruntime-node
+export { startUiServer, findLabReport } from './web/ui-server.js';
+export type { UiServerOptions, UiServer } from './web/ui-server.js';
+export { scanModels } from './web/catalog.js';
+export type { ScanModelsOptions } from './web/catalog.js';
+export type { ModelManifest, ManifestModel, ManifestTensor, ModelKind, ModelPrecision } from './web/manifest.js';
+export { runBrowserBenchmark } from './web/browser-bench.js';
+export type { BrowserBenchOptions, BrowserBenchResult, PageDownload } from './web/browser-bench.js';
+export type { BackendInfo, BrowserBenchReport, BrowserModelBench, PageApi, PageState } from './web/page-api.js';
+export { formatBrowserBench } from './web/bench-table.js';
+export { nodeLatency } from './web/node-latency.js';
+export type { NodeLatencyOptions } from './web/node-latency.js';
+export { benchFilesInBrowser } from './web/browser-bench.js';
+export type { BenchFilesOptions } from './web/browser-bench.js';
+export type { LatencySummary } from './web/latency-stats.js';

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { Device } from '../runtime/session.js';
+import { TrainferError } from '../util/errors.js';
 
 /** A subcommand: `define` adds it (name, options, action) to the root program. */
 export interface CliCommand {
@@ -44,11 +45,27 @@ export function parseNumber(flag: string): (v: string) => number {
   };
 }
 
-/** Parses a positive finite number flag value (`--lr 0` and `--lr -0.1` are errors naming the flag). */
+/** Parses a finite number > 0 or throws a one-line error naming the flag. */
 export function parsePositiveNumber(flag: string): (v: string) => number {
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, got '${v}'`);
+    if (!(Number.isFinite(n) && n > 0)) throw new TrainferError(`${flag} must be a positive number, got '${v}'`);
     return n;
   };
+}
+
+/** Commander accumulator for a repeatable flag (`--dim a=1 --dim b=2`). */
+export function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+/** Parses repeated `--dim name=N` values into sizes by dim name; a one-line error names a bad one. */
+export function parseDims(specs: readonly string[] | undefined): Record<string, number> {
+  const dims: Record<string, number> = {};
+  for (const s of specs ?? []) {
+    const m = /^([^=]+)=(\d+)$/.exec(s);
+    if (!m || Number(m[2]) <= 0) throw new TrainferError(`--dim expects name=N with a positive N, got '${s}'`);
+    dims[m[1]!] = Number(m[2]);
+  }
+  return dims;
 }

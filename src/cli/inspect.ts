@@ -6,13 +6,12 @@
  */
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { TrainferError } from '../util/errors.js';
 import { countParameters, estimateFlops } from '../onnx/cost.js';
 import { type Dim, type Model, type ValueInfo, walkGraphs } from '../onnx/ir.js';
 import { inferTypes } from '../onnx/shape-infer.js';
 import { readModel } from '../onnx/model-io.js';
 import { validateGraph } from '../onnx/validate.js';
-import { parsePositiveInt, type CliCommand } from './command.js';
+import { collect, parseDims, parsePositiveInt, type CliCommand } from './command.js';
 
 /** One input or output. Symbolic dims are strings, unknown dims null, unknown rank a null shape. */
 export interface InspectValue {
@@ -221,16 +220,6 @@ interface InspectFlags {
   json?: boolean;
 }
 
-function parseDims(specs: string[] | undefined): Record<string, number> {
-  const dims: Record<string, number> = {};
-  for (const s of specs ?? []) {
-    const m = /^([^=]+)=(\d+)$/.exec(s);
-    if (!m || Number(m[2]) <= 0) throw new TrainferError(`--dim expects name=N with a positive N, got '${s}'`);
-    dims[m[1]!] = Number(m[2]);
-  }
-  return dims;
-}
-
 /** `trainfer inspect` */
 export const inspectCommand: CliCommand = {
   name: 'inspect',
@@ -240,7 +229,7 @@ export const inspectCommand: CliCommand = {
       .description('show what an .onnx model is: inputs/outputs, ops, parameters, FLOPs, problems')
       .argument('<model.onnx>', 'the model file (external data is read from beside it)')
       .option('--batch <n>', 'batch size for the FLOP estimate (fills each input\'s dynamic first dim)', parsePositiveInt('--batch'), 1)
-      .option('--dim <name=N>', 'value of a named symbolic dim for the FLOP estimate (repeatable), e.g. --dim seq=128', (v: string, prev: string[]) => [...prev, v], [] as string[])
+      .option('--dim <name=N>', 'value of a named symbolic dim for the FLOP estimate (repeatable), e.g. --dim seq=128', collect, [] as string[])
       .option('--json', 'print one JSON object')
       .action((file: string, flags: InspectFlags) => {
         const report = buildInspectReport(file, { batch: flags.batch, dims: parseDims(flags.dim) });

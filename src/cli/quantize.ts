@@ -1,6 +1,7 @@
 /**
  * `trainfer quantize <in.onnx> --out <out.onnx> --mode dynamic|static|fp16|int4|qat`: quantize a model,
- * then print a before/after table (size, latency, throughput, accuracy, output agreement) or `--json`.
+ * write it only once onnxruntime has loaded and run it, then print a before/after table (size, latency,
+ * throughput, accuracy, output agreement) or `--json`.
  */
 import type { Command } from 'commander';
 import { TrainferError } from '../util/errors.js';
@@ -9,7 +10,7 @@ import { quantizeFile } from '../compress/quantize/pipeline.js';
 import { runQatFile } from '../compress/quantize/qat-file.js';
 import type { QuantizeMode } from '../compress/quantize/quantize.js';
 import type { CalibrationMethod } from '../compress/quantize/calib-stats.js';
-import { type CliCommand, parseNumber, parsePositiveInt } from './command.js';
+import { type CliCommand, collect, parseDims, parseNumber, parsePositiveInt, parsePositiveNumber } from './command.js';
 
 interface QuantizeFlags {
   out: string;
@@ -32,6 +33,8 @@ interface QuantizeFlags {
   budgetMs?: number;
   threads?: number;
   exclude?: string;
+  dim: string[];
+  plan?: string;
   json?: boolean;
 }
 
@@ -49,7 +52,7 @@ export const quantizeCommand: CliCommand = {
       .requiredOption('--out <out.onnx>', 'where to write the quantized model')
       .option('--mode <mode>', `one of ${MODES.join(', ')}`, 'static')
       .option('--calib <data>', 'calibration data: mnist, a directory of IDX files, or a .csv (its training split)')
-      .option('--calib-size <n>', 'calibration samples (default 512)', parsePositiveInt('--calib-size'))
+      .option('--calib-size <n>', 'calibration samples (default 512; any number)', parsePositiveInt('--calib-size'))
       .option('--method <m>', `calibration method: ${METHODS.join(', ')}`, 'minmax')
       .option('--percentile <p>', 'percentile kept by --method percentile (default 99.999)', parseNumber('--percentile'))
       .option('--per-channel', 'per-channel weight scales', true)
@@ -62,11 +65,13 @@ export const quantizeCommand: CliCommand = {
       .option('--data <data>', 'labelled data for accuracy (its test split); qat: the training data')
       .option('--eval-size <n>', 'samples for accuracy and agreement (default 10000)', parsePositiveInt('--eval-size'))
       .option('--steps <n>', 'qat: fine-tuning steps (default 300)', parsePositiveInt('--steps'))
-      .option('--lr <x>', 'qat: Adam learning rate (default 1e-4)', parseNumber('--lr'))
+      .option('--lr <x>', 'qat: Adam learning rate (default 1e-4)', parsePositiveNumber('--lr'))
       .option('--no-measure', 'skip the before/after measurements')
-      .option('--budget-ms <ms>', 'time spent per speed measurement (default 1500)', parsePositiveInt('--budget-ms'))
+      .option('--budget-ms <ms>', 'time spent per speed measurement (default 1500); static/qat time each Conv plan for a sixth of it (at most 250)', parsePositiveInt('--budget-ms'))
       .option('--threads <n>', 'onnxruntime intra-op threads per session for calibration, Conv-plan timing and the table (default 1: one session per core, as serve runs models)', parsePositiveInt('--threads'))
       .option('--exclude <nodes>', 'comma-separated node names to keep float')
+      .option('--dim <name=N>', 'size of a named symbolic input dim for the check run and synthetic measurements (repeatable); a dynamic leading dim is the batch, other unnamed ones 1', collect, [] as string[])
+      .option('--plan <file>', 'static/qat: reuse the Conv decisions recorded in an earlier output (or a JSON plan) instead of timing them: same input and flags, same output bytes')
       .option('--json', 'print the numbers as one JSON object')
       .action(async (input: string, flags: QuantizeFlags) => {
         await runQuantize(input, flags);
@@ -79,8 +84,11 @@ async function runQuantize(input: string, f: QuantizeFlags): Promise<void> {
   if (!(METHODS as readonly string[]).includes(f.method)) throw new TrainferError(`--method must be one of ${METHODS.join(', ')}, got '${f.method}'`);
   if (f.activations !== 'uint8' && f.activations !== 'int8') throw new TrainferError(`--activations must be uint8 or int8, got '${f.activations}'`);
   if (f.percentile !== undefined && !(f.percentile > 50 && f.percentile <= 100)) throw new TrainferError(`--percentile must be in (50, 100], got ${f.percentile}`);
+  if (f.blockSize !== undefined && !(f.blockSize >= 16 && (f.blockSize & (f.blockSize - 1)) === 0)) throw new TrainferError(`--block-size must be a power of two ≥ 16, got ${f.blockSize}`);
   const common = {
     input,
+    dims: parseDims(f.dim),
+    plan: f.plan,
     output: f.out,
     calib: f.calib,
     calibSize: f.calibSize,

@@ -7,7 +7,7 @@ import { encodeModelProto } from '../onnx/model-io.js';
 import { modelToProto } from '../onnx/ir-proto.js';
 import { Tensor } from '../onnx/tensor.js';
 import { Session } from './session.js';
-import { SessionPool } from './pool.js';
+import { CRASH_WORKER, SessionPool } from './pool.js';
 
 function mlpBytes(): Uint8Array {
   const g = new GraphBuilder({ name: 'mlp' });
@@ -51,7 +51,7 @@ test('pool errors are one line; a crashed worker fails its request and is replac
   const pool = await SessionPool.create({ source: { bytes: mlpBytes() }, instances: 1, label: 'mlp' });
   try {
     await assert.rejects(pool.run({ x: Tensor.f32([1, 3], [1, 2, 3]) }), (e: Error) => e.message.startsWith('mlp: ') && !e.message.includes('\n'));
-    pool.crashWorker(0);
+    pool[CRASH_WORKER](0);
     await assert.rejects(pool.run({ x: input(1, 0) }), /session worker crashed \(exit code 70\)/);
     // the replacement answers
     const r = await pool.run({ x: input(1, 0) });

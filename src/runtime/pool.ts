@@ -53,6 +53,9 @@ interface Slot {
   closing: boolean;
 }
 
+/** Test hook key: `pool[CRASH_WORKER](i)` kills worker `i` (tests import it from this module). */
+export const CRASH_WORKER = Symbol('trainfer.crashWorker');
+
 /**
  * A pool of worker-thread sessions of one model.
  *
@@ -129,8 +132,11 @@ export class SessionPool {
     });
   }
 
-  /** Fault injection for tests: makes worker `index` exit at once with `code` (it is then replaced). */
-  crashWorker(index: number, code = 70): void {
+  /**
+   * Fault injection for tests: makes worker `index` exit at once with `code` (it is then replaced).
+   * Keyed by `CRASH_WORKER`, which the package entry does not export: not part of the public API.
+   */
+  [CRASH_WORKER](index: number, code = 70): void {
     const msg: ToWorker = { type: 'crash', code };
     this.slots[index]?.worker.postMessage(msg);
   }

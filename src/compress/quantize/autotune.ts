@@ -13,6 +13,7 @@ import type { Calibration } from './calibration.js';
 import { throughput } from './measure.js';
 import { cloneModel } from './prepare.js';
 import { type QdqOptions, insertQdq } from './qdq.js';
+import { type QuantizePlan, convPlan } from './plan.js';
 import { type QuantizeReport, newReport } from './report.js';
 
 /** One timed plan. */
@@ -75,14 +76,13 @@ export async function autotuneConvs(o: AutotuneOptions): Promise<AutotuneResult>
     built.push({ ...p, bytes: encodeModelProto(modelToProto(m)), key });
   }
   if (built.length < 2) return { candidates: [], floatSamplesPerSecond: 0, threads };
-  const [name, x] = Object.entries(o.sample)[0]!;
-  const batch = tile(x, o.batch ?? 64);
+  const batch = Object.fromEntries(Object.entries(o.sample).map(([k, t]) => [k, tile(t, o.batch ?? 64)]));
   const models = [...built.map((b) => b.bytes), encodeModelProto(modelToProto(o.prepared))];
   const sessions = await Promise.all(models.map((bytes) => Session.create({ bytes }, { intraOpThreads: threads })));
   try {
     const best = sessions.map(() => 0);
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < sessions.length; i++) best[i] = Math.max(best[i]!, await throughput(sessions[i]!, batch, name, o.budgetMs ?? 250));
+      for (let i = 0; i < sessions.length; i++) best[i] = Math.max(best[i]!, await throughput(sessions[i]!, batch, o.budgetMs ?? 250, o.batch ?? 64));
     }
     const candidates = built.map((b, i) => ({ label: b.label, minConvReduction: b.minConvReduction, samplesPerSecond: best[i]! })).sort((a, b) => b.samplesPerSecond - a.samplesPerSecond);
     return { candidates, floatSamplesPerSecond: best[built.length]!, threads };
@@ -94,11 +94,12 @@ export async function autotuneConvs(o: AutotuneOptions): Promise<AutotuneResult>
 /**
  * Runs `autotuneConvs` and applies the fastest plan to `o.qdq` (sets `minConvReduction`), noting the
  * timings in `report` — with a warning when no int8 plan beats float32 at the timed thread count.
+ * Returns the decision as a plan (the default rule when there was nothing to decide), for the metadata.
  */
-export async function applyFastestConvPlan(o: AutotuneOptions & { report: QuantizeReport }): Promise<void> {
+export async function applyFastestConvPlan(o: AutotuneOptions & { report: QuantizeReport }): Promise<QuantizePlan> {
   const tuned = await autotuneConvs(o);
   const best = tuned.candidates[0];
-  if (!best) return;
+  if (!best) return convPlan('narrow Convs float', o.qdq.minConvReduction ?? 64);
   o.qdq.minConvReduction = best.minConvReduction;
   const fp = Math.round(tuned.floatSamplesPerSecond);
   const plans = tuned.candidates.map((t) => `${t.label} ${Math.round(t.samplesPerSecond)}/s`).join(', ');
@@ -108,14 +109,16 @@ export async function applyFastestConvPlan(o: AutotuneOptions & { report: Quanti
       `warning: at ${tuned.threads} thread(s) no int8 plan beats float32 on this CPU (${Math.round(best.samplesPerSecond)}/s vs ${fp}/s): the int8 model is smaller, not faster; try --threads 1 per instance or a wider model`,
     );
   }
+  return convPlan(best.label, best.minConvReduction);
 }
 
-/** `x` with its first dim tiled or cut to `b`. */
+/** `x` (any dtype) with its first dim tiled or cut to `b`. */
 function tile(x: Tensor, b: number): Tensor {
   const n = x.dims[0]!;
   const per = x.size / n;
+  const out = new Tensor(x.dtype, [b, ...x.dims.slice(1)]);
   const src = x.data as Float32Array;
-  const out = new Float32Array(b * per);
-  for (let i = 0; i < b; i++) out.set(src.subarray((i % n) * per, ((i % n) + 1) * per), i * per);
-  return new Tensor('float32', [b, ...x.dims.slice(1)], out);
+  const dst = out.data as Float32Array;
+  for (let i = 0; i < b; i++) dst.set(src.subarray((i % n) * per, ((i % n) + 1) * per), i * per);
+  return out;
 }

@@ -51,9 +51,13 @@ export function* feedBatches(ds: Dataset, target: FeedTarget, batchSize: number,
   for (let i = 0; i < end; i += batchSize) yield { [target.name]: batchTensor(ds, target, i, Math.min(batchSize, end - i)) };
 }
 
-/** Loads a data argument (`mnist`, IDX directory, CSV). `split` picks train (calibration) or test (accuracy). */
+/**
+ * Loads a data argument (`mnist`, IDX directory, CSV). `split` picks train (calibration) or test (accuracy).
+ * The dataset is named after the argument the user gave (`mnist (train split)`), never after files
+ * inside a package.
+ */
 export function loadDataArg(source: string, split: 'train' | 'test', limit?: number): Dataset {
   const d = loadData({ source });
-  const ds = split === 'train' ? d.train : d.test;
+  const ds = { ...(split === 'train' ? d.train : d.test), source: `${source} (${split} split)` };
   return limit === undefined ? ds : take(ds, limit);
 }

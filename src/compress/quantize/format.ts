@@ -29,13 +29,14 @@ export function formatResult(r: QuantizeFileResult): string {
     lines.push('', `  output agreement on ${r.evalData}: max |Δ| ${a.maxAbsDiff.toPrecision(3)} · cosine ${a.cosine.toFixed(5)} · top-1 ${pct(a.top1)}`);
     lines.push(`  (onnxruntime-node, ${c.threads === 'default' ? 'default threads' : `${c.threads} thread(s)`}, both models measured in this run)`);
   }
+  if (r.measureSkipped) lines.push(`  ${r.measureSkipped}`);
   lines.push('', ...summarizeReport(r.report));
   return `${lines.join('\n')}\n`;
 }
 
 /** The result as one JSON-serialisable object. */
 export function resultJson(r: QuantizeFileResult): unknown {
-  return { input: r.input, output: r.output, mode: r.mode, evalData: r.evalData, ...r.comparison, report: r.report };
+  return { input: r.input, output: r.output, mode: r.mode, evalData: r.evalData, measureSkipped: r.measureSkipped, ...r.comparison, report: r.report };
 }
 
 function bytes(n: number): string {

@@ -26,6 +26,30 @@ const TYPE_AGNOSTIC_READERS = new Set(['Shape', 'Size']);
 /** (op, input index) pairs that must stay float32 even in fp16 ops. */
 const FLOAT32_INPUTS: Record<string, number[]> = { Resize: [1, 2], Upsample: [1] };
 
+/** Ops that only move data (no arithmetic): fp16 pays off for them only between fp16 ops. */
+const DATA_MOVEMENT = new Set(['Reshape', 'Transpose', 'Flatten', 'Concat', 'Slice', 'Squeeze', 'Unsqueeze', 'Split', 'Expand', 'Identity', 'Gather']);
+
+/**
+ * Drops data-movement ops from the fp16 set when nothing after them computes in fp16, so the Cast back
+ * to float32 sits right after the last fp16 op. An embedding lookup (Gather from a constant table) stays
+ * fp16: it reads a few rows of the half-size table. Besides saving work, this keeps clear of an
+ * onnxruntime 1.30 crash: an fp16 Transpose → Cast → MatMul segfaults its level-3 optimizer (checked
+ * on x86; the float32 Transpose after the Cast loads fine).
+ */
+function pruneDataMovement(g: Model['graph'], half: Set<Node>, keepIoTypes: boolean): void {
+  const consumers = g.index().consumers;
+  const outputs = new Set(g.outputs.map((v) => v.name));
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (!half.has(n) || !DATA_MOVEMENT.has(n.opType)) continue;
+    if (n.opType === 'Gather' && g.initializers.has(n.inputs[0]!)) continue;
+    const readers = n.outputs.flatMap((v) => consumers.get(v) ?? []);
+    const fedHalf = readers.some((c) => half.has(c)) || (!keepIoTypes && n.outputs.some((v) => outputs.has(v)));
+    const feedsFloatMatMul = n.opType === 'Transpose' && readers.some((c) => !half.has(c) && (c.opType === 'MatMul' || c.opType === 'Gemm'));
+    if (!fedHalf || feedsFloatMatMul) half.delete(n);
+  }
+}
+
 /** Options for `convertFp16`. */
 export interface Fp16Options {
   /** Keep float32 graph inputs and outputs (Casts at the boundary). */
@@ -45,20 +69,23 @@ export function convertFp16(model: Model, o: Fp16Options, report: QuantizeReport
     n.domain === '' && !hasSub(n) && !o.exclude?.has(n.name) && (o.computeAll ? n.opType !== 'Cast' && !TYPE_AGNOSTIC_READERS.has(n.opType) : FP16_CPU_OPS.has(n.opType)) && [...n.inputs, ...n.outputs].some((v) => v && isF32(v));
   // Data-movement ops only go fp16 when fed fp16 (otherwise they would just add Casts).
   const half = new Set<Node>();
-  const halfValue = new Set<string>([...g.initializers].filter(([, t]) => t.dtype === 'float32').map(([v]) => v));
+  // Weights with finite values beyond ±65504 would become ±Inf in float16: they stay float32.
+  const keep32 = new Set([...g.initializers].filter(([, t]) => t.dtype === 'float32' && beyondHalf(t)).map(([v]) => v));
+  const halfValue = new Set<string>([...g.initializers].filter(([v, t]) => t.dtype === 'float32' && !keep32.has(v)).map(([v]) => v));
   if (!o.keepIoTypes) for (const v of g.feedInputs()) halfValue.add(v.name);
   for (const n of g.nodes) {
     if (!fp16Node(n) || !(o.computeAll || n.inputs.some((v) => halfValue.has(v)))) continue;
     half.add(n);
     for (const v of n.outputs) if (v) halfValue.add(v);
   }
+  if (!o.computeAll) pruneDataMovement(g, half, o.keepIoTypes);
   // Values whose float32 version must keep the original name: graph outputs (with keepIoTypes) and values subgraphs capture.
   const keepName = new Set<string>(o.keepIoTypes ? g.outputs.map((v) => v.name) : []);
   for (const n of g.nodes) if (hasSub(n)) for (const a of Object.values(n.attributes)) for (const sg of a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : []) capturedValues(sg).forEach((v) => keepName.add(v));
   const home = new Map<string, 'f16' | 'f32'>();
   const inputNames = new Set(g.feedInputs().map((v) => v.name));
   for (const v of inputNames) if (isF32(v)) home.set(v, o.keepIoTypes ? 'f32' : 'f16');
-  for (const [v, t] of g.initializers) if (t.dtype === 'float32') home.set(v, 'f16');
+  for (const [v, t] of g.initializers) if (t.dtype === 'float32') home.set(v, keep32.has(v) ? 'f32' : 'f16');
   for (const n of g.nodes) for (const v of n.outputs) if (v && isF32(v)) home.set(v, half.has(n) ? 'f16' : 'f32');
   // Names: the home version keeps `v` unless its float32 twin needs that name.
   const names = new Map<string, { f16: string; f32: string }>();
@@ -84,7 +111,7 @@ export function convertFp16(model: Model, o: Fp16Options, report: QuantizeReport
   const floatInits = new Set([...g.initializers].filter(([, t]) => t.dtype === 'float32').map(([v]) => v));
   let converted = 0;
   for (const [v, t] of [...g.initializers]) {
-    if (t.dtype !== 'float32') continue;
+    if (t.dtype !== 'float32' || keep32.has(v)) continue;
     const d = floatData(t);
     const h = new Uint16Array(d.length);
     for (let i = 0; i < d.length; i++) h[i] = floatToHalf(d[i]!);
@@ -123,5 +150,45 @@ export function convertFp16(model: Model, o: Fp16Options, report: QuantizeReport
   for (const v of [...g.valueInfo.keys()]) if (home.has(v) || v.endsWith('_fp16') || v.endsWith('_fp32')) g.valueInfo.delete(v);
   topoSort(g);
   report.notes.push(`stored ${converted} float32 initializer(s) as float16; ${half.size} op(s) compute in fp16`);
-  for (const sg of walkGraphs(g)) if (sg !== g) report.notes.push(`subgraph '${sg.name}' kept float32`);
+  if (keep32.size) report.notes.push(`kept ${keep32.size} initializer(s) float32: values beyond ±65504 would be ±Inf in float16 (${[...keep32].slice(0, 5).join(', ')}${keep32.size > 5 ? ', …' : ''})`);
+  let sub = 0;
+  const subKept: string[] = [];
+  for (const sg of walkGraphs(g)) {
+    if (sg === g) continue;
+    const r = halveSubgraphWeights(sg);
+    sub += r.converted;
+    subKept.push(...r.kept);
+    if (r.converted) report.outcomes.push({ graph: `subgraph '${sg.name}'`, node: '', opType: 'Cast', status: 'quantized', detail: 'fp16 weights, float32 compute (subgraph)' });
+  }
+  if (sub) report.notes.push(`stored ${sub} subgraph weight(s) as float16, cast to float32 inside their subgraph (If/Loop bodies compute in float32)`);
+  if (subKept.length) report.notes.push(`kept ${subKept.length} subgraph initializer(s) float32: values beyond ±65504 (${subKept.slice(0, 5).join(', ')})`);
+}
+
+/** Whether a float tensor holds finite values float16 cannot represent (|x| > 65504). */
+function beyondHalf(t: Tensor): boolean {
+  const d = floatData(t);
+  for (let i = 0; i < d.length; i++) if (Math.abs(d[i]!) > 65504 && Number.isFinite(d[i]!)) return true;
+  return false;
+}
+
+/** A subgraph's float32 weights stored as float16 behind a Cast back to float32 at the top of the subgraph. */
+function halveSubgraphWeights(sg: Model['graph']): { converted: number; kept: string[] } {
+  const casts: Node[] = [];
+  const kept: string[] = [];
+  for (const [v, t] of [...sg.initializers]) {
+    if (t.dtype !== 'float32' || t.size < 16) continue;
+    if (beyondHalf(t)) {
+      kept.push(v);
+      continue;
+    }
+    const d = floatData(t);
+    const h = new Uint16Array(d.length);
+    for (let i = 0; i < d.length; i++) h[i] = floatToHalf(d[i]!);
+    const name = sg.uniqueName(`${v}_fp16`);
+    sg.initializers.delete(v);
+    sg.initializers.set(name, new Tensor('float16', t.dims, h));
+    casts.push({ name: sg.uniqueName(`${v}_Cast`), opType: 'Cast', domain: '', inputs: [name], outputs: [v], attributes: { to: attr.int(1) } });
+  }
+  sg.nodes.unshift(...casts);
+  return { converted: casts.length, kept };
 }

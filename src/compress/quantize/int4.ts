@@ -8,7 +8,7 @@ import { type Graph, type Model, type Node, attrFloat, attrInt, walkGraphs } fro
 import { eliminateDeadNodes, topoSort } from '../../onnx/passes.js';
 import { Tensor } from '../../onnx/tensor.js';
 import { TrainferError } from '../../util/errors.js';
-import { floatData } from './qmath.js';
+import { floatData, roundHalfEven } from './qmath.js';
 import type { QuantizeReport } from './report.js';
 
 /** Options for `quantizeInt4`. */
@@ -39,6 +39,7 @@ export interface PackedInt4 {
  * Packs a [K, N] float weight (row-major) for MatMulNBits. Symmetric: scale = m/−8 where m is the block's
  * value of largest magnitude (so it maps exactly to −8), q = clamp(round(w/scale), −8, 7) + 8.
  * Asymmetric: scale = (max − min)/15 over the block (range widened to include 0), zp = round(−min/scale).
+ * Ties round to even, as ONNX's QuantizeLinear does.
  */
 export function packInt4(w: ArrayLike<number>, k: number, n: number, blockSize: number, symmetric: boolean): PackedInt4 {
   const nBlocks = Math.ceil(k / blockSize);
@@ -71,11 +72,11 @@ export function packInt4(w: ArrayLike<number>, k: number, n: number, blockSize: 
           if (v > hi) hi = v;
         }
         scale = hi === lo ? 1 : Math.fround((hi - lo) / 15);
-        zp = Math.min(15, Math.max(0, Math.round(-lo / scale)));
+        zp = Math.min(15, Math.max(0, roundHalfEven(-lo / scale)));
       }
       scales[col * nBlocks + b] = scale;
       q.fill(zp);
-      for (let i = k0; i < k1; i++) q[i - k0] = Math.min(15, Math.max(0, Math.round(w[i * n + col]! / scale) + zp));
+      for (let i = k0; i < k1; i++) q[i - k0] = Math.min(15, Math.max(0, roundHalfEven(Math.fround(w[i * n + col]! / scale)) + zp));
       const off = (col * nBlocks + b) * blob;
       for (let j = 0; j < blob; j++) data[off + j] = q[2 * j]! | (q[2 * j + 1]! << 4);
       if (zeroPoints) zeroPoints[col * zpBytes + (b >> 1)]! |= b & 1 ? zp << 4 : zp;

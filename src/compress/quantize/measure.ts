@@ -2,11 +2,11 @@
  * Before/after measurements of a quantized model against its float original, both run on
  * onnxruntime-node in the same process: file size, batch-1 latency (p50, p99), batch-64 throughput,
  * accuracy on labelled data, and output agreement (max |Δ|, mean cosine similarity, top-1 agreement).
+ * What they run on comes from `measure-inputs.ts` (a dataset, or synthetic feeds for any model).
  */
-import type { Dataset } from '../../data/dataset.js';
-import { Tensor } from '../../onnx/tensor.js';
+import type { Tensor } from '../../onnx/tensor.js';
 import { Session, toOrt } from '../../runtime/session.js';
-import { type FeedTarget, batchTensor } from './data-feed.js';
+import type { MeasureInputs } from './measure-inputs.js';
 
 /** Speed and size of one model. */
 export interface ModelMetrics {
@@ -42,43 +42,42 @@ export interface Comparison {
 export interface CompareOptions {
   floatBytes: Uint8Array;
   quantizedBytes: Uint8Array;
-  /** Inputs for agreement (and accuracy when labelled). */
-  data: Dataset;
-  target: FeedTarget;
-  /** Use labels for accuracy (default: only when the data is labelled). */
-  labelled: boolean;
-  /** Samples used for accuracy/agreement (default all). */
-  evalSize?: number;
-  throughputBatch?: number;
+  /** What both models run on (`datasetInputs` or `syntheticInputs`). */
+  inputs: MeasureInputs;
   /** Wall-clock budget per timing measurement (default 1500 ms). */
   budgetMs?: number;
   /** intra-op threads (default: onnxruntime's choice). */
   threads?: number;
 }
 
-/** Measures both models. Sessions are created and released here. */
+/**
+ * Measures both models on the same inputs. Sessions are created and released here.
+ *
+ * @example
+ * const c = await compareModels({ floatBytes, quantizedBytes, inputs: syntheticInputs({ model }) });
+ * c.agreement.cosine; // mean per-sample cosine similarity of the first float output
+ */
 export async function compareModels(o: CompareOptions): Promise<Comparison> {
   const opts = o.threads === undefined ? {} : { intraOpThreads: o.threads };
   const fs = await Session.create({ bytes: o.floatBytes }, opts);
   const qs = await Session.create({ bytes: o.quantizedBytes }, opts);
-  const tb = o.throughputBatch ?? 64;
   const budget = o.budgetMs ?? 1500;
   try {
-    const n = Math.min(o.evalSize ?? o.data.count, o.data.count);
-    const evalBatch = 256;
+    let n = 0;
     let maxAbsDiff = 0;
     let cosSum = 0;
     let agree = 0;
     let correctF = 0;
     let correctQ = 0;
-    for (let i = 0; i < n; i += evalBatch) {
-      const b = Math.min(evalBatch, n - i);
-      const x = batchTensor(o.data, o.target, i, b);
-      const yf = first(await fs.run({ [o.target.name]: x }));
-      const yq = first(await qs.run({ [o.target.name]: x }));
+    let labelled = false;
+    for (const { feeds, labels } of o.inputs.batches()) {
+      const yf = firstFloat(await fs.run(feeds));
+      const yq = firstFloat(await qs.run(feeds));
+      if (!yf || !yq) continue;
+      const b = yf.dims[0] ?? 1;
       const a = yf.data as Float32Array;
       const c = yq.data as Float32Array;
-      const per = a.length / b;
+      const per = a.length / Math.max(1, b);
       for (let s = 0; s < b; s++) {
         let dot = 0;
         let na = 0;
@@ -98,34 +97,32 @@ export async function compareModels(o: CompareOptions): Promise<Comparison> {
         }
         cosSum += na === 0 && nc === 0 ? 1 : dot / Math.sqrt(na * nc || 1);
         if (af === aq) agree++;
-        if (o.labelled) {
-          const label = o.data.y[i + s]!;
+        if (labels) {
+          labelled = true;
+          const label = labels[s]!;
           if (af === label) correctF++;
           if (aq === label) correctQ++;
         }
       }
+      n += b;
     }
     // Three alternating rounds per model, so background load hits both alike; latency percentiles pool
     // the rounds' samples, throughput keeps the best round.
-    const one = batchTensor(o.data, o.target, 0, 1);
-    const big = tiled(o.data, o.target, tb);
     const acc0 = (): { times: number[]; tp: number } => ({ times: [], tp: 0 });
     const [af, aq] = [acc0(), acc0()];
     for (let round = 0; round < 3; round++) {
       for (const [s, a] of [[fs, af], [qs, aq]] as const) {
-        a.times.push(...(await latencySamples(s, one, o.target.name, budget / 3)));
-        a.tp = Math.max(a.tp, await throughput(s, big, o.target.name, budget / 3));
+        a.times.push(...(await latencySamples(s, o.inputs.single, budget / 3)));
+        a.tp = Math.max(a.tp, await throughput(s, o.inputs.batch, budget / 3, o.inputs.batchSize));
       }
     }
     const summarize = (a: { times: number[]; tp: number }): Omit<ModelMetrics, 'fileBytes' | 'accuracy'> => ({ ...percentiles(a.times), throughput: a.tp });
-    const tf = summarize(af);
-    const tq = summarize(aq);
-    const acc = (c: number): number | undefined => (o.labelled && n ? c / n : undefined);
+    const acc = (c: number): number | undefined => (labelled && n ? c / n : undefined);
     return {
-      float: { fileBytes: o.floatBytes.byteLength, ...tf, accuracy: acc(correctF) },
-      quantized: { fileBytes: o.quantizedBytes.byteLength, ...tq, accuracy: acc(correctQ) },
+      float: { fileBytes: o.floatBytes.byteLength, ...summarize(af), accuracy: acc(correctF) },
+      quantized: { fileBytes: o.quantizedBytes.byteLength, ...summarize(aq), accuracy: acc(correctQ) },
       agreement: { maxAbsDiff, cosine: n ? cosSum / n : 1, top1: n ? agree / n : 1, samples: n },
-      throughputBatch: tb,
+      throughputBatch: o.inputs.batchSize,
       threads: o.threads ?? 'default',
     };
   } finally {
@@ -134,23 +131,13 @@ export async function compareModels(o: CompareOptions): Promise<Comparison> {
   }
 }
 
-function first(out: Record<string, Tensor>): Tensor {
-  return Object.values(out)[0]!;
+/** The first float32 output (the one agreement and accuracy are measured on). */
+function firstFloat(out: Record<string, Tensor>): Tensor | undefined {
+  return Object.values(out).find((t) => t.dtype === 'float32');
 }
-
-/** A batch of `b` samples, repeating the data when it has fewer. */
-function tiled(ds: Dataset, target: FeedTarget, b: number): Tensor {
-  if (ds.count >= b) return batchTensor(ds, target, 0, b);
-  const one = batchTensor(ds, target, 0, ds.count);
-  const per = one.size / ds.count;
-  const x = new Float32Array(b * per);
-  for (let i = 0; i < b; i++) x.set((one.data as Float32Array).subarray((i % ds.count) * per, ((i % ds.count) + 1) * per), i * per);
-  return new Tensor('float32', [b, ...target.sampleShape], x);
-}
-
 /** Batch-1 run times (ms): warm up, then time single runs until the budget is spent (≥ 10 runs). */
-export async function latencySamples(s: Session, x: Tensor, name: string, budgetMs: number): Promise<number[]> {
-  const feeds = { [name]: toOrt(x) };
+export async function latencySamples(s: Session, input: Record<string, Tensor>, budgetMs: number): Promise<number[]> {
+  const feeds = ortFeeds(input);
   for (let i = 0; i < 5; i++) await s.ort.run(feeds);
   const times: number[] = [];
   const end = performance.now() + budgetMs;
@@ -169,9 +156,9 @@ export function percentiles(times: number[]): { latencyP50Ms: number; latencyP99
   return { latencyP50Ms: q(0.5), latencyP99Ms: q(0.99) };
 }
 
-/** Samples/s at the batch size of `x`: warm up, then run until the budget is spent (≥ 5 runs). */
-export async function throughput(s: Session, x: Tensor, name: string, budgetMs: number): Promise<number> {
-  const feeds = { [name]: toOrt(x) };
+/** Samples/s with feeds holding `batchSize` samples: warm up, then run until the budget is spent (≥ 5 runs). */
+export async function throughput(s: Session, input: Record<string, Tensor>, budgetMs: number, batchSize: number): Promise<number> {
+  const feeds = ortFeeds(input);
   for (let i = 0; i < 3; i++) await s.ort.run(feeds);
   let runs = 0;
   const t0 = performance.now();
@@ -179,5 +166,9 @@ export async function throughput(s: Session, x: Tensor, name: string, budgetMs: 
     await s.ort.run(feeds);
     runs++;
   }
-  return (runs * x.dims[0]!) / ((performance.now() - t0) / 1000);
+  return (runs * batchSize) / ((performance.now() - t0) / 1000);
+}
+
+function ortFeeds(input: Record<string, Tensor>): Record<string, ReturnType<typeof toOrt>> {
+  return Object.fromEntries(Object.entries(input).map(([k, t]) => [k, toOrt(t)]));
 }

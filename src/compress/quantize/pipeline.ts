@@ -1,17 +1,23 @@
 /**
  * File-to-file quantization as the CLI runs it: read the model (never modified), load calibration and
- * evaluation data, quantize, write atomically, then measure before/after. Returns everything the table
- * and `--json` show.
+ * evaluation data, quantize, write through `writeModelVerified` (the file appears only once onnxruntime has
+ * loaded and run it), then measure before/after — on `--data`, the calibration data, or synthetic feeds
+ * for any model (several inputs, int64 inputs, dynamic dims sized by `--dim name=N`). Returns everything
+ * the table and `--json` show.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Dataset } from '../../data/dataset.js';
-import { loadModel, writeModel } from '../../onnx/model-io.js';
+import { loadModel } from '../../onnx/model-io.js';
 import type { Model } from '../../onnx/ir.js';
-import { TrainferError } from '../../util/errors.js';
+import type { Tensor } from '../../onnx/tensor.js';
+import { verifyModel, writeModelVerified } from '../../runtime/verified-write.js';
+import { TrainferError, oneLine } from '../../util/errors.js';
 import type { CalibrationMethod } from './calib-stats.js';
-import { feedBatches, feedTarget, loadDataArg } from './data-feed.js';
+import { batchTensor, feedBatches, feedTarget, loadDataArg } from './data-feed.js';
 import { type Comparison, compareModels } from './measure.js';
+import { type MeasureInputs, datasetInputs, syntheticFeeds, syntheticInputs } from './measure-inputs.js';
+import { readPlan } from './plan.js';
 import { type QuantizeMode, type QuantizeOptions, quantize } from './quantize.js';
 import type { QuantizeReport } from './report.js';
 
@@ -35,6 +41,10 @@ export interface QuantizeFileOptions {
   budgetMs?: number;
   /** onnxruntime intra-op threads per session for calibration, plan timing and the measurements (default: onnxruntime's choice for the measurements, 1 for the rest; the CLI passes 1). */
   threads?: number;
+  /** Sizes of symbolic input dims (`--dim name=N`) for the check run and synthetic measurements; other dynamic dims: leading = batch, the rest 1. */
+  dims?: Readonly<Record<string, number>>;
+  /** `--plan`: a JSON plan, or a model whose metadata holds one (static and QAT reuse its Conv decisions). */
+  plan?: string;
   /** Everything else `quantize` takes. */
   extra?: Partial<QuantizeOptions>;
 }
@@ -48,15 +58,22 @@ export interface QuantizeFileResult {
   comparison?: Comparison;
   /** What the agreement was measured on. */
   evalData?: string;
+  /** Why the before/after table is missing, when it was skipped. */
+  measureSkipped?: string;
 }
 
 /** Quantizes `input` into `output` and measures both. */
 export async function quantizeFile(o: QuantizeFileOptions): Promise<QuantizeFileResult> {
   if (resolve(o.input) === resolve(o.output)) throw new TrainferError(`--out must differ from the input (${o.input} is never modified)`);
-  const floatBytes = readBytes(o.input);
+  const floatBytes = readInput(o.input);
   const model = loadModel(floatBytes, { file: o.input });
+  const plan = o.plan === undefined ? undefined : readPlan(o.plan);
+  // Everything the user passed is checked before any work: a --data that does not fit fails here, not after writing.
+  const evalDs = o.data && o.measure !== false ? loadDataArg(o.data, 'test', o.evalSize ?? 10000) : undefined;
+  const evalTarget = evalDs ? feedTarget(model, evalDs, '--data') : undefined;
   let calibration: QuantizeOptions['calibration'];
   let calibDs: Dataset | undefined;
+  let checkFeeds: Record<string, Tensor> | undefined;
   if (o.mode === 'static') {
     const src = o.calib ?? o.data;
     if (!src) throw new TrainferError('--mode static needs calibration data: --calib <mnist | IDX directory | file.csv>');
@@ -64,32 +81,33 @@ export async function quantizeFile(o: QuantizeFileOptions): Promise<QuantizeFile
     const target = feedTarget(model, calibDs, 'calibration data');
     const ds = calibDs;
     calibration = () => feedBatches(ds, target, 64);
+    checkFeeds = { [target.name]: batchTensor(ds, target, 0, Math.min(8, ds.count)) };
   }
-  const { model: q, report } = await quantize({ ...o.extra, model, mode: o.mode, calibration, method: o.method, perChannel: o.perChannel, threads: o.threads });
-  writeModel(o.output, q);
+  const autotuneBudgetMs = o.budgetMs === undefined ? undefined : Math.min(250, o.budgetMs / 6);
+  const { model: q, report } = await quantize({ ...o.extra, model, mode: o.mode, calibration, method: o.method, perChannel: o.perChannel, threads: o.threads, plan, autotuneBudgetMs });
+  await writeVerified({ output: o.output, model: q, float: model, feeds: checkFeeds ?? syntheticFeeds({ model, dims: o.dims }).feeds, dims: o.dims });
   const result: QuantizeFileResult = { input: o.input, output: o.output, mode: o.mode, report };
   if (o.measure === false) return result;
-  const quantizedBytes = readFileSync(o.output);
-  let evalDs: Dataset | undefined;
-  let labelled = false;
-  if (o.data) {
-    evalDs = loadDataArg(o.data, 'test', o.evalSize ?? 10000);
-    labelled = true;
-    result.evalData = `${o.data} (test split, ${evalDs.count} samples)`;
+  let inputs: MeasureInputs;
+  if (evalDs && evalTarget) {
+    inputs = datasetInputs({ ds: evalDs, target: evalTarget, labelled: true, label: `${o.data} (test split, ${evalDs.count} samples)` });
   } else if (calibDs) {
-    evalDs = calibDs;
-    result.evalData = `calibration data (${calibDs.count} samples, unlabelled)`;
+    inputs = datasetInputs({ ds: calibDs, target: feedTarget(model, calibDs, 'calibration data'), labelled: false, label: `calibration data (${calibDs.count} samples, unlabelled)` });
   } else {
-    evalDs = randomData(model, 256);
-    result.evalData = '256 random inputs in [0, 1) (pass --data for accuracy)';
+    inputs = syntheticInputs({ model, dims: o.dims });
   }
-  const target = feedTarget(model, evalDs, o.data ? '--data' : 'evaluation data');
-  result.comparison = await compareModels({ floatBytes, quantizedBytes, data: evalDs, target, labelled, budgetMs: o.budgetMs, threads: o.threads });
+  result.evalData = inputs.label;
+  try {
+    result.comparison = await compareModels({ floatBytes, quantizedBytes: readFileSync(o.output), inputs, budgetMs: o.budgetMs, threads: o.threads });
+  } catch (err) {
+    // The file is written and verified; only the table is missing.
+    result.measureSkipped = `before/after table skipped: ${oneLine(err)} (pass --dim name=N for the model's symbolic dims, or --data)`;
+  }
   return result;
 }
 
-function readBytes(path: string): Uint8Array {
-  // loadModel names the file in its errors; read errors get the same one-line form.
+/** Reads the input model's bytes; read errors get the same one-line form as parse errors. */
+export function readInput(path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (err) {
@@ -98,15 +116,27 @@ function readBytes(path: string): Uint8Array {
   }
 }
 
-/** Uniform random inputs for a model whose input has fixed per-sample dims. */
-function randomData(model: Model, count: number): Dataset {
-  const inp = model.graph.feedInputs()[0];
-  const per = inp?.type?.shape?.slice(1);
-  if (!inp || !per || !per.every((d): d is number => typeof d === 'number' && d > 0)) {
-    throw new TrainferError('the model input has unknown dimensions; pass --data so it can be measured (or --no-measure)');
+/** Options for `writeVerified`. */
+export interface WriteVerifiedOptions {
+  output: string;
+  model: Model;
+  /** The float original: when the check run fails, it tells a bad output from feeds the model rejects. */
+  float: Model;
+  feeds: Record<string, Tensor>;
+  dims?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Writes a quantized model through `writeModelVerified`. When the check run fails and the float original
+ * fails on the same feeds too, the error says so (the feeds, not the output, are wrong: pass `--dim`).
+ */
+export async function writeVerified(o: WriteVerifiedOptions): Promise<void> {
+  try {
+    await writeModelVerified({ path: o.output, model: o.model, feeds: o.feeds, dims: o.dims });
+  } catch (err) {
+    const floatFails = await verifyModel({ source: { model: o.float }, feeds: o.feeds }).then(() => false, () => true);
+    if (!floatFails) throw err;
+    const shapes = Object.entries(o.feeds).map(([k, t]) => `${k} [${t.dims.join(', ')}]`).join(', ');
+    throw new TrainferError(`${o.output}: not written: the input model itself does not run on the check feeds (${shapes}); pass --dim name=N for its symbolic dims`, { cause: err });
   }
-  const size = per.reduce((a, b) => a * b, 1);
-  let s = 12345;
-  const x = Float32Array.from({ length: size * count }, () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32));
-  return { source: 'random', kind: 'tabular', sampleShape: per, x, scale: 1, y: new Int32Array(count), count, numClasses: 1 };
 }

@@ -9,7 +9,7 @@ import { type Graph, type Model, attrFloat, walkGraphs } from '../../onnx/ir.js'
 import { foldConstants, topoSort } from '../../onnx/passes.js';
 import { Tensor } from '../../onnx/tensor.js';
 import { floatData } from './qmath.js';
-import { type UpgradeResult, upgradeOpset } from './opset-upgrade.js';
+import { type UpgradeResult, upgradeOpset } from '../../onnx/opset-upgrade.js';
 
 /** A deep copy of a model (via its protobuf encoding). */
 export function cloneModel(model: Model): Model {
@@ -37,7 +37,7 @@ export function prepareModel(model: Model, options: PrepareOptions = {}): Prepar
   const m = cloneModel(model);
   const foldedConstants = foldConstants(m.graph);
   const minOpset = options.minOpset ?? 13;
-  const upgrade = minOpset > 0 ? upgradeOpset(m, minOpset) : undefined;
+  const upgrade = minOpset > 0 ? upgradeOpset(m, { target: minOpset }) : undefined;
   let foldedBatchNorms = 0;
   for (const g of walkGraphs(m.graph)) {
     if (options.foldBatchNorm !== false) foldedBatchNorms += foldConvBatchNorm(g);

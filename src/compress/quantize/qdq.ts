@@ -6,11 +6,11 @@
  */
 import { attr } from '../../onnx/attr.js';
 import { type Graph, type Model, type Node, attrFloat, walkGraphs } from '../../onnx/ir.js';
-import { eliminateDeadNodes, topoSort } from '../../onnx/passes.js';
+import { capturedValues, eliminateDeadNodes, topoSort } from '../../onnx/passes.js';
 import { Tensor } from '../../onnx/tensor.js';
 import type { Calibration } from './calibration.js';
 import type { Range } from './calib-stats.js';
-import { type QParams, type QType, floatData, paramsFromRange, qrange, quantizeBias, quantizeWeight, scaleTensor, zeroPointTensor } from './qmath.js';
+import { type QParams, type QType, biasSafeWeightScale, floatData, paramsFromRange, qrange, quantizeBias, quantizeValue, quantizeWeight, scaleTensor, zeroPointTensor } from './qmath.js';
 import { RELU_FOLD_PRODUCERS, ruleFor } from './qdq-rules.js';
 import type { QuantizeReport } from './report.js';
 
@@ -76,6 +76,8 @@ export function insertQdq(model: Model, cal: Calibration, o: QdqOptions, report:
   const idx = g.index();
   // Graph outputs, and values that reach one only through Identity (how exporters rename outputs).
   const graphOutputs = new Set(g.outputs.map((v) => v.name));
+  // Values If/Loop bodies read from the main graph: they keep their float producers (a Relu they read is never folded).
+  for (const n of g.nodes) for (const a of Object.values(n.attributes)) for (const sg of a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : []) for (const v of capturedValues(sg)) graphOutputs.add(v);
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i]!;
     if (n.opType === 'Identity' && graphOutputs.has(n.outputs[0]!)) graphOutputs.add(n.inputs[0]!);
@@ -255,12 +257,12 @@ function emit(
   }
   // Weights and biases: int8 / int32 initializers behind a DequantizeLinear.
   const weightDone = new Map<string, { out: string; params: QParams }>();
-  const weightFor = (node: Node, slot: number, axis: number | undefined): { out: string; params: QParams } => {
+  const weightFor = (node: Node, slot: number, axis: number | undefined, scales?: Float32Array): { out: string; params: QParams } => {
     const name = node.inputs[slot]!;
-    const key = `${name}|${axis}`;
+    const key = `${name}|${axis}|${scales ? Array.from(scales).join(',') : ''}`;
     let hit = weightDone.get(key);
     if (!hit) {
-      const qw = quantizeWeight(g.initializers.get(name)!, { qtype: 'int8', axis, symmetric: true, reduceRange: o.reduceRange });
+      const qw = quantizeWeight(g.initializers.get(name)!, { qtype: 'int8', axis, symmetric: true, reduceRange: o.reduceRange, scales });
       const q = addInit(`${name}_quantized`, qw.q);
       const d = dq(q, qw.params, name);
       head.push(d.node);
@@ -270,12 +272,16 @@ function emit(
     return hit;
   };
   for (const plan of weightPlans) {
-    const wq = weightFor(plan.node, plan.slot, plan.axis);
     const bias = biasPlans.find((b) => b.node === plan.node);
+    let wq = weightFor(plan.node, plan.slot, plan.axis);
     if (bias) {
       const xScale = actParams.get(plan.node.inputs[0]!)!.scale[0]!;
       const bname = plan.node.inputs[bias.slot]!;
-      const bq = quantizeBias(g.initializers.get(bname)!, xScale, wq.params.scale);
+      const bt = g.initializers.get(bname)!;
+      // A bias that would overflow int32 at x_scale · w_scale gets a coarser weight scale instead (as ORT does).
+      const safe = biasSafeWeightScale(bt, xScale, wq.params.scale);
+      if (safe) wq = weightFor(plan.node, plan.slot, plan.axis, safe);
+      const bq = quantizeBias(bt, xScale, wq.params.scale);
       const q = addInit(`${bname}_quantized`, bq.q);
       const s = addInit(`${bname}_scale`, Tensor.f32([bq.scale.length], bq.scale));
       const z = addInit(`${bname}_zero_point`, new Tensor('int32', [bq.scale.length], new Int32Array(bq.scale.length)));
@@ -312,6 +318,6 @@ function quantizeConstant(t: Tensor, p: QParams): Tensor {
   const out = p.qtype === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
   const s = p.scale[0]!;
   const z = p.zeroPoint[0]!;
-  for (let i = 0; i < x.length; i++) out[i] = Math.min(qmax, Math.max(qmin, Math.round(x[i]! / s) + z));
+  for (let i = 0; i < x.length; i++) out[i] = quantizeValue(x[i]!, s, z, qmin, qmax);
   return new Tensor(p.qtype, t.dims, out);
 }

@@ -49,17 +49,23 @@ export function paramsFromRange(rmin: number, rmax: number, o: RangeOptions): { 
     lo = -m;
     hi = m;
   }
-  if (hi === lo) return { scale: 1, zeroPoint: o.symmetric ? midpoint(o.qtype) : qmin };
+  // A zero (or denormal, all-but-zero) range: scale 1 (ORT's rule for scales below float32's smallest normal).
+  const degenerate = { scale: 1, zeroPoint: o.symmetric ? midpoint(o.qtype) : qmin };
+  if (hi === lo) return degenerate;
   if (o.symmetric) {
     // Symmetric int8 uses [-127, 127] (as ORT does) so +max and −max both map exactly.
     const half = o.qtype === 'int8' ? qmax : (qmax - qmin) / 2;
     const scale = f32(hi / half);
-    return { scale, zeroPoint: midpoint(o.qtype) };
+    return scale >= F32_TINY ? { scale, zeroPoint: midpoint(o.qtype) } : degenerate;
   }
   const scale = f32((hi - lo) / (qmax - qmin));
-  const zp = Math.round(qmin - lo / scale);
+  if (!(scale >= F32_TINY)) return degenerate;
+  const zp = roundHalfEven(qmin - lo / scale);
   return { scale, zeroPoint: Math.min(qmax, Math.max(qmin, zp)) };
 }
+
+/** float32's smallest normal number: scales below it (denormals) make x / scale overflow. */
+export const F32_TINY = 1.1754943508222875e-38;
 
 function midpoint(qtype: QType): number {
   return qtype === 'int8' ? 0 : 128;
@@ -78,9 +84,12 @@ export function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** Quantizes one value: saturate(round(x / scale) + zp). */
+/**
+ * Quantizes one value as ONNX QuantizeLinear does: saturate(round_half_even(x / scale) + zp), with the
+ * division in float32 (so ties fall where onnxruntime's fall).
+ */
 export function quantizeValue(x: number, scale: number, zp: number, qmin: number, qmax: number): number {
-  const q = roundHalfEven(x / scale) + zp;
+  const q = roundHalfEven(f32(x / scale)) + zp;
   return q < qmin ? qmin : q > qmax ? qmax : q;
 }
 
@@ -92,6 +101,8 @@ export interface WeightQuantOptions {
   /** Symmetric (zero point in the middle). Weights default to symmetric: ORT's int8 kernels are fastest with zp 0. */
   symmetric?: boolean;
   reduceRange?: boolean;
+  /** Use these scales (one per channel, or one) instead of ones from the min/max (zero points: symmetric). */
+  scales?: Float32Array;
 }
 
 /** A quantized weight: the integer tensor and its parameters. */
@@ -124,8 +135,8 @@ export function quantizeWeight(w: Tensor, o: WeightQuantOptions): QuantizedWeigh
   const zeroPoint = new Int32Array(channels);
   for (let c = 0; c < channels; c++) {
     const p = paramsFromRange(x.length ? lo[c]! : 0, x.length ? hi[c]! : 0, { qtype: o.qtype, symmetric, reduceRange: o.reduceRange });
-    scale[c] = p.scale;
-    zeroPoint[c] = p.zeroPoint;
+    scale[c] = o.scales ? o.scales[o.scales.length === 1 ? 0 : c]! : p.scale;
+    zeroPoint[c] = o.scales ? midpoint(o.qtype) : p.zeroPoint;
   }
   const q = o.qtype === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
   for (let i = 0; i < x.length; i++) {
@@ -137,7 +148,8 @@ export function quantizeWeight(w: Tensor, o: WeightQuantOptions): QuantizedWeigh
 
 /**
  * Quantizes a bias to int32 with scale = inputScale · weightScale[c] and zero point 0, the form ORT needs to
- * fuse `DQ → Conv → Q` into QLinearConv (and Gemm into QGemm).
+ * fuse `DQ → Conv → Q` into QLinearConv (and Gemm into QGemm). Ties round to even. Values beyond int32
+ * saturate — `biasSafeWeightScale` first raises weight scales so that they never do.
  */
 export function quantizeBias(b: Tensor, inputScale: number, weightScale: Float32Array): { q: Tensor; scale: Float32Array } {
   const x = floatData(b);
@@ -146,10 +158,43 @@ export function quantizeBias(b: Tensor, inputScale: number, weightScale: Float32
   for (let i = 0; i < x.length; i++) {
     const s = f32(inputScale * weightScale[weightScale.length === 1 ? 0 : i]!);
     scale[i] = s;
-    const v = s === 0 ? 0 : Math.round(x[i]! / s);
+    const v = s === 0 ? 0 : roundHalfEven(x[i]! / s);
     q[i] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, v));
   }
   return { q: new Tensor('int32', b.dims, q), scale };
+}
+
+/**
+ * Weight scales raised where `inputScale · weightScale` would push the int32 bias out of range (a
+ * BatchNorm with γ ≈ 0 folded into a Conv leaves a near-zero weight channel beside a normal bias): as
+ * onnxruntime's quantizer does, the smallest valid bias scale is 1.0001 · 2·|b| / (2³¹ − 1 − (−2³¹ + 1)),
+ * per channel (per tensor: over max|b|), and the weight scale grows by the ratio. Returns undefined when
+ * no scale needs to change.
+ *
+ * @example biasSafeWeightScale(Tensor.f32([1], [5]), 0.5, Float32Array.of(7.8e-10)) // ≈ [4.66e-9]
+ */
+export function biasSafeWeightScale(b: Tensor, inputScale: number, weightScale: Float32Array): Float32Array | undefined {
+  const x = floatData(b);
+  const qrangeInt32 = 2 ** 31 - 1 - (-(2 ** 31) + 1);
+  const out = Float32Array.from(weightScale);
+  let changed = false;
+  const fix = (i: number, absmax: number): void => {
+    const smallest = (1.0001 * 2 * absmax) / qrangeInt32;
+    const candidate = inputScale * out[i]!;
+    if (candidate > 0 && candidate < smallest) {
+      out[i] = f32(out[i]! * (smallest / candidate));
+      // float32 rounding can land a hair below: nudge up until the product is valid.
+      while (inputScale * out[i]! < smallest) out[i] = f32(out[i]! * (1 + 2 ** -20));
+      changed = true;
+    }
+  };
+  if (weightScale.length === 1) {
+    let m = 0;
+    for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]!));
+    fix(0, m);
+  }
+  else for (let i = 0; i < out.length; i++) fix(i, Math.abs(x[i] ?? 0));
+  return changed ? out : undefined;
 }
 
 /** The float values of a float32/float64 tensor. */

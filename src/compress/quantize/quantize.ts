@@ -12,6 +12,7 @@ import { convertFp16 } from './fp16.js';
 import { quantizeInt4 } from './int4.js';
 import { type QdqOptions, calibrationTargets, insertQdq } from './qdq.js';
 import { applyFastestConvPlan } from './autotune.js';
+import { PLAN_METADATA_KEY, type QuantizePlan, convPlan, planMinConvReduction, planToJson } from './plan.js';
 import type { Tensor } from '../../onnx/tensor.js';
 import type { QType } from './qmath.js';
 import { prepareModel } from './prepare.js';
@@ -42,7 +43,7 @@ export interface QuantizeOptions {
   minConvReduction?: number;
   /** Dynamic: MatMul form (default `integer`: standard ops, which ORT fuses into the same kernel). */
   dynamicMatMul?: DynamicMatMulFormat;
-  /** Dynamic: also quantize Conv via ConvInteger (default false: measured slower than fp32 Conv on ORT CPU). */
+  /** Dynamic: quantize Conv via ConvInteger (default false: measured slower than fp32 Conv on ORT CPU; Conv weights are then stored int8, weight-only). */
   dynamicConv?: boolean;
   /** int4: block size along K (default 32; a power of two ≥ 16). */
   blockSize?: number;
@@ -58,8 +59,15 @@ export interface QuantizeOptions {
   exclude?: readonly string[];
   /** Static: time the Conv plans (narrow float / all int8 / all float) and keep the fastest (default true). */
   autotune?: boolean;
+  /**
+   * Static: reuse these decisions instead of timing (from `readPlan` — a JSON file or an earlier output's
+   * metadata): the same input and options then give the same output bytes.
+   */
+  plan?: QuantizePlan;
   /** intra-op threads for calibration runs and for timing the Conv plans (default 1: a session per core, as `trainfer serve` runs). */
   threads?: number;
+  /** Static: time per Conv plan per round when autotuning, ms (default 250; three rounds). */
+  autotuneBudgetMs?: number;
 }
 
 /** A quantized model and what was done. */
@@ -80,6 +88,7 @@ export async function quantize(o: QuantizeOptions): Promise<QuantizeResult> {
   const exclude = new Set(o.exclude ?? []);
   const prep = prepareModel(o.model, { minOpset: o.mode === 'fp16' ? 0 : 13 });
   const model = prep.model;
+  model.metadata.delete(PLAN_METADATA_KEY); // an earlier run's plan does not describe this output
   if (prep.foldedConstants) report.notes.push(`folded ${prep.foldedConstants} Constant node(s) into initializers`);
   if (prep.foldedBatchNorms) report.notes.push(`folded ${prep.foldedBatchNorms} BatchNormalization(s) into the preceding Conv`);
   if (prep.upgrade) report.notes.push(`upgraded opset ${prep.upgrade.from} → ${prep.upgrade.to} (${prep.upgrade.rewritten.length} node(s) rewritten)`);
@@ -98,11 +107,17 @@ export async function quantize(o: QuantizeOptions): Promise<QuantizeResult> {
         minConvReduction: o.minConvReduction,
         exclude,
       };
-      if (o.autotune !== false && o.minConvReduction === undefined) {
+      let plan = convPlan(o.minConvReduction === undefined ? 'narrow Convs float' : `minConvReduction ${o.minConvReduction}`, o.minConvReduction ?? 64);
+      if (o.plan) {
+        plan = o.plan;
+        qdq.minConvReduction = planMinConvReduction(plan);
+        report.notes.push(`Conv plan from --plan: ${plan.conv.plan} (not timed)`);
+      } else if (o.autotune !== false && o.minConvReduction === undefined) {
         const sample = await firstBatch(o.calibration);
-        if (sample) await applyFastestConvPlan({ prepared: model, cal, qdq, sample, threads: o.threads, report });
+        if (sample) plan = await applyFastestConvPlan({ prepared: model, cal, qdq, sample, threads: o.threads, budgetMs: o.autotuneBudgetMs, report });
       }
       insertQdq(model, cal, qdq, report);
+      model.metadata.set(PLAN_METADATA_KEY, planToJson(plan));
       break;
     }
     case 'dynamic':
@@ -113,6 +128,10 @@ export async function quantize(o: QuantizeOptions): Promise<QuantizeResult> {
         conv: o.dynamicConv ?? false,
         exclude,
       }, report);
+      {
+        const weightOnly = report.outcomes.filter((r) => r.status === 'quantized' && r.opType === 'Conv' && r.detail.includes('weight-only')).length;
+        if (weightOnly) report.notes.push(`${weightOnly} Conv weight(s) stored as int8 (weight-only: 4× smaller, decoded to float32 when onnxruntime loads the model, so as fast as float32, not faster — ConvInteger ran slower than fp32 Conv on this engine); for int8 Conv compute use --mode static`);
+      }
       break;
     case 'int4':
       quantizeInt4(model, { blockSize: o.blockSize ?? 32, symmetric: o.int4Symmetric ?? true, minElements: o.int4MinElements ?? 4096, accuracyLevel: o.accuracyLevel ?? 4, exclude }, report);
