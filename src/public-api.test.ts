@@ -24,18 +24,20 @@ const PUBLIC_VALUES = [
   // runtime
   'Session', 'availableDevices', 'SessionPool', 'writeModelVerified', 'verifyModel', 'sampleFeeds',
   // autodiff
-  'gradients', 'VJP_RULES', 'softmaxCrossEntropy', 'mse', 'binaryCrossEntropy', 'klDivergence', 'buildTrainStep', 'cloneGraph', 'checkGradients',
+  'gradients', 'VJP_RULES', 'STOP_GRADIENT_INPUTS', 'softmaxCrossEntropy', 'mse', 'mae', 'huber', 'binaryCrossEntropy', 'klDivergence', 'buildTrainStep', 'cloneGraph', 'checkGradients',
   // nn
   'Network', 'INPUT_NAMES', 'ParamStore', 'initWeight', 'Linear', 'Activation', 'ReLU', 'GELU', 'Sigmoid', 'Tanh', 'Flatten', 'Dropout',
-  'Embedding', 'Normalize', 'Conv2d', 'Pool2d', 'MaxPool2d', 'AvgPool2d', 'GlobalAvgPool', 'BatchNorm', 'LayerNorm', 'Sequential', 'Residual',
-  'buildPreset', 'isPreset', 'PRESET_NAMES', 'checkLayer',
+  'Embedding', 'Normalize', 'Rescale', 'Conv2d', 'Pool2d', 'MaxPool2d', 'AvgPool2d', 'GlobalAvgPool', 'BatchNorm', 'LayerNorm', 'Sequential', 'Residual',
+  'buildPreset', 'isPreset', 'PRESET_NAMES', 'checkLayer', 'resolveLosses', 'attachLosses', 'defaultLoss',
   // data
   'Batcher', 'subset', 'take', 'splitValidation', 'checkLabels', 'featureStats', 'sampleSize', 'loadData', 'mnistDir',
   'readIdx', 'readIdxDir', 'readIdxPair', 'parseIdx', 'encodeIdx', 'IDX_FILES', 'readCsv', 'parseCsv',
+  'BUILTIN_DATA', 'COLUMN_TYPE_HINTS', 'TableStream', 'builtinInfo', 'columnSize', 'columnStats', 'columnToFloat64', 'csvRecords', 'datasetFromTable', 'defaultTargetColumn', 'describeColumn', 'feedSize', 'friedman1Function', 'getColumn', 'headRows', 'isBuiltinData', 'loadBuiltin', 'loadTable', 'openStream', 'packTable', 'parseFeedMapping', 'parseJsonl', 'planFeeds', 'readJsonl', 'readTableFile', 'selectRows', 'splitRows', 'tableFromDataset', 'tableHash',
   // train
   'fit', 'DEFAULT_OPTIMIZER', 'defaultLr', 'learningRate', 'parseSchedule', 'formatSchedule', 'saveCheckpoint', 'loadCheckpoint',
   'checkpointPath', 'CHECKPOINT_FILE', 'evaluate', 'OnnxModelTrainable', 'StepRunner', 'createReporter', 'formatEpoch', 'MetricsLog',
   'runTrainJob', 'FAMILY_DEFAULTS', 'resolveDefaults',
+  'CHECKPOINT_VERSION', 'LOSS_NAMES', 'METADATA_KEYS', 'MONITOR_METRICS', 'TASKS', 'annotateModel', 'createMetrics', 'embeddingDim', 'evalGraph', 'exportModel', 'inferTask', 'metricDirection', 'modelHeads', 'rankingMetrics', 'readTrainfer', 'sampleBatch', 'selectTrainable', 'targetName', 'teacherOutputs',
   // serve
   'InferenceServer', 'EXTENSIONS', 'InferenceClient', 'buildRequest', 'InferenceError', 'DEFAULT_MODEL_CONFIG', 'parseModelConfig',
   'readModelConfig', 'DATATYPES', 'datatypeOf', 'dtypeOf', 'ModelRepository', 'ModelVersion', 'isPlainName', 'DynamicBatcher', 'addToRepository',
