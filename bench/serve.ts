@@ -8,7 +8,11 @@
  *   (d) a soak at 80% of the measured maximum throughput, expecting zero failed requests.
  * Usage: flock /tmp/trainfer-bench.lock npx tsx bench/serve.ts [--duration 60] [--seconds 6]
  *        [--connections 64] [--max-batch-size 32] [--delay-ms 0] [--instances 2] [--threads 1]
- *        [--model cnn|mlp] [--hidden 1024,1024] [--binary] [--sweep] [--out results.json]
+ *        [--model cnn|mlp] [--hidden 1024,1024] [--binary] [--quantize dynamic] [--sweep] [--out results.json]
+ * `--quantize dynamic` serves the model dynamically quantized (DynamicQuantizeLinear → MatMulInteger). The
+ * server never batches such a model (one activation scale per batch would make each answer depend on its
+ * neighbours), so both rounds then run unbatched; what batching would have gained is measured by running
+ * the same command on a tree from before that rule (see docs/serving.md, 'When requests are batched').
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +27,7 @@ import { Session } from '../src/runtime/session.js';
 import { buildRequest } from '../src/serve/client.js';
 import type { ModelConfig } from '../src/serve/config.js';
 import { addToRepository, mnistCnn, mnistMlp } from '../src/serve/example-models.js';
+import { quantize } from '../src/compress/quantize/quantize.js';
 
 interface CannonResult {
   requests: { average: number; total: number };
@@ -48,6 +53,7 @@ const { values: flags } = parseArgs({
     sweep: { type: 'boolean', default: false },
     model: { type: 'string', default: 'cnn' },
     hidden: { type: 'string', default: '1024,1024' },
+    quantize: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -180,9 +186,12 @@ async function main(): Promise<void> {
   const repo = join(dir, 'repo');
   const base: Partial<ModelConfig> = { instances: INSTANCES, threadsPerInstance: THREADS, maxQueueSize: 4096, timeoutMs: 30000 };
   const hidden = flags.hidden.split(',').map(Number);
-  const model = flags.model === 'mlp' ? mnistMlp({ hidden }) : mnistCnn();
-  const modelText = flags.model === 'mlp' ? `MNIST MLP 784-${hidden.join('-')}-10` : 'MNIST CNN (conv 1→32 5×5, pool, conv 32→64 5×5, pool, FC 3136→128→10)';
-  const batched = { ...base, maxBatchSize: num('max-batch-size'), maxQueueDelayMs: num('delay-ms') };
+  if (flags.quantize !== undefined && flags.quantize !== 'dynamic') throw new Error(`--quantize must be dynamic, got '${flags.quantize}'`);
+  const fp32 = flags.model === 'mlp' ? mnistMlp({ hidden }) : mnistCnn();
+  const model = flags.quantize === 'dynamic' ? (await quantize({ model: fp32, mode: 'dynamic' })).model : fp32;
+  const modelText = `${flags.model === 'mlp' ? `MNIST MLP 784-${hidden.join('-')}-10` : 'MNIST CNN (conv 1→32 5×5, pool, conv 32→64 5×5, pool, FC 3136→128→10)'}${flags.quantize ? ', dynamic int8' : ''}`;
+  // A dynamically quantized model cannot be batched (an explicit maxBatchSize is refused): "auto" leaves it unbatched.
+  const batched = { ...base, maxBatchSize: flags.quantize === 'dynamic' ? ('auto' as const) : num('max-batch-size'), maxQueueDelayMs: num('delay-ms') };
   const file = addToRepository({ repo, name: 'batched', model, config: batched });
   addToRepository({ repo, name: 'unbatched', model, config: { ...base, maxBatchSize: 0 } });
   const sweep: { name: string; config: Partial<ModelConfig> }[] = [];

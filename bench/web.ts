@@ -15,11 +15,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { tableFromDataset } from '../src/data/dataset.js';
+import { loadData } from '../src/data/load.js';
 import { writeModel } from '../src/onnx/model-io.js';
 import { fit } from '../src/train/fit.js';
-import { buildJobModel } from '../src/train/job-setup.js';
-import { inferTask } from '../src/train/task.js';
-import { loadTable } from '../src/data/load.js';
+import { buildModel } from '../src/train/job.js';
 import { quantizeFile } from '../src/compress/quantize/pipeline.js';
 import { type BrowserBenchResult, runBrowserBenchmark } from '../src/web/browser-bench.js';
 import { scanModels } from '../src/web/catalog.js';
@@ -34,12 +34,13 @@ const CACHE = '.bench-cache/web';
 /** The presets at their real sizes, briefly trained, and their int8 forms. */
 async function buildModels(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const tables = loadTable({ source: 'mnist' });
+  const splits = loadData({ source: 'mnist' });
   for (const [spec, file, mode] of [['mlp:256', 'mlp256', 'dynamic'], ['cnn', 'cnn', 'static']] as const) {
     const fp32 = join(dir, `${file}.onnx`);
     if (!existsSync(fp32)) {
-      const { model: net, inputs: feeds } = buildJobModel({ model: spec, train: tables.train, targets: ['label'], task: inferTask({ table: tables.train, targets: ['label'] }), seed: 1, exclude: [] });
-      const r = await fit({ model: net, train: tables.train, target: 'label', feeds, epochs: 1, batchSize: 64, maxSteps: 300, optimizer: { type: 'adam' }, lr: 0.002, progress: 'none', seed: 1 });
+      const train = tableFromDataset(splits.train);
+      const net = buildModel({ model: spec }, train, 1);
+      const r = await fit({ model: net, train, epochs: 1, batchSize: 64, maxSteps: 300, optimizer: { type: 'adam' }, lr: 0.002, progress: 'none', seed: 1 });
       writeModel(fp32, net.inferenceGraph({ weights: r.weights }));
     }
     const int8 = join(dir, `${file}-int8.onnx`);

@@ -36,11 +36,12 @@ export type { ParameterCount, FlopOptions, NodeCost, FlopEstimate } from './onnx
 export { Session, availableDevices } from './runtime/session.js';
 export type { Device, SessionOptions, ModelSource } from './runtime/session.js';
 export { SessionPool } from './runtime/pool.js';
+export { PoolError } from './runtime/pool.js';
 export { writeModelVerified, verifyModel } from './runtime/verified-write.js';
 export type { WriteModelVerifiedOptions, VerifyModelOptions } from './runtime/verified-write.js';
 export { sampleFeeds } from './runtime/sample-feeds.js';
 export type { SampleFeedsOptions } from './runtime/sample-feeds.js';
-export type { SessionPoolOptions, PoolRunOptions, PoolRunResult, IoMetadata } from './runtime/pool.js';
+export type { SessionPoolOptions, PoolRunOptions, PoolRunResult, IoMetadata, PoolFailureKind, PoolEvent, RestartPolicy, PoolCloseResult } from './runtime/pool.js';
 
 // Autodiff: gradients, losses, optimizer updates, the one-graph training step
 export type { OptimizerConfig, SgdConfig, AdamConfig, TrainStep, TrainStepOptions, StateSlot, Buffer } from './autodiff/types.js';
@@ -48,7 +49,7 @@ export { gradients, VJP_RULES, STOP_GRADIENT_INPUTS, softmaxCrossEntropy, mse, m
 export type { GradientsOptions, DifferentiableOp, VjpRule, VjpContext, SoftmaxCrossEntropyOptions, KlDivergenceOptions, RegressionLossOptions, BinaryCrossEntropyOptions, TypeMap, Formulations, GradCheckOptions, GradCheckResult } from './autodiff/index.js';
 
 // Layers and networks: a model yields a training graph and an inference graph
-export { Network, INPUT_NAMES, resolveLosses } from './nn/network.js';
+export { Network, INPUT_NAMES } from './nn/network.js';
 export type { NetworkOptions, NetworkInput, NetworkHead, ModelInput, ModelHead, TrainingGraph, TrainingGraphOptions, RandomInput, InputKind } from './nn/network.js';
 export { ParamStore, initWeight } from './nn/layer.js';
 export type { Layer, BuildContext, ForwardContext, InitScheme } from './nn/layer.js';
@@ -57,9 +58,9 @@ export type { LinearOptions, ActivationKind, EmbeddingOptions } from './nn/layer
 export { Conv2d, Pool2d, MaxPool2d, AvgPool2d, GlobalAvgPool, BatchNorm, LayerNorm } from './nn/layers-conv.js';
 export type { Conv2dOptions, Pool2dOptions, BatchNormOptions } from './nn/layers-conv.js';
 export { Sequential, Residual } from './nn/compose.js';
-export { buildPreset, isPreset, embeddingDim, PRESET_NAMES } from './nn/presets.js';
+export { buildPreset, isPreset, PRESET_NAMES } from './nn/presets.js';
 export type { PresetOptions, CategoricalInput } from './nn/presets.js';
-export { attachLosses, defaultLoss, targetName, TASKS, LOSS_NAMES } from './nn/loss.js';
+export { attachLosses, defaultLoss } from './nn/loss.js';
 export type { Task, LossSpec, HeadLoss, HeadValue, TargetSpec, CustomLoss, AttachLossesOptions, AttachedLosses } from './nn/loss.js';
 export { checkLayer } from './nn/layer-check.js';
 export type { CheckLayerOptions, CheckLayerResult } from './nn/layer-check.js';
@@ -67,32 +68,31 @@ export type { CheckLayerOptions, CheckLayerResult } from './nn/layer-check.js';
 // Data: tables of typed columns (IDX/MNIST, CSV, JSONL, generated sets, streams), feed plans, batching
 export { Rng } from './util/rng.js';
 export type { RngState } from './util/rng.js';
-export { columnSize, getColumn, selectRows, headRows, splitRows, tableHash, columnStats, columnToFloat64, describeColumn } from './data/table.js';
+export { columnSize, getColumn, selectRows, headRows, splitRows, columnStats } from './data/table.js';
 export type { Table, TableSplits, Column, ColumnDType, ColumnKind, ColumnData } from './data/table.js';
 export { loadTable, loadData, readTableFile, mnistDir } from './data/load.js';
 export type { LoadTableOptions, LoadDataOptions } from './data/load.js';
-export { readCsv, parseCsv, csvRecords } from './data/csv.js';
+export { readCsv, parseCsv } from './data/csv.js';
 export type { CsvOptions, TextTableOptions } from './data/csv.js';
 export { readJsonl, parseJsonl } from './data/jsonl.js';
-export { COLUMN_TYPE_HINTS } from './data/sniff.js';
 export type { ColumnTypeHint, NumericFacts } from './data/sniff.js';
 export { openStream, TableStream } from './data/stream.js';
 export type { OpenStreamOptions, StreamSplits, StreamState } from './data/stream.js';
-export { BUILTIN_DATA, loadBuiltin, builtinInfo, friedman1Function, isBuiltinData } from './data/builtin.js';
+export { BUILTIN_DATA, loadBuiltin, builtinInfo, friedman1Function } from './data/builtin.js';
 export type { BuiltinData, BuiltinInfo } from './data/builtin.js';
-export { planFeeds, parseFeedMapping, feedSize } from './data/feed-plan.js';
+export { planFeeds, parseFeedMapping } from './data/feed-plan.js';
 export type { FeedSpec, FeedBinding, FeedProvider, ProviderBatch, BatchFeed, FeedPlan, PlannedFeed, PlanFeedsOptions } from './data/feed-plan.js';
 export { Batcher, packTable } from './data/batcher.js';
 export type { FeedBuffer, PackedTable } from './data/batcher.js';
 export { readIdx, readIdxDir, readIdxPair, parseIdx, encodeIdx, IDX_FILES } from './data/idx.js';
 // The single-tensor view (one float input + class labels) for code that feeds exactly that
-export { subset, take, splitValidation, checkLabels, featureStats, sampleSize, datasetFromTable, tableFromDataset, defaultTargetColumn } from './data/dataset.js';
+export { subset, take, splitValidation, checkLabels, featureStats, sampleSize, datasetFromTable, tableFromDataset } from './data/dataset.js';
 export type { Dataset, DataSplits } from './data/dataset.js';
 
 // Training: fit, metrics, schedules, checkpoints, evaluation, fine-tuning imported ONNX models, the CLI job
 export { fit, DEFAULT_OPTIMIZER, defaultLr } from './train/fit.js';
 export type { FitOptions, FitResult } from './train/fit.js';
-export { createMetrics, rankingMetrics, metricDirection, MONITOR_METRICS } from './train/metrics.js';
+export { createMetrics, rankingMetrics } from './train/metrics.js';
 export type { MetricAccumulator, MetricsResult, MetricsOptions } from './train/metrics.js';
 export { inferTask } from './train/task.js';
 export type { TaskChoice } from './train/task.js';
@@ -100,15 +100,14 @@ export { teacherOutputs } from './train/providers.js';
 export type { TeacherOptions } from './train/providers.js';
 export { learningRate, parseSchedule, formatSchedule } from './train/schedule.js';
 export type { Schedule, SchedulePoint } from './train/schedule.js';
-export { saveCheckpoint, loadCheckpoint, checkpointPath, CHECKPOINT_FILE, CHECKPOINT_VERSION } from './train/checkpoint.js';
+export { saveCheckpoint, loadCheckpoint, checkpointPath, CHECKPOINT_FILE } from './train/checkpoint.js';
 export type { Checkpoint, CheckpointMeta } from './train/checkpoint.js';
-export { evaluate, evalGraph } from './train/evaluate.js';
+export { evaluate } from './train/evaluate.js';
 export type { EvalResult, EvaluateOptions } from './train/evaluate.js';
-export { annotateModel, readTrainfer, exportModel, sampleBatch, METADATA_KEYS } from './train/export.js';
+export { annotateModel, readTrainfer, exportModel, METADATA_KEYS } from './train/export.js';
 export type { TrainferMetadata, InputRecord, HeadRecord, AnnotateOptions } from './train/export.js';
 export { OnnxModelTrainable, modelHeads } from './train/onnx-trainable.js';
 export type { OnnxTrainableOptions } from './train/onnx-trainable.js';
-export { selectTrainable } from './train/trainable-set.js';
 export type { Trainable } from './train/trainable.js';
 export { StepRunner } from './train/step-runner.js';
 export type { StepFeed, StepFetch, StepRunnerOptions } from './train/step-runner.js';
@@ -120,7 +119,8 @@ export { FAMILY_DEFAULTS, resolveDefaults } from './train/defaults.js';
 
 // Serving: the Open Inference Protocol (KServe v2) server, its client and model repository
 export { InferenceServer, EXTENSIONS } from './serve/server.js';
-export type { ServeOptions } from './serve/server.js';
+export type { ServeOptions, ServerCloseResult } from './serve/server.js';
+export { BATCH_FIRST_KEY } from './serve/batching-policy.js';
 export { InferenceClient, buildRequest } from './serve/client.js';
 export type { InferOptions, InferResult, ModelMetadata, ServerMetadata, TensorMetadata } from './serve/client.js';
 export { InferenceError } from './serve/errors.js';
@@ -152,6 +152,52 @@ export type { QuantizePlan } from './compress/quantize/plan.js';
 export { summarizeReport } from './compress/quantize/report.js';
 export type { QuantizeReport, NodeOutcome } from './compress/quantize/report.js';
 
+// Benchmarks: the MLPerf-style load generator (scenarios, SUT/QSL interfaces, clocks), systems under
+// test (in-process, OIP URL, synthetic), the training benchmark, the cost/energy model, the report and the lab
+export { runScenario } from './bench/loadgen/run-scenario.js';
+export type { RunScenarioOptions, ScenarioResult, ScenarioMetric, RunProgress } from './bench/loadgen/run-scenario.js';
+export { searchServerQps } from './bench/loadgen/server-search.js';
+export type { ServerSearchOptions, ServerSearchResult, ServerTrial } from './bench/loadgen/server-search.js';
+export { resolveSettings } from './bench/loadgen/settings.js';
+export type { TestSettings, ResolvedSettings } from './bench/loadgen/settings.js';
+export { summarize, percentileSorted } from './bench/loadgen/stats.js';
+export type { LatencySummary as ScenarioLatencySummary } from './bench/loadgen/stats.js';
+export { RealClock, VirtualClock } from './bench/loadgen/clock.js';
+export { SCENARIOS } from './bench/loadgen/types.js';
+export type { Scenario, SystemUnderTest, QuerySampleLibrary, QuerySample, QuerySampleResponse, QuerySamplesComplete, Clock } from './bench/loadgen/types.js';
+export { TensorSampleLibrary } from './bench/qsl.js';
+export type { SampleInput, FromTensorsOptions, SyntheticSamplesOptions } from './bench/qsl.js';
+export { libraryFromDataset } from './bench/dataset-library.js';
+export { InProcessSut } from './bench/sut/in-process.js';
+export type { InProcessSutOptions } from './bench/sut/in-process.js';
+export { OipSut } from './bench/sut/oip.js';
+export type { OipSutOptions } from './bench/sut/oip.js';
+export { NoopSut, QueueingSut, SyntheticLibrary } from './bench/sut/synthetic.js';
+export type { QueueingSutOptions, ServiceTime, Stall } from './bench/sut/synthetic.js';
+export { benchModel, benchScenario, defaultBatch } from './bench/bench-model.js';
+export type { BenchModelOptions, BenchScenarioOptions, BenchTarget } from './bench/bench-model.js';
+export { readBenchResult, writeBenchResult } from './bench/result-file.js';
+export type { BenchResultFile, ModelRef, TargetInfo } from './bench/result-file.js';
+export { machineInfo, sha256 } from './bench/machine.js';
+export type { MachineInfo } from './bench/machine.js';
+export { benchTraining, measureMatmulPeak, trainingFlops } from './bench/train-bench.js';
+export type { TrainBenchOptions, TrainingRecord, MatmulPeak, LossPoint } from './bench/train-bench.js';
+export { computeCosts, trainingCost, energyKwh } from './bench/cost/model.js';
+export type { CostOptions, CostReport, CostWorkloadInput, CostVariantInput, VariantCost, WorkloadCost, TrainingCost } from './bench/cost/model.js';
+export { EXAMPLE_PROFILES, readProfiles, checkProfiles } from './bench/cost/profiles.js';
+export type { ProfilesFile, HardwareProfile, ProfileSpeed } from './bench/cost/profiles.js';
+export { writeReport } from './bench/report/write-report.js';
+export { buildCharts, paretoFrontier } from './bench/report/charts.js';
+export type { Chart } from './bench/report/charts.js';
+export { markdownSummary, summaryTable } from './bench/report/markdown.js';
+export { runLab } from './bench/lab/run-lab.js';
+export type { LabOptions, LabResult } from './bench/lab/run-lab.js';
+export { WORKLOADS } from './bench/lab/workloads.js';
+export { mnistWorkload, mnistMlp as mnistMlpWorkload, mnistCnn as mnistCnnWorkload } from './bench/lab/mnist.js';
+export { fp32Variant, dynamicInt8Variant, staticInt8Variant, fp16Variant, int4Variant, qatVariant } from './bench/lab/variants.js';
+export { readLabRun, costInputs } from './bench/lab/lab-run.js';
+export type { LabRun, LabWorkload, LabVariant, VariantBench } from './bench/lab/lab-run.js';
+export type { Workload, VariantSpec, LabContext, QualityMetric, WorkloadBench, VariantBuildArgs, BuiltVariant } from './bench/lab/workload.js';
 // Deployment: manifests for Kubernetes and KServe (docs/deploy.md)
 export { k8sPlan } from './deploy/k8s-plan.js';
 export type { K8sPlan } from './deploy/k8s-plan.js';

@@ -22,25 +22,26 @@ const PUBLIC_VALUES = [
   'inferShapes', 'inferTypes', 'formatType', 'SHAPE_FUNCTIONS', 'validateGraph', 'assertValidGraph', 'NodeValidationError',
   'countParameters', 'estimateFlops', 'PER_ELEMENT',
   // runtime
-  'Session', 'availableDevices', 'SessionPool', 'writeModelVerified', 'verifyModel', 'sampleFeeds',
+  'Session', 'availableDevices', 'SessionPool', 'PoolError', 'writeModelVerified', 'verifyModel', 'sampleFeeds',
   // autodiff
   'gradients', 'VJP_RULES', 'STOP_GRADIENT_INPUTS', 'softmaxCrossEntropy', 'mse', 'mae', 'huber', 'binaryCrossEntropy', 'klDivergence', 'buildTrainStep', 'cloneGraph', 'checkGradients',
   // nn
   'Network', 'INPUT_NAMES', 'ParamStore', 'initWeight', 'Linear', 'Activation', 'ReLU', 'GELU', 'Sigmoid', 'Tanh', 'Flatten', 'Dropout',
   'Embedding', 'Normalize', 'Rescale', 'Conv2d', 'Pool2d', 'MaxPool2d', 'AvgPool2d', 'GlobalAvgPool', 'BatchNorm', 'LayerNorm', 'Sequential', 'Residual',
-  'buildPreset', 'isPreset', 'PRESET_NAMES', 'checkLayer', 'resolveLosses', 'attachLosses', 'defaultLoss',
+  'buildPreset', 'isPreset', 'PRESET_NAMES', 'checkLayer', 'attachLosses', 'defaultLoss',
   // data
-  'Batcher', 'subset', 'take', 'splitValidation', 'checkLabels', 'featureStats', 'sampleSize', 'loadData', 'mnistDir',
+  'Batcher', 'packTable', 'planFeeds', 'parseFeedMapping', 'columnSize', 'getColumn', 'selectRows', 'headRows', 'splitRows', 'columnStats',
+  'loadTable', 'readTableFile', 'readJsonl', 'parseJsonl', 'openStream', 'TableStream', 'BUILTIN_DATA', 'loadBuiltin', 'builtinInfo', 'friedman1Function',
+  'subset', 'take', 'splitValidation', 'checkLabels', 'featureStats', 'sampleSize', 'datasetFromTable', 'tableFromDataset', 'loadData', 'mnistDir',
   'readIdx', 'readIdxDir', 'readIdxPair', 'parseIdx', 'encodeIdx', 'IDX_FILES', 'readCsv', 'parseCsv',
-  'BUILTIN_DATA', 'COLUMN_TYPE_HINTS', 'TableStream', 'builtinInfo', 'columnSize', 'columnStats', 'columnToFloat64', 'csvRecords', 'datasetFromTable', 'defaultTargetColumn', 'describeColumn', 'feedSize', 'friedman1Function', 'getColumn', 'headRows', 'isBuiltinData', 'loadBuiltin', 'loadTable', 'openStream', 'packTable', 'parseFeedMapping', 'parseJsonl', 'planFeeds', 'readJsonl', 'readTableFile', 'selectRows', 'splitRows', 'tableFromDataset', 'tableHash',
   // train
   'fit', 'DEFAULT_OPTIMIZER', 'defaultLr', 'learningRate', 'parseSchedule', 'formatSchedule', 'saveCheckpoint', 'loadCheckpoint',
-  'checkpointPath', 'CHECKPOINT_FILE', 'evaluate', 'OnnxModelTrainable', 'StepRunner', 'createReporter', 'formatEpoch', 'MetricsLog',
-  'runTrainJob', 'FAMILY_DEFAULTS', 'resolveDefaults',
-  'CHECKPOINT_VERSION', 'LOSS_NAMES', 'METADATA_KEYS', 'MONITOR_METRICS', 'TASKS', 'annotateModel', 'createMetrics', 'embeddingDim', 'evalGraph', 'exportModel', 'inferTask', 'metricDirection', 'modelHeads', 'rankingMetrics', 'readTrainfer', 'sampleBatch', 'selectTrainable', 'targetName', 'teacherOutputs',
+  'checkpointPath', 'CHECKPOINT_FILE', 'evaluate', 'OnnxModelTrainable', 'modelHeads', 'StepRunner', 'createReporter', 'formatEpoch', 'MetricsLog',
+  'runTrainJob', 'FAMILY_DEFAULTS', 'resolveDefaults', 'createMetrics', 'rankingMetrics', 'inferTask', 'teacherOutputs',
+  'annotateModel', 'readTrainfer', 'exportModel', 'METADATA_KEYS',
   // serve
   'InferenceServer', 'EXTENSIONS', 'InferenceClient', 'buildRequest', 'InferenceError', 'DEFAULT_MODEL_CONFIG', 'parseModelConfig',
-  'readModelConfig', 'DATATYPES', 'datatypeOf', 'dtypeOf', 'ModelRepository', 'ModelVersion', 'isPlainName', 'DynamicBatcher', 'addToRepository',
+  'readModelConfig', 'DATATYPES', 'datatypeOf', 'dtypeOf', 'ModelRepository', 'ModelVersion', 'isPlainName', 'DynamicBatcher', 'addToRepository', 'BATCH_FIRST_KEY',
   // compress
   'quantize', 'quantizeFile', 'quantizeQat', 'runQatFile', 'calibrate', 'compareModels', 'datasetInputs', 'syntheticInputs',
   'readPlan', 'PLAN_METADATA_KEY', 'summarizeReport', 'upgradeOpset', 'MIN_UPGRADE_OPSET', 'MAX_UPGRADE_OPSET',
@@ -48,6 +49,14 @@ const PUBLIC_VALUES = [
   'k8sPlan', 'resolveK8sOptions', 'parseRepositorySource', 'DEFAULT_IMAGE', 'scanRepository', 'fitResources', 'deploymentManifest',
   'serviceManifest', 'hpaManifest', 'podDisruptionBudgetManifest', 'servingRuntimeManifest', 'inferenceServiceManifest', 'queueTimeRule',
   'adapterHelmValues', 'QUEUE_METRIC', 'podMonitorManifest', 'scoreJobPlan', 'renderYaml', 'renderPlan', 'writePlan', 'parseImageReference',
+  // bench: load generator, systems under test, training benchmark, cost model, report, lab
+  'runScenario', 'searchServerQps', 'resolveSettings', 'summarize', 'percentileSorted', 'RealClock', 'VirtualClock', 'SCENARIOS',
+  'TensorSampleLibrary', 'libraryFromDataset', 'InProcessSut', 'OipSut', 'NoopSut', 'QueueingSut', 'SyntheticLibrary',
+  'benchModel', 'benchScenario', 'defaultBatch', 'readBenchResult', 'writeBenchResult', 'machineInfo', 'sha256',
+  'benchTraining', 'measureMatmulPeak', 'trainingFlops', 'computeCosts', 'trainingCost', 'energyKwh', 'EXAMPLE_PROFILES', 'readProfiles',
+  'checkProfiles', 'writeReport', 'buildCharts', 'paretoFrontier', 'markdownSummary', 'summaryTable', 'runLab', 'WORKLOADS',
+  'mnistWorkload', 'mnistMlpWorkload', 'mnistCnnWorkload', 'fp32Variant', 'dynamicInt8Variant', 'staticInt8Variant', 'fp16Variant',
+  'int4Variant', 'qatVariant', 'readLabRun', 'costInputs',
   // web
   'startUiServer', 'findLabReport', 'scanModels', 'runBrowserBenchmark', 'benchFilesInBrowser', 'nodeLatency', 'formatBrowserBench',
 ];

@@ -1,5 +1,5 @@
 /**
- * `trainfer demo` (what `npm start` runs): the main job on built-in data — train an `mlp:256` on the
+ * `trainfer demo`: the shortest job on built-in data (`npm start` runs `trainfer lab --quick` instead) — train an `mlp:256` on the
  * real MNIST for a short run, export it as a self-contained .onnx, evaluate the exported file on the
  * 10k test images, and print accuracy and throughput. Without `--out` the model goes to a temporary
  * directory that is removed before the command returns.

@@ -1,6 +1,8 @@
 /**
  * `trainfer infer <url> <model> --input <file.json>`: send one inference request (a KServe v2 request
- * body in the file) to a server and print the outputs, as a summary or as the response JSON.
+ * body in the file) to a server and print the outputs, as a summary or as the response JSON. Flag values
+ * (URL, version) are checked before anything is read or sent. `--version` is this command's model
+ * version: the root program must not take it for its own `--version` (main.ts enables positional options).
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -24,10 +26,10 @@ export const inferCommand: CliCommand = {
     program
       .command('infer')
       .description('send an inference request to a KServe v2 / Triton server and print the outputs')
-      .argument('<url>', 'server base URL, e.g. http://127.0.0.1:8000')
+      .argument('<url>', 'server base URL, e.g. http://127.0.0.1:8000', parseUrl)
       .argument('<model>', 'model name')
       .requiredOption('--input <file.json>', 'request body: {"inputs": [{"name", "shape", "datatype", "data"}], "outputs"?: [{"name"}], "id"?}')
-      .option('--version <v>', 'model version (default: the highest)')
+      .option('--version <v>', 'model version, a positive integer (default: the highest)', parseVersion)
       .option('--binary', 'send tensors with the binary tensor data extension and ask for binary outputs')
       .option('--json', 'print the response as one JSON object (outputs with flat data)')
       .action(async (url: string, model: string, flags: InferFlags) => {
@@ -71,6 +73,22 @@ async function runInfer(url: string, model: string, f: InferFlags): Promise<void
     const o = res.raw.outputs.find((x) => x.name === name)!;
     process.stdout.write(`  ${name}  ${o.datatype} [${t.dims.join(', ')}]  ${preview(t)}${argmax(t)}\n`);
   }
+}
+
+function parseUrl(v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new Error(`<url> must be an http:// or https:// URL, got '${v}'`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`<url> must be an http:// or https:// URL, got '${v}'`);
+  return v;
+}
+
+function parseVersion(v: string): string {
+  if (!/^[1-9][0-9]{0,17}$/.test(v)) throw new Error(`--version must be a positive integer (a model version), got '${v}'`);
+  return v;
 }
 
 function preview(t: Tensor): string {

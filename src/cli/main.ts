@@ -18,11 +18,15 @@ import { inferCommand } from './infer.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { quantizeCommand } from './quantize.js';
+import { benchCommand } from './bench.js';
+import { costCommand } from './cost.js';
+import { labCommand } from './lab.js';
+import { reportCommand } from './report.js';
 import { deployCommand } from './deploy.js';
 import { uiCommand } from './ui.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand, uiCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand, uiCommand, benchCommand, costCommand, reportCommand, labCommand];
 
 const VERSION = '0.1.0';
 

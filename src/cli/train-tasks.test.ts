@@ -189,6 +189,7 @@ test('bad input is one line naming the source and the fix, before any step; noth
     [['--data', small, '--resume'], /--resume needs --checkpoint-dir/],
     [['--data', small, '--batch-size', '64'], /--batch-size 64 is larger than the 23 training samples of .*small\.csv/],
     [['--data', small, '--monitor', 'val_bogus'], /--monitor val_bogus: expected val_loss, val_accuracy/],
+    [['--data', small, '--target', 'x', '--monitor', 'val_auc'], /--monitor val_auc: head 'logits' \(classification, \[30\]\) reports val_loss, val_accuracy, val_precision, val_recall, val_f1, val_top5/],
     [['--data', small, '--task', 'regresion'], /--task must be classification, binary, multilabel, regression, got 'regresion'/],
     [['--data', 'mnist', '--model', join(dir, 'tok.onnx'), '--trainable', '(fc'], /--trainable '\(fc': not a valid regular expression/],
     [['--data', small, '--checkpoint-dir', ck, '--resume'], /ck-bad.checkpoint\.trainfer: no checkpoint to resume from/],

@@ -250,8 +250,3 @@ function affineU8(src: Uint8Array, from: number, dst: Float32Array, to: number, 
 function affineF32(src: Float32Array, from: number, dst: Float32Array, to: number, n: number, mul: number, add: number): void {
   for (let k = 0; k < n; k++) dst[to + k] = src[from + k]! * mul + add;
 }
-
-/** The low 32-bit words of an int64 buffer (class labels and ids < 2³¹ read without BigInt). */
-export function lowWords(a: BigInt64Array): Int32Array {
-  return new Int32Array(a.buffer, a.byteOffset, a.length * 2);
-}

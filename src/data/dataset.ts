@@ -186,3 +186,28 @@ export function tableFromDataset(d: Dataset): Table {
     : { name: 'label', dtype: 'int64', shape: [], data: y, kind: 'numeric' };
   return { source: d.source, count: d.count, columns: [samples, label] };
 }
+
+/** The first `n` samples of a dataset as float32 (bytes × scale) and their labels. */
+export function datasetSamples(d: Dataset, n = d.count): { x: Float32Array; labels: Int32Array } {
+  const count = Math.min(n, d.count);
+  const size = sampleSize(d) * count;
+  const x = new Float32Array(size);
+  for (let i = 0; i < size; i++) x[i] = d.x[i]! * d.scale;
+  return { x, labels: d.y.slice(0, count) };
+}
+
+/**
+ * The per-sample dims to feed a model input of `modelShape` ([batch, ...]) with samples of `dataShape`:
+ * the data's own shape when it fits, the model's when both are fixed and hold the same number of values
+ * (e.g. 28×28 images into a flat [784] input). Throws a one-line error naming both otherwise.
+ */
+export function checkInputShape(o: { modelShape?: readonly (number | string | null)[]; dataShape: readonly number[]; modelName: string; dataName: string }): number[] {
+  const ms = o.modelShape;
+  if (!ms) return [...o.dataShape];
+  const per = ms.slice(1);
+  const fmt = (s: readonly (number | string | null)[]): string => `[${s.map((d) => (typeof d === 'number' && d >= 0 ? d : '?')).join(', ')}]`;
+  if (per.length === o.dataShape.length && per.every((d, i) => typeof d !== 'number' || d < 0 || d === o.dataShape[i])) return [...o.dataShape];
+  const size = (s: readonly (number | string | null)[]) => s.reduce<number>((a, d) => a * (typeof d === 'number' ? d : NaN), 1);
+  if (per.every((d) => typeof d === 'number' && d >= 0) && size(per) === size(o.dataShape)) return per as number[];
+  throw new TrainferError(`${o.modelName} expects samples of shape ${fmt(per)} but ${o.dataName} has samples of shape ${fmt(o.dataShape)}`);
+}

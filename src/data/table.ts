@@ -99,16 +99,6 @@ export function allocateColumn<D extends ColumnDType>(dtype: D, n: number): Colu
   return make[dtype](n);
 }
 
-/** Value `k` (flat index) of a column as a number (ids and bytes unscaled; strings NaN). */
-export function numberAt(c: Column, k: number): number {
-  switch (c.dtype) {
-    case 'int64': return Number((c.data as BigInt64Array)[k]!);
-    case 'float16': return halfToFloat((c.data as Uint16Array)[k]!);
-    case 'string': return NaN;
-    default: return (c.data as Float32Array)[k]!;
-  }
-}
-
 /** A column's values as float64 (bytes multiplied by their scale). */
 export function columnToFloat64(c: Column): Float64Array {
   const n = c.data.length;

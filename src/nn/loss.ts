@@ -138,10 +138,12 @@ export function attachLosses(g: GraphBuilder, o: AttachLossesOptions): AttachedL
       const head = hl.head ? byName.get(hl.head) : o.heads[0];
       if (!head) throw new TrainferError(`loss on head '${hl.head}': the model has no head of that name (heads: ${o.heads.map((h) => h.name).join(', ')})`);
       const spec = targetSpecFor(head, hl.loss);
-      const name = targetName(head.name, o.heads.indexOf(head));
-      if (declared.has(name)) throw new TrainferError(`two losses on head '${head.name}': give one, or combine them in a custom loss`);
+      const wanted = targetName(head.name, o.heads.indexOf(head));
+      if (declared.has(wanted)) throw new TrainferError(`two losses on head '${head.name}': give one, or combine them in a custom loss`);
+      // A model input may already be called `target`: the loss target then gets a fresh name.
+      const name = g.graph.uniqueName(wanted);
       const t = g.input(name, spec.dtype, ['batch', ...spec.shape]);
-      declared.set(name, t);
+      declared.set(wanted, t);
       targets.push({ name, dtype: spec.dtype, shape: spec.shape, head: head.name });
       term = builtinLoss(g, head, hl.loss, t);
     }

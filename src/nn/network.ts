@@ -370,6 +370,8 @@ export class Network {
       model.metadata.set('trainfer.input_kind', this.inputKind);
       model.metadata.set('trainfer.input_shape', JSON.stringify(this.inputShape));
     }
+    // Dimension 0 of every input and output is the batch: `trainfer serve` batches requests for such models.
+    model.metadata.set('trainfer.batch_first', 'true');
     if (this.classNames) model.metadata.set('trainfer.class_names', JSON.stringify(this.classNames));
     return model;
   }

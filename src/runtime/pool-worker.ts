@@ -26,7 +26,8 @@ async function start(): Promise<void> {
   port.on('message', (m: ToWorker) => {
     if (m.type === 'crash') process.exit(m.code);
     if (m.type === 'close') {
-      void session.release().finally(() => port.close());
+      // After the run in progress (if any): a worker inside onnxruntime cannot be stopped from outside.
+      void chain.then(() => session.release()).finally(() => port.close());
       return;
     }
     void runOne(session, m);

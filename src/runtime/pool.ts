@@ -1,56 +1,45 @@
 /**
  * `SessionPool`: N worker threads, each holding an onnxruntime session of the same model, so that
- * `run()` never blocks the caller's event loop. Requests go to the least-busy worker; a crashed worker
- * fails only its own requests (with a one-line error) and is replaced.
+ * `run()` never blocks the caller's event loop. Requests go to the least-busy worker. Faults stay local:
+ * a crashed worker fails only its own requests and is replaced; a run past its deadline retires its
+ * worker (replaced at once; the old thread exits when its run returns, since a thread inside onnxruntime
+ * cannot be stopped); failed restarts back off exponentially and give up after a limit, after which runs
+ * fail at once instead of waiting forever. Every fault is reported through `onEvent`.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { TrainferError, oneLine } from '../util/errors.js';
 import type { Tensor } from '../onnx/tensor.js';
-import type { ModelSource, SessionOptions } from './session.js';
 import { type FromWorker, type IoMetadata, type ToWorker, type WireTensor, type WorkerInit, fromWire, toWire } from './pool-protocol.js';
+import { startWorker, stopWorker } from './pool-start.js';
+import { type PoolCloseResult, PoolError, type PoolRunOptions, type PoolRunResult, type RestartPolicy, type SessionPoolOptions } from './pool-types.js';
 
 export type { IoMetadata } from './pool-protocol.js';
+export { PoolError } from './pool-types.js';
+export type { PoolCloseResult, PoolEvent, PoolFailureKind, PoolRunOptions, PoolRunResult, RestartPolicy, SessionPoolOptions } from './pool-types.js';
 
-/** Options for `SessionPool.create`. */
-export interface SessionPoolOptions {
-  /** The model every worker loads (bytes are copied to each worker). */
-  source: ModelSource;
-  /** Worker threads, each with its own session (default 1). */
-  instances?: number;
-  /** ORT intra-op threads per session (default 1). Other session options go in `session`. */
-  threadsPerInstance?: number;
-  /** Further session options (device, optimisation level, …). */
-  session?: Omit<SessionOptions, 'intraOpThreads'>;
-  /** A name used in error messages (default: the file path or `model`). */
-  label?: string;
-}
-
-/** Options for one `SessionPool.run` call. */
-export interface PoolRunOptions {
-  /**
-   * Transfer the feeds' buffers to the worker instead of copying them. The caller's typed arrays
-   * become detached (length 0): use it only for tensors nothing else reads afterwards.
-   */
-  transfer?: boolean;
-}
-
-/** A pool result: outputs plus the time the session spent in `run` inside the worker. */
-export interface PoolRunResult {
-  outputs: Record<string, Tensor>;
-  /** Milliseconds inside `session.run` on the worker (excludes queueing and message passing). */
-  computeMs: number;
-}
-
-interface Pending {
+interface Run {
+  msg: Extract<ToWorker, { type: 'run' }>;
+  transfer: ArrayBuffer[] | undefined;
+  tags: readonly string[];
   resolve: (r: PoolRunResult) => void;
   reject: (e: Error) => void;
+  settled: boolean;
+  /** `performance.now()` after which the run has timed out (Infinity = never), and its length. */
+  deadline: number;
+  timeoutMs: number;
+  slot?: Slot;
+  sentAt: number;
 }
+
+/** How often deadlines are checked: one timer per pool instead of one per run (runs are ~µs apart under load). */
+const DEADLINE_CHECK_MS = 20;
 
 interface Slot {
   worker: Worker;
-  pending: Map<number, Pending>;
-  /** Set once the worker is being shut down on purpose (its exit is not a crash). */
-  closing: boolean;
+  /** Runs sent to this worker and not answered yet (settled or not). */
+  runs: Map<number, Run>;
+  /** Out of rotation: hung (waiting for its run to return) or closing. */
+  retired: boolean;
 }
 
 /** Test hook key: `pool[CRASH_WORKER](i)` kills worker `i` (tests import it from this module). */
@@ -69,20 +58,33 @@ export class SessionPool {
   readonly inputs: readonly IoMetadata[];
   /** Output metadata reported by the session. */
   readonly outputs: readonly IoMetadata[];
-  /** Workers replaced after a crash since the pool started. */
+  /** Workers replaced after a crash or a hung run since the pool started. */
   restarts = 0;
   private readonly slots: Slot[] = [];
+  /** Hung workers that were replaced and have not exited yet. */
+  private readonly retired = new Set<Slot>();
+  private readonly backlog: Run[] = [];
+  private readonly policy: Required<RestartPolicy>;
   private nextId = 1;
-  private backlog: (() => void)[] = [];
   private closed = false;
+  private starting = 0;
+  private failures = 0;
+  private failure?: string;
+  private idleWaiters: (() => void)[] = [];
+  private deadlineTimer?: NodeJS.Timeout;
+  /** Runs with a deadline that are not settled yet. */
+  private readonly timed = new Set<Run>();
 
   private constructor(
     private readonly init: WorkerInit,
     private readonly label: string,
+    private readonly instances: number,
+    private readonly o: SessionPoolOptions,
     meta: { inputs: IoMetadata[]; outputs: IoMetadata[] },
   ) {
     this.inputs = meta.inputs;
     this.outputs = meta.outputs;
+    this.policy = { backoffMs: 100, maxBackoffMs: 10_000, maxAttempts: 5, ...o.restart };
   }
 
   /** Starts `instances` workers and waits until every session has loaded. Load errors are one line. */
@@ -94,41 +96,52 @@ export class SessionPool {
     const started = await Promise.allSettled(Array.from({ length: instances }, () => startWorker(init, label)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) {
-      for (const s of started) if (s.status === 'fulfilled') void s.value.worker.terminate();
+      for (const s of started) if (s.status === 'fulfilled') void stopWorker(s.value.worker, true);
       throw (failed as PromiseRejectedResult).reason;
     }
-    const ok = started as PromiseFulfilledResult<{ worker: Worker; meta: { inputs: IoMetadata[]; outputs: IoMetadata[] } }>[];
-    const pool = new SessionPool(init, label, ok[0]!.value.meta);
+    const ok = started as PromiseFulfilledResult<Awaited<ReturnType<typeof startWorker>>>[];
+    const pool = new SessionPool(init, label, instances, options, ok[0]!.value.meta);
     for (const s of ok) pool.attach(s.value.worker);
     return pool;
   }
 
-  /** Number of worker threads. */
+  /** Number of worker threads in rotation. */
   get size(): number {
     return this.slots.length;
   }
 
-  /** Requests sent to workers and not yet answered. */
+  /** Runs sent or waiting and not yet answered. */
   get inFlight(): number {
-    return this.slots.reduce((n, s) => n + s.pending.size, 0);
+    let n = this.backlog.length;
+    for (const s of this.slots) for (const r of s.runs.values()) if (!r.settled) n++;
+    return n;
   }
 
-  /** Runs the model on the least-busy worker. Errors (ORT or a crashed worker) are one-line `TrainferError`s. */
+  /** Hung workers replaced and still inside onnxruntime. */
+  get hung(): number {
+    return this.retired.size;
+  }
+
+  /** Why runs fail at once (restarts gave up), or undefined while the pool can serve. */
+  get unavailable(): string | undefined {
+    return this.failure;
+  }
+
+  /** Runs the model on the least-busy worker. Failures are one-line `PoolError`s. */
   run(feeds: Record<string, Tensor>, fetches?: readonly string[], options: PoolRunOptions = {}): Promise<PoolRunResult> {
-    if (this.closed) return Promise.reject(new TrainferError(`${this.label}: session pool is closed`));
+    if (this.closed) return Promise.reject(new PoolError(`${this.label}: session pool is closed`, 'closed', 'session pool is closed'));
+    if (this.failure) return Promise.reject(new PoolError(`${this.label}: ${this.failure}`, 'unavailable', this.failure));
     const transfer: ArrayBuffer[] | undefined = options.transfer ? [] : undefined;
     const wire: Record<string, WireTensor> = {};
     for (const [k, v] of Object.entries(feeds)) wire[k] = toWire(v, transfer);
     const msg = { type: 'run', id: this.nextId++, feeds: wire, fetches: fetches ? [...fetches] : undefined } satisfies ToWorker;
     return new Promise<PoolRunResult>((resolve, reject) => {
-      const send = () => {
-        const slot = this.slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
-        slot.pending.set(msg.id, { resolve, reject });
-        slot.worker.postMessage(msg, transfer ?? []);
-      };
-      // Every worker crashed at once: wait for the first replacement.
-      if (this.slots.length === 0) this.backlog.push(send);
-      else send();
+      const now = performance.now();
+      const ms = options.timeoutMs ?? 0;
+      const run: Run = { msg, transfer, tags: options.tags ?? [], resolve, reject, settled: false, deadline: ms > 0 ? now + ms : Infinity, timeoutMs: ms, sentAt: now };
+      if (ms > 0) this.watch(run);
+      if (this.slots.length === 0) this.backlog.push(run);
+      else this.send(run);
     });
   }
 
@@ -141,115 +154,192 @@ export class SessionPool {
     this.slots[index]?.worker.postMessage(msg);
   }
 
-  /** Waits for in-flight requests, then stops every worker. Later `run` calls reject. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Stops taking runs, waits for those in flight (up to `deadlineMs`, default no limit), fails the rest
+   * with kind `closed`, and stops every worker. Workers still inside onnxruntime are asked to exit after
+   * their run and counted as `stuck`; their threads keep the process alive until then.
+   */
+  async close(options: { deadlineMs?: number } = {}): Promise<PoolCloseResult> {
     this.closed = true;
-    while (this.inFlight > 0 || this.backlog.length > 0) await new Promise((r) => setTimeout(r, 5));
-    await Promise.all(this.slots.map((s) => stopWorker(s)));
+    clearInterval(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    const deadline = options.deadlineMs;
+    if (this.inFlight > 0) {
+      const idle = new Promise<void>((r) => this.idleWaiters.push(r));
+      if (deadline === undefined) await idle;
+      else {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([idle, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline))))]);
+        clearTimeout(timer);
+      }
+    }
+    const err = new PoolError(`${this.label}: the server is shutting down`, 'closed', 'the server is shutting down');
+    for (const r of this.backlog.splice(0)) this.settle(r, err);
+    let stuck = 0;
+    const stops: Promise<void>[] = [];
+    for (const s of [...this.slots, ...this.retired]) {
+      const busy = s.runs.size > 0;
+      for (const r of s.runs.values()) this.settle(r, err);
+      s.retired = true;
+      if (busy) {
+        // Not unref'd: if the process ended while this thread is inside onnxruntime it would abort.
+        stuck++;
+        void stopWorker(s.worker, false);
+      } else {
+        stops.push(stopWorker(s.worker, true));
+      }
+    }
+    this.slots.length = 0;
+    await Promise.all(stops);
+    return { stuck };
+  }
+
+  private send(run: Run): void {
+    let slot = this.slots[0]!;
+    for (const s of this.slots) if (s.runs.size < slot.runs.size) slot = s;
+    run.slot = slot;
+    run.sentAt = performance.now();
+    slot.runs.set(run.msg.id, run);
+    slot.worker.postMessage(run.msg, run.transfer ?? []);
+  }
+
+  /** Starts checking `run`'s deadline (one shared timer, running only while some run has a deadline). */
+  private watch(run: Run): void {
+    this.timed.add(run);
+    if (this.deadlineTimer) return;
+    this.deadlineTimer = setInterval(() => {
+      const now = performance.now();
+      for (const r of this.timed) if (r.deadline <= now) this.expire(r, r.timeoutMs);
+      if (this.timed.size === 0) {
+        clearInterval(this.deadlineTimer);
+        this.deadlineTimer = undefined;
+      }
+    }, DEADLINE_CHECK_MS);
+    this.deadlineTimer.unref();
+  }
+
+  private settle(run: Run, result: PoolRunResult | Error): void {
+    if (run.settled) return;
+    run.settled = true;
+    if (run.timeoutMs > 0) this.timed.delete(run);
+    if (result instanceof Error) run.reject(result);
+    else run.resolve(result);
+    if (this.idleWaiters.length > 0 && this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** A run's deadline passed: fail it; if a worker has it, retire that worker and start a replacement. */
+  private expire(run: Run, ms: number): void {
+    if (run.settled) return;
+    const i = this.backlog.indexOf(run);
+    if (i >= 0) {
+      this.backlog.splice(i, 1);
+      const why = `no instance became free within ${ms} ms (restarting after a fault)`;
+      this.settle(run, new PoolError(`${this.label}: ${why}`, 'timeout', why));
+      return;
+    }
+    const slot = run.slot!;
+    const why = `the run did not finish within ${ms} ms; its instance was replaced`;
+    this.settle(run, new PoolError(`${this.label}: ${why}`, 'timeout', why));
+    if (slot.retired) return;
+    const tags = [...slot.runs.values()].flatMap((r) => [...r.tags]);
+    const other = `the instance running this request was replaced after another run hung`;
+    for (const r of slot.runs.values()) this.settle(r, new PoolError(`${this.label}: ${other}`, 'crash', other));
+    this.retire(slot);
+    this.o.onEvent?.({ type: 'hung', afterMs: Math.round(performance.now() - run.sentAt), tags });
+    this.replace('hung');
+  }
+
+  private retire(slot: Slot): void {
+    slot.retired = true;
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    this.retired.add(slot);
   }
 
   private attach(worker: Worker): Slot {
-    const slot: Slot = { worker, pending: new Map(), closing: false };
+    const slot: Slot = { worker, runs: new Map(), retired: false };
     this.slots.push(slot);
     worker.on('message', (m: FromWorker) => {
-      if (m.type === 'result' || m.type === 'run-error') {
-        const p = slot.pending.get(m.id);
-        if (!p) return;
-        slot.pending.delete(m.id);
-        if (m.type === 'result') {
-          const outputs: Record<string, Tensor> = {};
-          for (const [k, v] of Object.entries(m.outputs)) outputs[k] = fromWire(v);
-          p.resolve({ outputs, computeMs: m.computeMs });
-        } else {
-          p.reject(new TrainferError(`${this.label}: ${m.message}`));
-        }
+      if (m.type !== 'result' && m.type !== 'run-error') return;
+      const run = slot.runs.get(m.id);
+      if (!run) return;
+      slot.runs.delete(m.id);
+      if (m.type === 'result') {
+        const outputs: Record<string, Tensor> = {};
+        for (const [k, v] of Object.entries(m.outputs)) outputs[k] = fromWire(v);
+        this.settle(run, { outputs, computeMs: m.computeMs });
+      } else {
+        this.settle(run, new PoolError(`${this.label}: ${m.message}`, 'run', m.message));
+      }
+      // A hung worker whose run finally returned: let it exit; replace it if capacity is short.
+      if (slot.retired && this.retired.has(slot) && slot.runs.size === 0) {
+        void stopWorker(worker, true).then(() => {
+          this.retired.delete(slot);
+          this.o.onEvent?.({ type: 'retired-exited' });
+          this.refill();
+        });
       }
     });
     let reason = '';
     worker.on('error', (err) => (reason = oneLine(err)));
     worker.on('exit', (code) => {
-      if (slot.closing) return;
-      const why = reason ? `: ${reason}` : '';
-      const err = new TrainferError(`${this.label}: session worker crashed (exit code ${code})${why}; the request failed and the worker was restarted`);
-      for (const p of slot.pending.values()) p.reject(err);
-      slot.pending.clear();
+      if (this.retired.delete(slot)) return this.refill();
+      if (slot.retired) return;
+      const why = `session worker crashed (exit code ${code})${reason ? `: ${reason}` : ''}`;
+      const tags = [...slot.runs.values()].flatMap((r) => [...r.tags]);
+      const err = new PoolError(`${this.label}: ${why}; the request failed and the worker was restarted`, 'crash', why);
+      for (const r of slot.runs.values()) this.settle(r, err);
+      slot.runs.clear();
+      slot.retired = true;
       this.slots.splice(this.slots.indexOf(slot), 1);
-      if (!this.closed) this.replace();
+      this.o.onEvent?.({ type: 'crash', exitCode: code, reason, tags });
+      this.replace('crash');
     });
     return slot;
   }
 
-  private replace(): void {
-    this.restarts++;
+  /** Starts workers until `instances` are in rotation (hung ones count against a cap of `instances` extra threads). */
+  private refill(): void {
+    if (this.closed || this.failure) return;
+    while (this.slots.length + this.starting < this.instances && this.retired.size <= this.instances) this.replace(undefined);
+  }
+
+  private replace(cause: 'crash' | 'hung' | undefined): void {
+    if (this.closed || this.failure) return;
+    // Too many threads stuck in onnxruntime: wait for one to return before starting more.
+    if (this.slots.length + this.starting >= this.instances || this.retired.size > this.instances) return;
+    if (cause) this.restarts++;
+    this.starting++;
     startWorker(this.init, this.label).then(
       ({ worker }) => {
-        if (this.closed && this.backlog.length === 0) {
-          void worker.terminate();
+        this.starting--;
+        this.failures = 0;
+        if (this.closed) {
+          void stopWorker(worker, true);
           return;
         }
         this.attach(worker);
-        for (const send of this.backlog.splice(0)) send();
+        if (cause) this.o.onEvent?.({ type: 'restarted', cause });
+        while (this.backlog.length > 0 && this.slots.length > 0) this.send(this.backlog.shift()!);
       },
-      () => {
-        // The model loaded before, so this is transient (e.g. memory); try again shortly.
-        if (!this.closed || this.backlog.length > 0) setTimeout(() => this.replace(), 500).unref();
+      (err: unknown) => {
+        this.starting--;
+        this.failures++;
+        const reason = oneLine(err);
+        if (this.failures >= this.policy.maxAttempts) {
+          this.giveUp(`no instance is running: ${this.failures} restart attempts failed (last: ${reason})`);
+          this.o.onEvent?.({ type: 'gave-up', attempts: this.failures, reason });
+          return;
+        }
+        const retryInMs = Math.min(this.policy.maxBackoffMs, this.policy.backoffMs * 2 ** (this.failures - 1));
+        this.o.onEvent?.({ type: 'start-failed', attempt: this.failures, reason, retryInMs });
+        setTimeout(() => this.replace(undefined), retryInMs).unref();
       },
     );
   }
-}
 
-/**
- * The worker's bootstrap code. Under dist the entry is the sibling `pool-worker.js`; when this module
- * runs from `.ts` (tests, `tsx`), the worker first registers tsx's loader and then imports `pool-worker.ts`
- * (a worker does not inherit the parent's module hooks in Node 20).
- */
-function workerBootstrap(): string {
-  const self = new URL(import.meta.url);
-  if (!self.pathname.endsWith('.ts')) return `import(${JSON.stringify(new URL('./pool-worker.js', self).href)});`;
-  const entry = new URL('./pool-worker.ts', self).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-}
-
-function startWorker(init: WorkerInit, label: string): Promise<{ worker: Worker; meta: { inputs: IoMetadata[]; outputs: IoMetadata[] } }> {
-  const worker = new Worker(workerBootstrap(), { eval: true, workerData: init });
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: FromWorker) => {
-      if (m.type === 'ready') {
-        cleanup();
-        resolve({ worker, meta: { inputs: m.inputs, outputs: m.outputs } });
-      } else if (m.type === 'init-error') {
-        cleanup();
-        void worker.terminate();
-        reject(new TrainferError(m.message.startsWith(label) ? m.message : `${label}: ${m.message}`));
-      }
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(new TrainferError(`${label}: session worker failed to start: ${oneLine(err)}`));
-    };
-    const onExit = (code: number) => {
-      cleanup();
-      reject(new TrainferError(`${label}: session worker exited during start (exit code ${code})`));
-    };
-    const cleanup = () => {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-    };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-  });
-}
-
-async function stopWorker(slot: Slot): Promise<void> {
-  slot.closing = true;
-  const exited = new Promise<void>((r) => slot.worker.once('exit', () => r()));
-  const msg: ToWorker = { type: 'close' };
-  slot.worker.postMessage(msg);
-  const timer = setTimeout(() => void slot.worker.terminate(), 2000);
-  await exited;
-  clearTimeout(timer);
+  private giveUp(why: string): void {
+    this.failure = why;
+    for (const r of this.backlog.splice(0)) this.settle(r, new PoolError(`${this.label}: ${why}`, 'unavailable', why));
+  }
 }

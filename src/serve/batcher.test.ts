@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../onnx/tensor.js';
-import type { PoolRunResult } from '../runtime/pool.js';
+import { PoolError, type PoolRunResult } from '../runtime/pool.js';
 import { Cancellation, DynamicBatcher, type BatcherOptions } from './batcher.js';
 import { InferenceError } from './errors.js';
 
@@ -105,4 +105,64 @@ test('an aborted request leaves the queue with 499; a failing run fails its batc
   const bad = batcher(fakeModel({ fail: true }).run, { maxBatchSize: 2 });
   const both = [bad.submit(req(1, 3, 0)), bad.submit(req(1, 3, 1))];
   for (const p of both) await assert.rejects(p, (e) => status(500)(e) && /kaboom/.test((e as Error).message));
+});
+
+test('a failed batch is retried request by request: only the poison one fails (400 for a value onnxruntime rejects)', async () => {
+  const batches: number[] = [];
+  const retries: number[] = [];
+  // fails whenever a negative value is in the run, like an out-of-range index; crashes once on the first batch of 3
+  let crashed = false;
+  const run = async (feeds: Record<string, Tensor>): Promise<PoolRunResult> => {
+    const x = feeds.x!;
+    batches.push(x.dims[0]!);
+    const v = x.data as Float32Array;
+    if (x.dims[0] === 3 && !crashed) {
+      crashed = true;
+      throw new PoolError('m: session worker crashed', 'crash', 'session worker crashed (exit code 70)');
+    }
+    if (v.some((e) => e < 0)) throw new PoolError("m.onnx: onnxruntime run failed: Non-zero status code returned while running Gather node. Name:'g' Status Message: /onnxruntime_src/x/gather.cc:12 virtual onnxruntime::Status onnxruntime::Gather::Compute(onnxruntime::OpKernelContext*) const idx out of range", 'run', "onnxruntime run failed: Non-zero status code returned while running Gather node. Name:'g' Status Message: /onnxruntime_src/x/gather.cc:12 virtual onnxruntime::Status onnxruntime::Gather::Compute(onnxruntime::OpKernelContext*) const idx out of range");
+    return { outputs: { y: new Tensor('float32', x.dims, Float32Array.from(v, (e) => 2 * e)) }, computeMs: 1 };
+  };
+  const b = batcher(run, { maxQueueDelayMs: 1000, onBatchRetry: (s) => retries.push(s.requests) });
+  const rows = [[1, 2, 3], [-1, 5, 6], [7, 8, 9], [10, 11, 12]];
+  const results = await Promise.allSettled(rows.map((r) => b.submit({ feeds: { x: Tensor.f32([1, 3], r) }, batch: 1 })));
+  assert.deepEqual(batches.slice(0, 5), [4, 1, 1, 1, 1], 'the batch of 4, then each alone');
+  assert.deepEqual(retries, [4]);
+  assert.deepEqual(Array.from((results[0] as PromiseFulfilledResult<{ outputs: Record<string, Tensor> }>).value.outputs.y!.data as Float32Array), [2, 4, 6]);
+  const poison = (results[1] as PromiseRejectedResult).reason as InferenceError;
+  assert.equal(poison.status, 400);
+  assert.equal(poison.message, "the model cannot run on this request's values: Gather node 'g': idx out of range");
+  assert.equal(results[2]!.status, 'fulfilled');
+  assert.equal(results[3]!.status, 'fulfilled');
+  // a worker crash in a batch: every request is run again alone and answered
+  const crash = await Promise.all([1, 2, 3].map((k) => b.submit({ feeds: { x: Tensor.f32([1, 3], [k, k, k]) }, batch: 1 })));
+  assert.deepEqual(crash.map((r) => (r.outputs.y!.data as Float32Array)[0]), [2, 4, 6]);
+  assert.deepEqual(retries, [4, 3]);
+});
+
+test('runs carry the latest deadline of their requests; drain with a deadline answers the rest 503', async () => {
+  const seen: (number | undefined)[] = [];
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const run = async (feeds: Record<string, Tensor>, _f: unknown, o: { timeoutMs?: number }): Promise<PoolRunResult> => {
+    seen.push(o.timeoutMs);
+    await gate;
+    return { outputs: { y: feeds.x! }, computeMs: 1 };
+  };
+  const b = batcher(run as BatcherOptions['run'], { maxBatchSize: 0, timeoutMs: 5000 });
+  const running = b.submit(req(1, 3, 0));
+  const queued = b.submit(req(1, 3, 1));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(seen.length, 1);
+  assert.ok(seen[0]! > 4000 && seen[0]! <= 5000, `run deadline ${seen[0]}`);
+  const t0 = performance.now();
+  const drained = await b.drain({ deadlineMs: 50 });
+  assert.ok(performance.now() - t0 < 1000);
+  assert.deepEqual(drained, { abandoned: 2 });
+  await assert.rejects(running, (e) => status(503)(e) && /shutting down/.test((e as Error).message));
+  await assert.rejects(queued, status(503));
+  await assert.rejects(b.submit(req(1, 3, 2)), status(503));
+  open();
+  // with nothing in flight, drain returns at once
+  assert.deepEqual(await batcher(fakeModel().run).drain({ deadlineMs: 10_000 }), { abandoned: 0 });
 });

@@ -2,13 +2,16 @@
  * Dynamic batching for one model version: requests wait in a bounded queue; when an instance is free,
  * compatible requests (same dtypes and non-batch dims) are concatenated along dim 0 up to
  * `maxBatchSize`, or sent as they are once the oldest has waited `maxQueueDelayMs`. Outputs are split
- * back per request. Timeouts (504), a full queue (503) and cancelled requests never disturb the others.
+ * back per request. Timeouts (504), a full queue (503) and cancelled requests never disturb the others;
+ * when a batch fails, its requests are run again one by one so that only a bad request fails (400 when
+ * onnxruntime rejects its values). A run gets the latest deadline of its requests, so a hung run is
+ * abandoned (and its instance replaced by the pool) once nobody waits for it.
  */
 import type { TypedArray } from '../onnx/dtype.js';
 import { Tensor } from '../onnx/tensor.js';
 import type { PoolRunOptions, PoolRunResult } from '../runtime/pool.js';
-import { oneLine } from '../util/errors.js';
 import { InferenceError } from './errors.js';
+import { runFailure } from './failures.js';
 
 /** Options for `DynamicBatcher`. */
 export interface BatcherOptions {
@@ -26,6 +29,8 @@ export interface BatcherOptions {
   run: (feeds: Record<string, Tensor>, fetches: readonly string[] | undefined, options: PoolRunOptions) => Promise<PoolRunResult>;
   /** Called once per executed batch. */
   onExec?: (stats: { batchSize: number; requests: number; computeMs: number }) => void;
+  /** Called when a batch of several requests failed and its requests were retried one by one. */
+  onBatchRetry?: (stats: { requests: number; reason: string; ids: string[] }) => void;
 }
 
 /** What the batcher needs of a cancellation signal: an `AbortSignal` is one, and so is `Cancellation`. */
@@ -65,6 +70,8 @@ export interface BatchRequest {
   fetches?: readonly string[];
   /** Aborts the request (client went away): it leaves the queue or its result is dropped. */
   signal?: CancelSignal;
+  /** The request's id for logs (passed to the pool as a run tag). */
+  id?: string;
 }
 
 /** The result of one request. */
@@ -76,21 +83,34 @@ export interface BatchResult {
   batchSize: number;
 }
 
+/** Summary of `DynamicBatcher.drain`. */
+export interface DrainResult {
+  /** Requests still queued or running at the deadline, answered 503. */
+  abandoned: number;
+}
+
 interface Entry extends BatchRequest {
   key: string;
   enqueuedAt: number;
+  /** `performance.now()` after which the request has timed out (Infinity = no deadline). */
+  deadline: number;
   done: boolean;
   timer?: NodeJS.Timeout;
   resolve: (r: BatchResult) => void;
   reject: (e: Error) => void;
 }
 
+const SHUTTING_DOWN = 'the server is shutting down';
+
 /** A per-model-version queue that forms batches and runs them on a session pool. */
 export class DynamicBatcher {
   private readonly queue: Entry[] = [];
-  private running = 0;
+  /** Batches handed to `run` whose run has not finished (their entries may be answered already). */
+  private readonly inRun = new Set<Entry[]>();
+  private runningBatches = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly o: BatcherOptions) {}
 
@@ -101,12 +121,12 @@ export class DynamicBatcher {
 
   /** Batches running now. */
   get active(): number {
-    return this.running;
+    return this.runningBatches;
   }
 
-  /** Queues a request. Rejects with `InferenceError` 503 (queue full), 504 (timeout), 499 (cancelled) or 500. */
+  /** Queues a request. Rejects with `InferenceError` 503 (queue full), 504 (timeout), 499 (cancelled), 400 or 500. */
   submit(req: BatchRequest): Promise<BatchResult> {
-    if (this.closed) return Promise.reject(new InferenceError('model is being unloaded', 503, { 'Retry-After': '1' }));
+    if (this.closed) return Promise.reject(new InferenceError(SHUTTING_DOWN, 503, { 'Retry-After': '1' }));
     if (this.o.maxBatchSize > 0 && req.batch > this.o.maxBatchSize) {
       return Promise.reject(new InferenceError(`batch size ${req.batch} exceeds the model's maxBatchSize ${this.o.maxBatchSize}`, 400));
     }
@@ -114,7 +134,11 @@ export class DynamicBatcher {
       return Promise.reject(new InferenceError(`queue is full (${this.o.maxQueueSize} requests waiting); retry later`, 503, { 'Retry-After': '1' }));
     }
     return new Promise<BatchResult>((resolve, reject) => {
-      const e: Entry = { ...req, key: batchKey(req.feeds), enqueuedAt: performance.now(), done: false, resolve, reject };
+      const now = performance.now();
+      const e: Entry = {
+        feeds: req.feeds, batch: req.batch, fetches: req.fetches, signal: req.signal, id: req.id, key: batchKey(req.feeds),
+        enqueuedAt: now, deadline: this.o.timeoutMs > 0 ? now + this.o.timeoutMs : Infinity, done: false, timer: undefined, resolve, reject,
+      };
       if (this.o.timeoutMs > 0) {
         e.timer = setTimeout(() => this.fail(e, new InferenceError(`request timed out after ${this.o.timeoutMs} ms`, 504)), this.o.timeoutMs);
       }
@@ -127,10 +151,25 @@ export class DynamicBatcher {
     });
   }
 
-  /** Stops taking requests; resolves once queued and running ones have finished. */
-  async drain(): Promise<void> {
+  /**
+   * Stops taking requests and runs what is queued at once (no queue delay). Resolves when every request
+   * has been answered, or at `deadlineMs` (default: no limit), when those still waiting get 503.
+   */
+  async drain(options: { deadlineMs?: number } = {}): Promise<DrainResult> {
     this.closed = true;
-    while (this.queue.length > 0 || this.running > 0) await new Promise((r) => setTimeout(r, 5));
+    this.pump();
+    if (this.idle()) return { abandoned: 0 };
+    const idle = new Promise<void>((r) => this.idleWaiters.push(r));
+    if (options.deadlineMs === undefined) {
+      await idle;
+      return { abandoned: 0 };
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([idle, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, options.deadlineMs!))))]);
+    clearTimeout(timer);
+    const left = [...this.queue, ...[...this.inRun].flat().filter((e) => !e.done)];
+    for (const e of left) this.fail(e, new InferenceError(SHUTTING_DOWN, 503));
+    return { abandoned: left.length };
   }
 
   private fail(e: Entry, err: Error): void {
@@ -140,12 +179,32 @@ export class DynamicBatcher {
     const i = this.queue.indexOf(e);
     if (i >= 0) this.queue.splice(i, 1);
     e.reject(err);
+    if (this.idleWaiters.length > 0) this.notifyIdle();
+  }
+
+  private succeed(e: Entry, r: BatchResult): void {
+    if (e.done) return;
+    e.done = true;
+    clearTimeout(e.timer);
+    e.resolve(r);
+    if (this.idleWaiters.length > 0) this.notifyIdle();
+  }
+
+  /** Nothing queued, and every request handed to a run answered. */
+  private idle(): boolean {
+    if (this.queue.length > 0) return false;
+    for (const b of this.inRun) for (const e of b) if (!e.done) return false;
+    return true;
+  }
+
+  private notifyIdle(): void {
+    if (this.idle()) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private pump(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.running < this.o.concurrency && this.queue.length > 0) {
+    while (this.runningBatches < this.o.concurrency && this.queue.length > 0) {
       const head = this.queue[0]!;
       const batch = this.o.maxBatchSize > 0 ? this.collect(head) : [head];
       if (this.o.maxBatchSize > 0) {
@@ -157,8 +216,9 @@ export class DynamicBatcher {
         }
       }
       for (const e of batch) this.queue.splice(this.queue.indexOf(e), 1);
-      this.running++;
-      void this.execute(batch);
+      this.runningBatches++;
+      this.inRun.add(batch);
+      void this.execute(batch).finally(() => this.inRun.delete(batch));
     }
   }
 
@@ -176,49 +236,103 @@ export class DynamicBatcher {
     return out;
   }
 
+  /** Run options for `entries`: the latest of their deadlines, their ids as tags. */
+  private runOptions(entries: Entry[]): PoolRunOptions {
+    let latest = -Infinity;
+    const tags = new Array<string>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.deadline > latest) latest = e.deadline;
+      tags[i] = e.id ?? '';
+    }
+    const options: PoolRunOptions = { transfer: true, tags };
+    if (latest !== Infinity) options.timeoutMs = Math.max(1, latest - performance.now());
+    return options;
+  }
+
   /** Runs one batch. The next batch is dispatched as soon as this one's result arrives, before the
    * responses are written, so the instance computes while the HTTP thread answers. */
   private async execute(batch: Entry[]): Promise<void> {
     const start = performance.now();
     const live = batch.filter((e) => !e.done);
     const release = () => {
-      this.running--;
+      this.runningBatches--;
       this.pump();
     };
     if (live.length === 0) return release();
-    const total = live.reduce((n, e) => n + e.batch, 0);
-    const fetches = unionFetches(live);
-    let result: PoolRunResult;
-    try {
-      const feeds = live.length === 1 ? live[0]!.feeds : concatFeeds(live.map((e) => e.feeds));
-      result = await this.o.run(feeds, fetches, { transfer: true });
-    } catch (err) {
+    if (live.length === 1) {
+      const e = live[0]!;
+      let result: PoolRunResult;
+      try {
+        result = await this.o.run(e.feeds, e.fetches, this.runOptions(live));
+      } catch (err) {
+        release();
+        this.fail(e, runFailure(err, 1));
+        return;
+      }
       release();
-      for (const e of live) this.fail(e, new InferenceError(oneLine(err), 500));
+      this.o.onExec?.({ batchSize: e.batch, requests: 1, computeMs: result.computeMs });
+      this.succeed(e, { outputs: pick(result.outputs, e.fetches), queueMs: start - e.enqueuedAt, computeMs: result.computeMs, batchSize: e.batch });
+      return;
+    }
+    const total = live.reduce((n, e) => n + e.batch, 0);
+    let result: PoolRunResult;
+    let split: Record<string, Tensor>[];
+    try {
+      result = await this.o.run(concatFeeds(live.map((e) => e.feeds)), unionFetches(live), this.runOptions(live));
+      split = splitOutputs(result.outputs, live, total);
+    } catch (err) {
+      await this.retryAlone(live, err);
+      release();
       return;
     }
     release();
     this.o.onExec?.({ batchSize: total, requests: live.length, computeMs: result.computeMs });
-    let offset = 0;
-    for (const e of live) {
-      const outputs: Record<string, Tensor> = {};
-      try {
-        for (const name of e.fetches ?? Object.keys(result.outputs)) {
-          const t = result.outputs[name]!;
-          outputs[name] = live.length === 1 ? t : sliceBatch(t, offset, e.batch, total);
-        }
-      } catch (err) {
-        this.fail(e, new InferenceError(oneLine(err), 500));
-        continue;
-      } finally {
-        offset += e.batch;
-      }
+    live.forEach((e, i) => this.succeed(e, { outputs: split[i]!, queueMs: start - e.enqueuedAt, computeMs: result.computeMs, batchSize: total }));
+  }
+
+  /**
+   * A batch failed: run each of its requests alone (their own feeds were not transferred: the batch ran on
+   * a concatenated copy), so that one bad request fails alone and the others get their answers.
+   */
+  private async retryAlone(entries: Entry[], cause: unknown): Promise<void> {
+    const failure = runFailure(cause, entries.length);
+    if (failure.status === 504 || failure.status === 503) {
+      for (const e of entries) this.fail(e, failure);
+      return;
+    }
+    this.o.onBatchRetry?.({ requests: entries.length, reason: failure.message, ids: entries.map((e) => e.id ?? '') });
+    for (const e of entries) {
       if (e.done) continue;
-      e.done = true;
-      clearTimeout(e.timer);
-      e.resolve({ outputs, queueMs: start - e.enqueuedAt, computeMs: result.computeMs, batchSize: total });
+      const start = performance.now();
+      try {
+        const r = await this.o.run(e.feeds, e.fetches, this.runOptions([e]));
+        this.o.onExec?.({ batchSize: e.batch, requests: 1, computeMs: r.computeMs });
+        this.succeed(e, { outputs: pick(r.outputs, e.fetches), queueMs: start - e.enqueuedAt, computeMs: r.computeMs, batchSize: e.batch });
+      } catch (err) {
+        this.fail(e, runFailure(err, 1));
+      }
     }
   }
+}
+
+/** The requested outputs of a run (all when `fetches` is undefined). */
+function pick(outputs: Record<string, Tensor>, fetches: readonly string[] | undefined): Record<string, Tensor> {
+  if (!fetches) return outputs;
+  const out: Record<string, Tensor> = {};
+  for (const name of fetches) out[name] = outputs[name]!;
+  return out;
+}
+
+/** Each request's rows of every output it asked for. Throws when an output's dim 0 is not the batch. */
+function splitOutputs(outputs: Record<string, Tensor>, live: Entry[], total: number): Record<string, Tensor>[] {
+  let offset = 0;
+  return live.map((e) => {
+    const mine: Record<string, Tensor> = {};
+    for (const name of e.fetches ?? Object.keys(outputs)) mine[name] = sliceBatch(outputs[name]!, offset, e.batch, total);
+    offset += e.batch;
+    return mine;
+  });
 }
 
 /** Requests can share a batch when every input has the same dtype and the same dims after dim 0. */
@@ -257,7 +371,7 @@ export function concatFeeds(feeds: Record<string, Tensor>[]): Record<string, Ten
 
 /** Rows `[offset, offset + n)` of a batched output (a view, no copy). */
 function sliceBatch(t: Tensor, offset: number, n: number, total: number): Tensor {
-  if (t.dims[0] !== total) throw new Error(`output has ${t.dims[0]} rows for a batch of ${total}; the model cannot be batched`);
+  if (t.dims[0] !== total) throw new Error(`an output has ${t.dims[0]} rows for a batch of ${total}: the model's first dimension is not a batch dimension; set maxBatchSize to 0`);
   const row = total === 0 ? 0 : t.size / total;
   const dims = [n, ...t.dims.slice(1)];
   const data = Array.isArray(t.data) ? t.data.slice(offset * row, (offset + n) * row) : t.data.subarray(offset * row, (offset + n) * row);

@@ -10,13 +10,16 @@ test('config fields override defaults; a missing file gives the defaults', () =>
   const c = parseModelConfig({ maxBatchSize: 0, maxQueueDelayMs: 0.5, instances: 2, threadsPerInstance: 1, maxQueueSize: 10, timeoutMs: 0, allowNonFinite: true, allowSpinning: true, device: 'cuda' }, 'c.json');
   assert.deepEqual(c, { maxBatchSize: 0, maxQueueDelayMs: 0.5, instances: 2, threadsPerInstance: 1, maxQueueSize: 10, timeoutMs: 0, allowNonFinite: true, allowSpinning: true, device: 'cuda' });
   assert.deepEqual(readModelConfig('/nonexistent/config.json'), DEFAULT_MODEL_CONFIG);
+  assert.equal(DEFAULT_MODEL_CONFIG.maxBatchSize, 'auto');
+  assert.equal(parseModelConfig({ maxBatchSize: 'auto' }, 'c.json').maxBatchSize, 'auto');
   assert.equal(parseModelConfig({}, 'c.json', { ...DEFAULT_MODEL_CONFIG, instances: 3 }).instances, 3);
 });
 
 test('bad configs are one-line errors naming the file and the field', () => {
   const bad: [unknown, RegExp][] = [
     [[], /^c\.json: config must be a JSON object$/],
-    [{ maxBatchSize: 1.5 }, /^c\.json: field 'maxBatchSize' must be an integer >= 0, got 1\.5$/],
+    [{ maxBatchSize: 1.5 }, /^c\.json: field 'maxBatchSize' must be "auto" or an integer >= 0, got 1\.5$/],
+    [{ maxBatchSize: 'yes' }, /^c\.json: field 'maxBatchSize' must be "auto" or an integer >= 0, got "yes"$/],
     [{ instances: 0 }, /^c\.json: field 'instances' must be an integer >= 1, got 0$/],
     [{ maxQueueDelayMs: -1 }, /field 'maxQueueDelayMs' must be a number >= 0, got -1/],
     [{ timeoutMs: '5' }, /field 'timeoutMs' must be a number >= 0, got "5"/],

@@ -8,8 +8,13 @@ import { FileFormatError } from '../util/errors.js';
 
 /** Per-model serving settings (`<repo>/<model>/config.json`). */
 export interface ModelConfig {
-  /** Largest batch formed by dynamic batching; 0 turns batching off. Default 32. */
-  maxBatchSize: number;
+  /**
+   * Largest batch formed by dynamic batching; 0 turns batching off. Default `auto`: batching with the
+   * server's automatic limit (32 unless `--max-batch-size` says otherwise) only for a model whose metadata
+   * says it is batch-first (`trainfer.batch_first` = "true") and whose inputs and outputs all have a
+   * dynamic first dimension; off for every other model (see `decideBatching`).
+   */
+  maxBatchSize: number | 'auto';
   /**
    * How long the oldest request may wait for others to join its batch, in ms. Default 0: a free instance
    * takes whatever is queued at once; batches still form from the requests that arrive while instances are busy.
@@ -36,7 +41,7 @@ export interface ModelConfig {
 
 /** Defaults for fields a config leaves out (chosen from bench/serve.ts on 2 cores; see docs/serving.md). */
 export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = {
-  maxBatchSize: 32,
+  maxBatchSize: 'auto',
   maxQueueDelayMs: 0,
   instances: 2,
   threadsPerInstance: 1,
@@ -47,9 +52,9 @@ export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = {
   device: 'cpu',
 };
 
-type Check = { kind: 'int' | 'number' | 'boolean'; min?: number } | { kind: 'enum'; values: readonly string[] };
+type Check = { kind: 'int' | 'number' | 'boolean' | 'intOrAuto'; min?: number } | { kind: 'enum'; values: readonly string[] };
 const FIELDS = {
-  maxBatchSize: { kind: 'int', min: 0 },
+  maxBatchSize: { kind: 'intOrAuto', min: 0 },
   maxQueueDelayMs: { kind: 'number', min: 0 },
   instances: { kind: 'int', min: 1 },
   threadsPerInstance: { kind: 'int', min: 1 },
@@ -74,10 +79,10 @@ export function parseModelConfig(value: unknown, file: string, defaults: Readonl
       if (typeof v !== 'boolean') throw new FileFormatError(file, `field '${key}' must be true or false, got ${JSON.stringify(v)}`);
     } else if (check.kind === 'enum') {
       if (!check.values.includes(v as string)) throw new FileFormatError(file, `field '${key}' must be one of ${check.values.join(', ')}, got ${JSON.stringify(v)}`);
-    } else {
+    } else if (!(check.kind === 'intOrAuto' && v === 'auto')) {
       const ok = typeof v === 'number' && Number.isFinite(v) && (check.kind === 'number' || Number.isInteger(v)) && v >= (check.min ?? -Infinity);
       if (!ok) {
-        const what = check.kind === 'int' ? 'an integer' : 'a number';
+        const what = check.kind === 'int' ? 'an integer' : check.kind === 'intOrAuto' ? '"auto" or an integer' : 'a number';
         throw new FileFormatError(file, `field '${key}' must be ${what} >= ${check.min}, got ${JSON.stringify(v)}`);
       }
     }

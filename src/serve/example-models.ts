@@ -1,6 +1,7 @@
 /**
  * MNIST-shaped example models built with `GraphBuilder` (random weights, fixed seed): what the serving
- * tests, the serving bench and the docs' walkthrough put in a model repository.
+ * tests, the serving bench and the docs' walkthrough put in a model repository. Like Trainfer's exports,
+ * they declare themselves batch-first (`trainfer.batch_first` metadata), so the server batches them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { GraphBuilder } from '../onnx/builder.js';
 import type { Model } from '../onnx/ir.js';
 import { writeModel } from '../onnx/model-io.js';
 import { Tensor } from '../onnx/tensor.js';
+import { BATCH_FIRST_KEY } from './batching-policy.js';
 import type { ModelConfig } from './config.js';
 
 function rng(seed: number): () => number {
@@ -35,7 +37,7 @@ export function mnistMlp(options: { seed?: number; hidden?: number[] } = {}): Mo
   });
   const wOut = g.initializer('w_out', weights(rand, [width, 10], 2 / Math.sqrt(width)));
   g.output(g.matMul(h, wOut), 'logits', { dtype: 'float32', shape: ['batch', 10] });
-  return g.toModel();
+  return batchFirst(g.toModel());
 }
 
 /**
@@ -53,7 +55,12 @@ export function mnistCnn(options: { seed?: number } = {}): Model {
   const f = g.flatten(p2, 1); // [N, 3136]
   const h = g.relu(g.add(g.matMul(f, g.initializer('f1w', weights(rand, [3136, 128], 0.036))), g.initializer('f1b', weights(rand, [128], 0.1)))); // [N, 128]
   g.output(g.add(g.matMul(h, g.initializer('f2w', weights(rand, [128, 10], 0.18))), g.initializer('f2b', weights(rand, [10], 0.1))), 'logits', { dtype: 'float32', shape: ['batch', 10] });
-  return g.toModel();
+  return batchFirst(g.toModel());
+}
+
+function batchFirst(m: Model): Model {
+  m.metadata.set(BATCH_FIRST_KEY, 'true');
+  return m;
 }
 
 /** Writes `model` as `<repo>/<name>/<version>/model.onnx` (and `config.json` when given). Returns the model file. */

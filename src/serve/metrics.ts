@@ -39,6 +39,21 @@ export class ServeMetrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers: [this.registry],
   });
+  readonly workerRestarts = new Counter({ name: 'trainfer_worker_restarts_total', help: 'Session workers replaced, by cause: crash (the thread died) or hung (a run passed its deadline)', labelNames: [...LABELS, 'cause'], registers: [this.registry] });
+  readonly workerStartFailures = new Counter({ name: 'trainfer_worker_start_failures_total', help: 'Failed attempts to start a replacement session worker', labelNames: LABELS, registers: [this.registry] });
+  readonly batchRetries = new Counter({ name: 'trainfer_batch_retries_total', help: 'Batches that failed and whose requests were run again one by one', labelNames: LABELS, registers: [this.registry] });
+  /** Reads hung-worker counts at scrape time (set by the server). */
+  hungSource: () => { model: string; version: string; hung: number }[] = () => [];
+  readonly hungWorkers = new Gauge({
+    name: 'trainfer_worker_hung',
+    help: 'Workers replaced after a run passed its deadline whose run has not returned yet (each holds a thread inside onnxruntime)',
+    labelNames: LABELS,
+    registers: [this.registry],
+    collect: () => {
+      this.hungWorkers.reset();
+      for (const p of this.hungSource()) this.hungWorkers.set({ model: p.model, version: p.version }, p.hung);
+    },
+  });
   readonly inFlight = new Gauge({ name: 'trainfer_inference_inflight_requests', help: 'Inference requests received and not yet answered', labelNames: LABELS, registers: [this.registry] });
   /** Reads queue depths at scrape time (set by the server). */
   pendingSource: () => { model: string; version: string; queued: number }[] = () => [];

@@ -1,16 +1,19 @@
 /**
  * The model repository: `<repo>/<model>/<version>/model.onnx` plus an optional
  * `<repo>/<model>/config.json`. Loads every version of a model into a `SessionPool` with its
- * `DynamicBatcher`, and loads/unloads models at run time (one operation per model at a time).
+ * `DynamicBatcher` (batching as `decideBatching` rules), and loads/unloads models at run time (one
+ * operation per model at a time). Pool faults and batch retries are reported through `RepositoryHooks`.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { SessionPool } from '../runtime/pool.js';
+import { type PoolCloseResult, type PoolEvent, type RestartPolicy, SessionPool } from '../runtime/pool.js';
 import { TrainferError, oneLine } from '../util/errors.js';
 import { DynamicBatcher } from './batcher.js';
+import { type BatchingDecision, decideBatching } from './batching-policy.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig, readModelConfig } from './config.js';
 import { InferenceError, badRequest } from './errors.js';
-import { type Datatype, datatypeOf } from './protocol.js';
+import { readModelFacts } from './model-facts.js';
+import { type Datatype, type InputExpectations, datatypeOf } from './protocol.js';
 import type { DType } from '../onnx/dtype.js';
 
 /** An input or output of a served model. `shape` uses -1 for dynamic dims (as the protocol does). */
@@ -29,54 +32,93 @@ export type ModelState = 'READY' | 'UNAVAILABLE' | 'LOADING';
 /** Called once per batch a model version executes. */
 export type ExecHook = (model: string, version: string, batchSize: number) => void;
 
+/** What the repository reports about the versions it runs (for metrics and logs). */
+export interface RepositoryHooks {
+  onExec?: ExecHook;
+  /** A pool fault: a worker crash, a hung run, a restart, a failed start. */
+  onPoolEvent?: (model: string, version: string, e: PoolEvent) => void;
+  /** A batch failed and its requests were run again one by one. */
+  onBatchRetry?: (model: string, version: string, stats: { requests: number; reason: string; ids: string[] }) => void;
+}
+
+/** The limit an `auto` batch-first model batches up to, unless the server says otherwise. */
+export const AUTO_MAX_BATCH_SIZE = 32;
+
+/** What a closing model version left behind. */
+export interface VersionCloseResult extends PoolCloseResult {
+  /** Requests answered 503 because the deadline passed. */
+  abandoned: number;
+}
+
 /** One loaded version of a model: its session pool and batching queue. */
 export class ModelVersion {
+  /** True when requests are concatenated (see `batchingDecision` for why or why not). */
+  readonly batching: boolean;
+  /** What the model's inputs must be, checked before a request's tensors are allocated. */
+  readonly expectations: InputExpectations;
+
   private constructor(
     readonly name: string,
     readonly version: string,
     readonly config: ModelConfig,
     readonly inputs: TensorSpec[],
     readonly outputs: TensorSpec[],
-    /** True when requests are concatenated (config allows it and every input/output has a dynamic dim 0). */
-    readonly batching: boolean,
+    /** The batch limit in effect and the reason for it. */
+    readonly batchingDecision: BatchingDecision,
     readonly pool: SessionPool,
     readonly batcher: DynamicBatcher,
-  ) {}
+  ) {
+    this.batching = batchingDecision.maxBatchSize > 0;
+    this.expectations = { inputs, maxBatchSize: batchingDecision.maxBatchSize };
+  }
 
   /** Starts the pool for `file` and builds the batcher. */
-  static async load(o: { name: string; version: string; file: string; config: ModelConfig; onExec?: ExecHook }): Promise<ModelVersion> {
+  static async load(o: { name: string; version: string; file: string; configFile: string; config: ModelConfig; autoMaxBatchSize: number; restart?: RestartPolicy; hooks?: RepositoryHooks }): Promise<ModelVersion> {
+    const facts = readModelFacts(o.file);
+    const hooks = o.hooks ?? {};
     const pool = await SessionPool.create({
       source: { path: o.file },
       instances: o.config.instances,
       threadsPerInstance: o.config.threadsPerInstance,
-      session: { device: o.config.device, extra: o.config.allowSpinning ? {} : { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } },
+      // The server logs every failure with its request id; onnxruntime's own stderr lines would only repeat them.
+      session: { device: o.config.device, logSeverity: 4, extra: o.config.allowSpinning ? {} : { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } },
       label: o.file,
+      restart: o.restart,
+      onEvent: (e) => hooks.onPoolEvent?.(o.name, o.version, e),
     });
     try {
       const inputs = pool.inputs.map((m) => spec(o.file, m, 'input'));
       const outputs = pool.outputs.map((m) => spec(o.file, m, 'output'));
-      const batchable = [...inputs, ...outputs].every((s) => s.shape.length > 0 && s.shape[0] === -1);
-      const batching = o.config.maxBatchSize > 0 && batchable;
+      const decision = decideBatching({ configured: o.config.maxBatchSize, autoMaxBatchSize: o.autoMaxBatchSize, facts, tensors: [...inputs, ...outputs], where: o.configFile });
       const batcher = new DynamicBatcher({
-        maxBatchSize: batching ? o.config.maxBatchSize : 0,
+        maxBatchSize: decision.maxBatchSize,
         maxQueueDelayMs: o.config.maxQueueDelayMs,
         maxQueueSize: o.config.maxQueueSize,
         timeoutMs: o.config.timeoutMs,
         concurrency: o.config.instances,
         run: (feeds, fetches, options) => pool.run(feeds, fetches, options),
-        onExec: (s) => o.onExec?.(o.name, o.version, s.batchSize),
+        onExec: (s) => hooks.onExec?.(o.name, o.version, s.batchSize),
+        onBatchRetry: (s) => hooks.onBatchRetry?.(o.name, o.version, s),
       });
-      return new ModelVersion(o.name, o.version, o.config, inputs, outputs, batching, pool, batcher);
+      return new ModelVersion(o.name, o.version, o.config, inputs, outputs, decision, pool, batcher);
     } catch (err) {
       await pool.close();
       throw err;
     }
   }
 
-  /** Finishes queued and running requests, then stops the workers. */
-  async close(): Promise<void> {
-    await this.batcher.drain();
-    await this.pool.close();
+  /** Why this version cannot serve (its workers could not be restarted), or undefined when it can. */
+  get unavailable(): string | undefined {
+    return this.pool.unavailable;
+  }
+
+  /** Finishes queued and running requests (up to `deadlineMs`, then they get 503), then stops the workers. */
+  async close(options: { deadlineMs?: number } = {}): Promise<VersionCloseResult> {
+    const t0 = performance.now();
+    const { abandoned } = await this.batcher.drain(options);
+    const left = options.deadlineMs === undefined ? undefined : Math.max(0, options.deadlineMs - (performance.now() - t0));
+    const { stuck } = await this.pool.close({ deadlineMs: left });
+    return { abandoned, stuck };
   }
 }
 
@@ -114,7 +156,11 @@ export interface RepositoryOptions {
   root: string;
   /** Defaults for fields a model's config.json leaves out. */
   defaults?: Partial<ModelConfig>;
-  onExec?: ExecHook;
+  /** The batch limit of `auto` batch-first models (default `AUTO_MAX_BATCH_SIZE`; 0 = never batch automatically). */
+  autoMaxBatchSize?: number;
+  /** How crashed or hung workers are replaced (backoff, attempts before giving up). */
+  restart?: RestartPolicy;
+  hooks?: RepositoryHooks;
 }
 
 /** The models a server serves. */
@@ -134,9 +180,18 @@ export class ModelRepository {
     return readdirSync(this.root, { withFileTypes: true }).filter((d) => d.isDirectory() && isPlainName(d.name)).map((d) => d.name).sort();
   }
 
-  /** Loads every model on disk. The first failure is thrown (the server should not start half-configured). */
-  async loadAll(): Promise<void> {
-    for (const name of this.modelsOnDisk()) await this.load(name);
+  /**
+   * Loads every model on disk. The first failure is thrown (the server should not start half-configured),
+   * and so is an empty repository unless `allowEmpty`, with the layout it expects.
+   */
+  async loadAll(options: { allowEmpty?: boolean } = {}): Promise<void> {
+    const names = this.modelsOnDisk();
+    if (names.length === 0 && !options.allowEmpty) {
+      const stray = readdirSync(this.root).filter((f) => f.endsWith('.onnx'));
+      const hint = stray.length > 0 ? ` (found ${stray[0]} directly in it: move it to ${join(this.root, '<model>', '1', 'model.onnx')})` : '';
+      throw new TrainferError(`${this.root}: no model in this repository; expected <repository>/<model>/<version>/model.onnx, e.g. ${join(this.root, 'mnist', '1', 'model.onnx')}${hint}`);
+    }
+    for (const name of names) await this.load(name);
   }
 
   /** (Re)loads `name` from disk; the old versions keep serving until the new ones are ready. */
@@ -149,13 +204,18 @@ export class ModelRepository {
       entry.state = 'LOADING';
       const loaded = new Map<string, ModelVersion>();
       try {
-        const config = readModelConfig(join(dir, 'config.json'), this.defaults);
+        const configFile = join(dir, 'config.json');
+        const config = readModelConfig(configFile, this.defaults);
         const versions = readdirSync(dir, { withFileTypes: true })
           .filter((d) => d.isDirectory() && /^[1-9][0-9]{0,17}$/.test(d.name) && existsSync(join(dir, d.name, 'model.onnx')))
           .map((d) => d.name);
-        if (versions.length === 0) throw new TrainferError(`${dir}: no version directory (e.g. 1/) holds a model.onnx`);
+        if (versions.length === 0) {
+          const stray = readdirSync(dir).find((f) => f.endsWith('.onnx'));
+          const hint = stray ? ` (found ${stray} directly in it: move it to ${join(dir, '1', 'model.onnx')})` : '';
+          throw new TrainferError(`${dir}: no version directory holds a model.onnx; expected ${join(dir, '<version>', 'model.onnx')} with <version> a positive integer, e.g. ${join(dir, '1', 'model.onnx')}${hint}`);
+        }
         for (const version of versions) {
-          loaded.set(version, await ModelVersion.load({ name, version, file: join(dir, version, 'model.onnx'), config, onExec: this.o.onExec }));
+          loaded.set(version, await ModelVersion.load({ name, version, file: join(dir, version, 'model.onnx'), configFile, config, autoMaxBatchSize: this.o.autoMaxBatchSize ?? AUTO_MAX_BATCH_SIZE, restart: this.o.restart, hooks: this.o.hooks }));
         }
       } catch (err) {
         await Promise.all([...loaded.values()].map((v) => v.close()));
@@ -207,9 +267,12 @@ export class ModelRepository {
     return [...this.entries.values()].flatMap((e) => [...e.versions.values()]);
   }
 
-  /** False while a model that has no version serving yet is loading (a reload keeps the old versions serving). */
+  /**
+   * False while a model that has no version serving yet is loading (a reload keeps the old versions
+   * serving), and while a loaded version cannot serve (its workers could not be restarted).
+   */
   get ready(): boolean {
-    return [...this.entries.values()].every((e) => e.state !== 'LOADING' || e.versions.size > 0);
+    return [...this.entries.values()].every((e) => e.state !== 'LOADING' || e.versions.size > 0) && this.loaded().every((v) => !v.unavailable);
   }
 
   /** Every model on disk and every loaded version, with state (Triton's repository index). */
@@ -219,7 +282,11 @@ export class ModelRepository {
     for (const name of [...names].sort()) {
       const e = this.entries.get(name);
       if (e && e.versions.size > 0) {
-        for (const v of [...e.versions.keys()].sort((a, b) => Number(a) - Number(b))) rows.push({ name, version: v, state: 'READY', reason: '' });
+        for (const v of [...e.versions.keys()].sort((a, b) => Number(a) - Number(b))) {
+          const why = e.versions.get(v)!.unavailable;
+          if (!why) rows.push({ name, version: v, state: 'READY', reason: '' });
+          else if (!options.readyOnly) rows.push({ name, version: v, state: 'UNAVAILABLE', reason: why });
+        }
       } else if (!options.readyOnly) {
         rows.push({ name, state: e?.state ?? 'UNAVAILABLE', reason: e?.reason ?? '' });
       }
@@ -227,9 +294,19 @@ export class ModelRepository {
     return rows;
   }
 
-  /** Unloads everything (waits for queued and running requests). */
-  async close(): Promise<void> {
-    await Promise.all([...this.entries.keys()].filter((n) => this.entries.get(n)!.versions.size > 0).map((n) => this.unload(n)));
+  /**
+   * Unloads everything: waits for queued and running requests up to `deadlineMs` (default: no limit),
+   * answers the rest 503, and reports how many were cut off and how many runs were still inside onnxruntime.
+   */
+  async close(options: { deadlineMs?: number } = {}): Promise<VersionCloseResult> {
+    const versions = this.loaded();
+    for (const e of this.entries.values()) {
+      e.versions = new Map();
+      e.state = 'UNAVAILABLE';
+      e.reason = 'server closed';
+    }
+    const results = await Promise.all(versions.map((v) => v.close(options)));
+    return { abandoned: results.reduce((n, r) => n + r.abandoned, 0), stuck: results.reduce((n, r) => n + r.stuck, 0) };
   }
 
   private checkName(name: string): void {

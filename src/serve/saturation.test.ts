@@ -35,7 +35,7 @@ let server: InferenceServer;
 
 before(async () => {
   repo = mkdtempSync(join(tmpdir(), 'trainfer-saturate-'));
-  addToRepository({ repo, name: 'slow', model: slowModel(), config: { instances: 1, threadsPerInstance: 1, maxBatchSize: 1, maxQueueDelayMs: 0 } });
+  addToRepository({ repo, name: 'slow', model: slowModel(), config: { instances: 1, threadsPerInstance: 1, maxBatchSize: 0, maxQueueDelayMs: 0 } });
   server = await InferenceServer.start({ repository: repo, port: 0, logLevel: 'silent', processMetrics: false });
 });
 
@@ -54,7 +54,7 @@ test('health, readiness, metadata and metrics answer while inference is saturate
       assert.equal(out.outputs[0]!.data[0], 0.5); // a permutation chain keeps the values
       order.push(`infer${i}`);
     });
-  // Three requests; batching is off (maxBatchSize 1), so they run one after another on one worker.
+  // Three requests; batching is off (maxBatchSize 0), so they run one after another on one worker.
   const inferences = [infer(0), infer(1), infer(2)];
   // Wait until the server holds all three requests (in-flight gauge = 3), then probe the control plane.
   let seen = false;

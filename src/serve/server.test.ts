@@ -100,9 +100,21 @@ test('health, server metadata, model metadata, readiness and config', async () =
   assert.equal(await client.modelReady('mnist', '2'), true);
   assert.equal(await client.modelReady('mnist', '7'), false);
   assert.equal(await client.modelReady('nope'), false);
+  // Triton's ModelConfig schema: dims without the batch dimension when max_batch_size > 0
   const cfg = (await http('/v2/models/mnist/versions/1/config')).body;
-  assert.equal(cfg.maxBatchSize, 16);
-  assert.equal(cfg.batching, true);
+  assert.equal(cfg.name, 'mnist');
+  assert.equal(cfg.platform, 'onnxruntime_onnx');
+  assert.equal(cfg.max_batch_size, 16);
+  assert.deepEqual(cfg.input, [{ name: 'pixels', data_type: 'TYPE_FP32', format: 'FORMAT_NONE', dims: [1, 28, 28], is_shape_tensor: false, allow_ragged_batch: false, optional: false }]);
+  assert.deepEqual(cfg.output, [{ name: 'logits', data_type: 'TYPE_FP32', dims: [10], label_filename: '', is_shape_tensor: false }]);
+  assert.deepEqual(cfg.dynamic_batching, {
+    preferred_batch_size: [], max_queue_delay_microseconds: 100_000, preserve_ordering: false, priority_levels: 0, default_priority_level: 0,
+    default_queue_policy: { timeout_action: 'REJECT', default_timeout_microseconds: 30_000_000, allow_timeout_override: false, max_queue_size: 256 },
+  });
+  assert.deepEqual(cfg.instance_group, [{ name: 'mnist_0', kind: 'KIND_CPU', count: 1, gpus: [], secondary_devices: [], profile: [], passive: false, host_policy: '' }]);
+  assert.deepEqual((cfg.parameters as Record<string, unknown>)['trainfer.batching'], { string_value: 'maxBatchSize is set in config.json' });
+  const typesCfg = (await http('/v2/models/types/config')).body as { input: { data_type: string; dims: number[] }[] };
+  assert.deepEqual(typesCfg.input.map((i) => `${i.data_type}${JSON.stringify(i.dims)}`), ['TYPE_FP32[3]', 'TYPE_BOOL[3]', 'TYPE_INT64[3]', 'TYPE_FP16[3]', 'TYPE_STRING[]']);
 });
 
 test('JSON inference matches the in-process session; no version means the highest; id is echoed', async () => {
@@ -263,7 +275,7 @@ test('repository: index, unload, load, a model added at run time, bad config', a
   writeFileSync(join(repo, 'broken', 'config.json'), JSON.stringify({ maxBatchSize: -1 }));
   const bad = await post('/v2/repository/models/broken/load', '');
   assert.equal(bad.status, 400);
-  assert.match(String(bad.body.error), /broken\/config.json: field 'maxBatchSize' must be an integer >= 0, got -1/);
+  assert.match(String(bad.body.error), /^broken\/config.json: field 'maxBatchSize' must be "auto" or an integer >= 0, got -1$/);
   assert.equal((await post('/v2/repository/models/missing/load', '')).status, 404);
   if (!availableDevices().includes('cuda')) {
     addToRepository({ repo, name: 'gpu', model: mnistMlp({ seed: 3 }), config: { instances: 1, device: 'cuda' } });

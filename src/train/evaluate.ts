@@ -13,7 +13,10 @@ import { type Device, Session } from '../runtime/session.js';
 import { TrainferError, oneLine } from '../util/errors.js';
 import { Batcher, packTable } from '../data/batcher.js';
 import { defaultTargetColumn } from '../data/dataset.js';
-import { type FeedBinding, type FeedPlan, type FeedSpec, feedSize, planFeeds } from '../data/feed-plan.js';
+
+/** The single-tensor shape check, kept here for callers that import it from evaluate. */
+export { checkInputShape } from '../data/dataset.js';
+import { type FeedBinding, type FeedPlan, type FeedSpec, planFeeds } from '../data/feed-plan.js';
 import type { TableStream } from '../data/stream.js';
 import type { Table } from '../data/table.js';
 import { type HeadLoss, type HeadValue, attachLosses } from '../nn/loss.js';
@@ -139,7 +142,11 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalResult> {
   if (count === 0) throw new TrainferError(`${name} takes batches of exactly ${fixed} but ${o.data.source} has only ${o.data.count} rows`);
   const bs = fixed ?? Math.max(1, Math.min(o.batchSize ?? 1000, count));
   const batcher = new Batcher({ plan, batchSize: bs });
-  const metrics = eg.heads.map((h) => createMetrics({ task: h.task, shape: h.shape.map((d) => (typeof d === 'number' ? d : 1)) }));
+  // A head whose per-sample dims are symbolic gets its loss only (its class count is unknown here).
+  const metrics = eg.heads.map((h) => {
+    const known = h.shape.every((d) => typeof d === 'number');
+    return createMetrics({ task: h.task, shape: known ? (h.shape as number[]) : [], lossOnly: !known });
+  });
   const headTargets = eg.heads.map((h) => plan.feeds.find((f) => f.spec.role === 'target' && targetHead.get(f.spec.name) === h.name));
   let session: Session;
   try {
@@ -195,9 +202,4 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalResult> {
   } finally {
     await session.release();
   }
-}
-
-/** Per-sample values of each feed of a plan (for callers sizing their own buffers). */
-export function planSizes(plan: FeedPlan): Record<string, number> {
-  return Object.fromEntries(plan.feeds.map((f) => [f.spec.name, feedSize(f)]));
 }

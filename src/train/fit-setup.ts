@@ -5,7 +5,7 @@
  * monitored metric, the run's fingerprint (every setting that changes the run, and the data's identity)
  * and where a run's epochs come from (an in-memory table shuffled per epoch, or a stream).
  */
-import { statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { TrainferError } from '../util/errors.js';
 import type { Rng, RngState } from '../util/rng.js';
 import { type PackedTable, packTable } from '../data/batcher.js';
@@ -14,6 +14,7 @@ import type { TableStream } from '../data/stream.js';
 import { type Table, tableHash } from '../data/table.js';
 import type { Graph } from '../onnx/ir.js';
 import type { TrainingGraph } from '../nn/network.js';
+import { type Checkpoint, loadCheckpoint } from './checkpoint.js';
 import { type TargetColumns, bindTargets, checkPlanTargets } from './evaluate.js';
 import { MONITOR_METRICS, metricDirection } from './metrics.js';
 import type { Trainable } from './trainable.js';
@@ -143,3 +144,34 @@ export function streamSource(s: TableStream, plan: FeedPlan, targets: (chunk: Ta
   };
 }
 
+
+/**
+ * The checkpoint to resume from (checked against this run's fingerprint), or none for a fresh run. A
+ * directory holding another run is refused unless the run resumes it or `overwrite` starts over (which
+ * also clears the metrics log).
+ */
+export function openCheckpoint(o: { dir?: string; file?: string; resume?: boolean; overwrite?: boolean; metricsLog?: string; fingerprint: string }): Checkpoint | undefined {
+  if (o.file && existsSync(o.file)) {
+    if (o.resume) {
+      const ckpt = loadCheckpoint(o.file);
+      if (ckpt.meta.fingerprint !== o.fingerprint) throw new TrainferError(`${o.file}: ${describeMismatch(ckpt.meta.fingerprint, o.fingerprint)}; resume with the same settings`);
+      return ckpt;
+    }
+    if (!o.overwrite) {
+      let what = 'another run';
+      try {
+        const m = loadCheckpoint(o.file).meta;
+        what = m.finished ? `a finished run (${m.step} steps)` : `an unfinished run (stopped at step ${m.step}, epoch ${m.epoch + 1})`;
+      } catch {
+        // unreadable: still someone else's file
+      }
+      throw new TrainferError(`${o.dir}: holds ${what}; continue it with --resume, or pass --overwrite to start over (or choose another --checkpoint-dir)`);
+    }
+    rmSync(o.file, { force: true });
+    if (o.metricsLog) rmSync(o.metricsLog, { force: true });
+    return undefined;
+  }
+  if (o.resume) throw new TrainferError(`${o.file}: no checkpoint to resume from`);
+  if (o.overwrite && o.metricsLog) rmSync(o.metricsLog, { force: true });
+  return undefined;
+}

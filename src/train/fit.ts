@@ -7,7 +7,6 @@
  * checkpoint holds every carried tensor, the best weights, the position (stream included) and every RNG.
  */
 import { availableParallelism } from 'node:os';
-import { existsSync, rmSync } from 'node:fs';
 import { buildTrainStep } from '../autodiff/index.js';
 import type { OptimizerConfig } from '../autodiff/types.js';
 import type { Tensor } from '../onnx/tensor.js';
@@ -20,9 +19,11 @@ import type { Table } from '../data/table.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { type HeadLoss, type LossSpec, describeLoss } from '../nn/loss.js';
 import { resolveLosses } from '../nn/network.js';
-import { type Checkpoint, CHECKPOINT_VERSION, checkpointPath, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { availableMetrics } from './metrics.js';
+import { CHECKPOINT_VERSION, checkpointPath, saveCheckpoint } from './checkpoint.js';
 import { type TargetColumns, checkPlanTargets, evaluate } from './evaluate.js';
-import { type EpochSource, dataIdentity, describeMismatch, describePlan, parseMonitor, planTraining, streamSource, tableSource } from './fit-setup.js';
+import { type EpochSource, dataIdentity, describePlan, openCheckpoint, parseMonitor, planTraining, streamSource, tableSource } from './fit-setup.js';
+import { TrainTracker } from './train-tracker.js';
 import { type EpochMetrics, MetricsLog, type ProgressMode, type ProgressReporter, createReporter } from './progress.js';
 import { type Schedule, formatSchedule, learningRate } from './schedule.js';
 import { StepRunner, type StepFeed } from './step-runner.js';
@@ -136,47 +137,6 @@ interface TrainerState {
   stopReason?: FitResult['stopReason'];
 }
 
-/** Epoch-level training metrics of the first head: a cheap accumulator whose state travels in checkpoints. */
-class TrainTracker {
-  private sums = { correct: 0, sq: 0, n: 0, elems: 0 };
-  constructor(private readonly task: string, private readonly size: number) {}
-  get metric(): string {
-    return this.task === 'regression' ? 'rmse' : 'acc';
-  }
-  update(out: Float32Array, target: ArrayLike<number> | BigInt64Array, n: number): void {
-    const s = this.size;
-    if (this.task === 'classification') {
-      for (let i = 0; i < n; i++) {
-        let best = 0;
-        for (let c = 1; c < s; c++) if (out[i * s + c]! > out[i * s + best]!) best = c;
-        if (best === Number((target as BigInt64Array)[i]!)) this.sums.correct++;
-      }
-    } else if (this.task === 'regression') {
-      for (let k = 0; k < n * s; k++) {
-        const d = out[k]! - (target as Float32Array)[k]!;
-        this.sums.sq += d * d;
-      }
-    } else {
-      for (let k = 0; k < n * s; k++) if (out[k]! > 0 === (target as Float32Array)[k]! >= 0.5) this.sums.correct++;
-    }
-    this.sums.n += n;
-    this.sums.elems += n * s;
-  }
-  value(): number {
-    if (this.task === 'regression') return Math.sqrt(this.sums.sq / Math.max(1, this.sums.elems));
-    return this.sums.correct / Math.max(1, this.task === 'classification' ? this.sums.n : this.sums.elems);
-  }
-  result(): Record<string, number> {
-    return this.task === 'regression' ? { rmse: this.value() } : { accuracy: this.value() };
-  }
-  state(): unknown {
-    return { ...this.sums };
-  }
-  restore(s: unknown): void {
-    if (s) this.sums = { ...(s as typeof this.sums) };
-  }
-}
-
 /**
  * Trains `model` on `train`.
  *
@@ -216,6 +176,12 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     checkPlanTargets(plan, tg.heads, new Map(tg.feeds.filter((f) => f.head).map((f) => [f.name, f.head!])), v);
   }
   const head = tg.heads[0]!;
+  if (monitor.key !== 'loss' && head.shape.every((d) => typeof d === 'number')) {
+    const have = monitor.split === 'val' ? availableMetrics(head.task, head.shape as number[]) : ['accuracy'].filter((k) => head.task !== 'regression' && k);
+    if (!have.includes(monitor.key)) {
+      throw new TrainferError(`--monitor ${monitor.name}: head '${head.name}' (${head.task}, [${head.shape.join(', ')}]) reports ${['loss', ...have].map((k) => (monitor.split === 'val' ? `val_${k}` : k)).join(', ')}`);
+    }
+  }
   const headSize = head.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
   const headTarget = plan.feeds.find((f) => f.spec.role === 'target' && f.spec.head === head.name);
   const track = !!headTarget && headSize <= 4096 && head.shape.every((d) => typeof d === 'number') && (head.task !== 'classification' || head.shape.length === 1);
@@ -232,26 +198,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     : '';
 
   // Resume state, or refuse to mix runs in one checkpoint directory.
-  let ckpt: Checkpoint | undefined;
-  if (ckptFile && existsSync(ckptFile)) {
-    if (o.resume) {
-      ckpt = loadCheckpoint(ckptFile);
-      if (ckpt.meta.fingerprint !== fingerprint) throw new TrainferError(`${ckptFile}: ${describeMismatch(ckpt.meta.fingerprint, fingerprint)}; resume with the same settings`);
-    } else if (o.overwrite) {
-      rmSync(ckptFile, { force: true });
-      if (o.metricsLog) rmSync(o.metricsLog, { force: true });
-    } else {
-      let what = 'another run';
-      try {
-        const m = loadCheckpoint(ckptFile).meta;
-        what = m.finished ? `a finished run (${m.step} steps)` : `an unfinished run (stopped at step ${m.step}, epoch ${m.epoch + 1})`;
-      } catch {
-        // unreadable: still someone else's file
-      }
-      throw new TrainferError(`${o.checkpointDir}: holds ${what}; continue it with --resume, or pass --overwrite to start over (or choose another --checkpoint-dir)`);
-    }
-  } else if (o.resume) throw new TrainferError(`${ckptFile}: no checkpoint to resume from`);
-  else if (o.overwrite && o.metricsLog) rmSync(o.metricsLog, { force: true });
+  const ckpt = openCheckpoint({ dir: o.checkpointDir, file: ckptFile, resume: o.resume, overwrite: o.overwrite, metricsLog: o.metricsLog, fingerprint });
 
   // Buffers filled in place every step.
   const batcher = new Batcher({ plan, batchSize });
@@ -379,7 +326,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       reporter.epochEnd(m, epochs);
       log?.write({ type: 'epoch', ...m });
       let stop = false;
-      const value = monitor.split === 'val' ? m.val?.[monitor.key] : monitor.key === 'loss' ? m.loss : m.train[monitor.key];
+      const value = monitor.split === 'val' ? m.val?.[monitor.key] : monitor.key === 'loss' ? m.loss : m.train?.[monitor.key];
       if (o.earlyStopping && value !== undefined && !Number.isNaN(value)) {
         const delta = o.earlyStopping.minDelta ?? 0;
         const better = st.best === undefined || (monitor.direction === 'min' ? value < st.best - delta : value > st.best + delta);

@@ -173,7 +173,7 @@ export function buildJobModel(o: JobModelOptions): { model: Trainable; inputs: R
     const first = src.graph.outputs[0]?.type?.shape?.slice(1);
     // Two classes into a model with two scores: softmax cross-entropy on them, not one sigmoid.
     if (task === 'binary' && first?.length === 1 && first[0] === 2) task = 'classification';
-    const model = new OnnxModelTrainable({ model: src, name: o.model, task, trainable: re ? (name) => re.test(name) : undefined, freeze: fr ? (name) => fr.test(name) : undefined });
+    const model = new OnnxModelTrainable({ model: src, name: o.model, task, numClasses: task === 'classification' ? o.task.outputs : undefined, trainable: re ? (name) => re.test(name) : undefined, freeze: fr ? (name) => fr.test(name) : undefined });
     return { model, inputs: bindImported(model, features) };
   }
   for (const c of features) {
@@ -194,9 +194,12 @@ export function buildJobModel(o: JobModelOptions): { model: Trainable; inputs: R
     inputs.pixels = { columns: [image.name] };
   } else {
     const stats = width > 0 ? numericStats(numeric, t.count) : undefined;
-    net = buildPreset({ ...common, inputShape: [width], normalize: stats, inputKind: 'tabular', categorical: categorical.map((c) => ({ name: c.name, categories: c.vocabulary?.length ?? 1 })) });
+    // Each categorical column is an input named after it, unless that name is taken (the numeric
+    // `features` input, a loss target).
+    const inputName = (c: Column) => (c.name === 'features' || c.name === 'target' || c.name.endsWith('_target') ? `cat_${c.name}` : c.name);
+    net = buildPreset({ ...common, inputShape: [width], normalize: stats, inputKind: 'tabular', categorical: categorical.map((c) => ({ name: inputName(c), categories: c.vocabulary?.length ?? 1 })) });
     if (width > 0) inputs.features = { columns: numeric.map((c) => c.name) };
-    for (const c of categorical) inputs[c.name] = { columns: [c.name] };
+    for (const c of categorical) inputs[inputName(c)] = { columns: [c.name] };
   }
   return { model: net, inputs };
 }

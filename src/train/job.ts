@@ -136,6 +136,16 @@ export interface TrainJobResult {
 }
 
 /**
+ * A preset built for `train`'s columns (or an imported .onnx), its task inferred from the default target
+ * column — what `runTrainJob` builds, for scripts that call `fit` themselves.
+ */
+export function buildModel(o: Pick<TrainJobOptions, 'model' | 'trainable' | 'freeze' | 'task' | 'target'>, train: Table, seed: number): Trainable {
+  const targets = targetColumns(train, o.target);
+  const task = inferTask({ table: train, targets, override: o.task });
+  return buildJobModel({ model: o.model, train, targets, task, seed, exclude: [], trainable: o.trainable, freeze: o.freeze }).model;
+}
+
+/**
  * The output path: `--out`, or `<name>.onnx`, or `<model>-finetuned.onnx` beside an imported model; a
  * text model goes into its own directory, `<name>/model.onnx`, with `tokenizer.json` beside it.
  */

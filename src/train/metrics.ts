@@ -38,6 +38,8 @@ export interface MetricsOptions {
   shape: readonly number[];
   /** Keep scores for ROC-AUC / PR-AUC (default true; off for cheap per-step training metrics). */
   ranking?: boolean;
+  /** Count samples only (a head whose shape is not known). */
+  lossOnly?: boolean;
 }
 
 /** Which way a monitored metric improves. */
@@ -48,9 +50,20 @@ export function metricDirection(name: string): 'min' | 'max' {
 /** Metric names `--monitor` accepts (with `val_`; `loss` and `accuracy` also on training data). */
 export const MONITOR_METRICS = ['loss', 'accuracy', 'top5', 'precision', 'recall', 'f1', 'auc', 'pr_auc', 'exact_match', 'micro_f1', 'mae', 'mse', 'rmse', 'r2'] as const;
 
+/** The scalar metrics a head of this task and per-sample shape reports (besides the loss). */
+export function availableMetrics(task: Task, shape: readonly number[]): string[] {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (task === 'regression') return ['mae', 'mse', 'rmse', 'r2'];
+  if (task === 'multilabel' || (task === 'binary' && size !== 1)) return ['accuracy', 'exact_match', 'f1', 'micro_f1', 'precision', 'recall'];
+  if (task === 'binary') return ['accuracy', 'precision', 'recall', 'f1', 'auc', 'pr_auc'];
+  if (shape.length !== 1) return [];
+  return ['accuracy', 'precision', 'recall', 'f1', ...(size > 5 ? ['top5'] : []), ...(size === 2 ? ['auc', 'pr_auc'] : [])];
+}
+
 /** Creates the accumulator for a head. */
 export function createMetrics(o: MetricsOptions): MetricAccumulator {
   const size = o.shape.reduce((a, b) => a * b, 1);
+  if (o.lossOnly) return new LossOnly(o.task);
   switch (o.task) {
     case 'classification':
       if (o.shape.length !== 1) return new LossOnly(o.task);

@@ -18,7 +18,7 @@ export interface EpochMetrics {
   /** Training accuracy over the epoch's batches, as the weights changed (classifiers; NaN otherwise). */
   accuracy: number;
   /** The first head's training metric over the epoch (`accuracy`, or `rmse` for regression). */
-  train: Record<string, number>;
+  train?: Record<string, number>;
   valLoss?: number;
   valAccuracy?: number;
   /** Validation metrics of the first head (`loss`, `accuracy`, `f1`, `auc`, `rmse`, `r2`, …). */

@@ -6,16 +6,15 @@
  * every model gets right with margin both as MNIST has it and as re-drawn from its strokes.
  */
 import { join } from 'node:path';
-import { type Dataset, take } from '../data/dataset.js';
+import { type Dataset, tableFromDataset, take } from '../data/dataset.js';
+import { loadData } from '../data/load.js';
 import type { Model } from '../onnx/ir.js';
 import { writeModel } from '../onnx/model-io.js';
 import { Tensor } from '../onnx/tensor.js';
 import { quantize } from '../compress/quantize/quantize.js';
 import { Session } from '../runtime/session.js';
 import { fit } from '../train/fit.js';
-import { buildJobModel } from '../train/job-setup.js';
-import { inferTask } from '../train/task.js';
-import { loadData, loadTable } from '../data/load.js';
+import { buildModel } from '../train/job.js';
 import { toMnistInput } from './mnist-input.js';
 
 /** A pen stroke in canvas pixels. */
@@ -42,11 +41,11 @@ export interface DigitModels {
  */
 export async function trainDigitModels(dir: string): Promise<DigitModels> {
   const splits = loadData({ source: 'mnist' });
-  const tables = loadTable({ source: 'mnist' });
   const trained: Model[] = [];
   for (const [spec, steps, batchSize] of [['mlp:64', 600, 64], ['cnn', 80, 32]] as const) {
-    const { model: net, inputs: feeds } = buildJobModel({ model: spec, train: tables.train, targets: ['label'], task: inferTask({ table: tables.train, targets: ['label'] }), seed: 1, exclude: [] });
-    const r = await fit({ model: net, train: tables.train, target: 'label', feeds, epochs: 1, batchSize, maxSteps: steps, optimizer: { type: 'adam' }, lr: 0.003, progress: 'none', seed: 1 });
+    const train = tableFromDataset(splits.train);
+    const net = buildModel({ model: spec }, train, 1);
+    const r = await fit({ model: net, train, epochs: 1, batchSize, maxSteps: steps, optimizer: { type: 'adam' }, lr: 0.003, progress: 'none', seed: 1 });
     trained.push(net.inferenceGraph({ weights: r.weights }));
   }
   const [mlp, cnn] = trained as [Model, Model];
