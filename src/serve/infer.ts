@@ -34,7 +34,8 @@ export async function runInference(call: InferCall): Promise<InferAnswer> {
   if (!call.body || call.body.length === 0) throw badRequest('empty request body: expected an inference request');
   const { json, binary } = splitBody(call.body, call.headerLength);
   const { request, tensors } = decodeInferRequest(parseJson(json), binary, mv.expectations);
-  const { feeds, batch } = collectFeeds(mv, tensors);
+  const encoded = mv.text ? await mv.text.encode(tensors.get(mv.inputs[0]!.name)) : undefined;
+  const { feeds, batch } = encoded ? { feeds: encoded.feeds, batch: mv.batching ? encoded.feeds[mv.text!.modelInputs[0]!.name]!.dims[0]! : 1 } : collectFeeds(mv, tensors);
   const wanted = wantedOutputs(mv, request);
   const result = await mv.batcher.submit({ feeds, batch, fetches: request.outputs ? wanted.map((w) => w.name) : undefined, signal: call.signal, id: call.requestId });
 
@@ -55,6 +56,8 @@ export async function runInference(call: InferCall): Promise<InferAnswer> {
   }
   const resp: InferResponse = { model_name: mv.name, model_version: mv.version, outputs };
   if (request.id !== undefined) resp.id = request.id;
+  // Raw text: which texts were cut to the tokenizer's maximum length (the model saw only their start).
+  if (encoded) resp.parameters = { truncated: encoded.truncated.length, ...(encoded.truncated.length ? { truncated_rows: encoded.truncated.join(','), max_tokens: mv.text!.maxLength } : {}) };
   const { body, headerLength } = encodeInferResponse(resp, binaries);
   return { body, headerLength, queueMs: result.queueMs, computeMs: result.computeMs };
 }

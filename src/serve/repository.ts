@@ -15,6 +15,7 @@ import { InferenceError, badRequest } from './errors.js';
 import { readModelFacts } from './model-facts.js';
 import { type Datatype, type InputExpectations, datatypeOf } from './protocol.js';
 import type { DType } from '../onnx/dtype.js';
+import { TEXT_INPUT, TextFrontEnd } from './text-input.js';
 
 /** An input or output of a served model. `shape` uses -1 for dynamic dims (as the protocol does). */
 export interface TensorSpec {
@@ -67,6 +68,8 @@ export class ModelVersion {
     readonly batchingDecision: BatchingDecision,
     readonly pool: SessionPool,
     readonly batcher: DynamicBatcher,
+    /** Set when the version serves raw text (a tokenizer.json beside model.onnx): `inputs` is then one BYTES `text` input. */
+    readonly text?: TextFrontEnd,
   ) {
     this.batching = batchingDecision.maxBatchSize > 0;
     this.expectations = { inputs, maxBatchSize: batchingDecision.maxBatchSize };
@@ -76,6 +79,17 @@ export class ModelVersion {
   static async load(o: { name: string; version: string; file: string; configFile: string; config: ModelConfig; autoMaxBatchSize: number; restart?: RestartPolicy; hooks?: RepositoryHooks }): Promise<ModelVersion> {
     const facts = readModelFacts(o.file);
     const hooks = o.hooks ?? {};
+    const tokenizerFile = TextFrontEnd.besides(o.file);
+    const text = tokenizerFile ? await TextFrontEnd.open({ modelFile: o.file, tokenizerFile }) : undefined;
+    try {
+      return await ModelVersion.start(o, facts, hooks, text);
+    } catch (err) {
+      await text?.close();
+      throw err;
+    }
+  }
+
+  private static async start(o: Parameters<typeof ModelVersion.load>[0], facts: ReturnType<typeof readModelFacts>, hooks: RepositoryHooks, text: TextFrontEnd | undefined): Promise<ModelVersion> {
     const pool = await SessionPool.create({
       source: { path: o.file },
       instances: o.config.instances,
@@ -100,7 +114,8 @@ export class ModelVersion {
         onExec: (s) => hooks.onExec?.(o.name, o.version, s.batchSize),
         onBatchRetry: (s) => hooks.onBatchRetry?.(o.name, o.version, s),
       });
-      return new ModelVersion(o.name, o.version, o.config, inputs, outputs, decision, pool, batcher);
+      const served = text ? [{ name: TEXT_INPUT, dtype: 'string' as DType, datatype: 'BYTES' as Datatype, shape: [-1], dimNames: ['batch'] }] : inputs;
+      return new ModelVersion(o.name, o.version, o.config, served, outputs, decision, pool, batcher, text);
     } catch (err) {
       await pool.close();
       throw err;
@@ -118,6 +133,7 @@ export class ModelVersion {
     const { abandoned } = await this.batcher.drain(options);
     const left = options.deadlineMs === undefined ? undefined : Math.max(0, options.deadlineMs - (performance.now() - t0));
     const { stuck } = await this.pool.close({ deadlineMs: left });
+    await this.text?.close();
     return { abandoned, stuck };
   }
 }

@@ -6,6 +6,7 @@
  * written beside the model as `tokenizer.json` (the layout the browser page and `trainfer serve` read),
  * and `trainfer.text` metadata tells evaluation which column and tokenizer the model was trained with.
  */
+import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Model } from '../onnx/ir.js';
 import { TrainferError } from '../util/errors.js';
@@ -145,4 +146,27 @@ export function readTextRecord(metadata: ReadonlyMap<string, string>): TextRecor
   } catch {
     throw new TrainferError(`model metadata '${TEXT_METADATA_KEY}' is not valid JSON`);
   }
+}
+
+/**
+ * Token feeds for scoring a saved text model on `data`: reads `trainfer.text` (or, for a model without
+ * it, a `tokenizer.json` beside the file and the data's only text column); undefined when the model
+ * reads no text. The caller closes the returned feeds.
+ */
+export async function openTextFeedsFor(o: { model: Model; file: string; data: Table; tokenizer?: string }): Promise<TextFeeds | undefined> {
+  const rec = readTextRecord(o.model.metadata);
+  const beside = join(dirname(o.file), rec?.tokenizer ?? 'tokenizer.json');
+  const path = o.tokenizer ?? (rec || existsSync(beside) ? beside : undefined);
+  if (!path) return undefined;
+  const column = rec?.column ?? textColumn(o.data, undefined);
+  if (!column) {
+    if (!rec && !o.tokenizer) return undefined;
+    throw new TrainferError(`${o.data.source}: ${o.file} reads text, but no column is text (columns: ${o.data.columns.map((c) => c.name).join(', ')})`);
+  }
+  if (!o.data.columns.some((c) => c.name === column)) throw new TrainferError(`${o.data.source}: no column '${column}', the text column ${o.file} was trained on (columns: ${o.data.columns.map((c) => c.name).join(', ')})`);
+  if (!existsSync(path)) throw new TrainferError(`${o.file}: its tokenizer ${path} is missing (a text model is served and scored with the tokenizer.json it was trained with)`);
+  const tokenizer = TextTokenizer.load(path, { maxLength: rec?.maxLength });
+  const names = o.model.graph.feedInputs().map((i) => i.name);
+  const dim = o.model.graph.feedInputs()[0]?.type?.shape?.[1];
+  return textFeeds({ tokenizer, column, inputs: names, dim: typeof dim === 'string' ? dim : undefined });
 }
