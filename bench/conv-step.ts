@@ -82,7 +82,7 @@ function handBuiltMlp(): TrainStep {
   const outs = { w1: upd('w1', dw1), b1: upd('b1', db1), w2: upd('w2', dw2), b2: upd('b2', db2) };
   g.graph.outputs = [{ name: loss }, ...Object.values(outs).map((name) => ({ name }))];
   return {
-    model: g.toModel(), lrInput: lr, lossOutput: loss, gradNormOutput: loss, dataInputs: ['x', 'y'], extraOutputs: [],
+    model: g.toModel(), lrInput: lr, lossOutput: loss, gradNormOutput: loss, dataInputs: ['x', 'y'], extraOutputs: [], gradOutputs: [],
     state: Object.entries(outs).map(([k, o]) => ({ kind: 'param' as const, input: k, output: o, initial: init[k as keyof typeof init] })),
   };
 }

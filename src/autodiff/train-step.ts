@@ -5,7 +5,7 @@
  */
 import { GraphBuilder } from '../onnx/builder.js';
 import { Graph, Model, type ValueInfo } from '../onnx/ir.js';
-import { isFloat } from '../onnx/dtype.js';
+import { type DType, isFloat } from '../onnx/dtype.js';
 import { eliminateDeadNodes, foldConstants } from '../onnx/passes.js';
 import { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
@@ -45,8 +45,17 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
     if (!t) throw new TrainferError(`buildTrainStep: parameter '${p}' is not an initializer of graph '${src.name}'`);
     if (!isFloat(t.dtype)) throw new TrainferError(`buildTrainStep: parameter '${p}' has dtype ${t.dtype}; only float tensors are trainable`);
   }
+  const maskSet = new Set(options.paramMasks ?? []);
+  for (const p of maskSet) if (!params.includes(p)) throw new TrainferError(`buildTrainStep: masked parameter '${p}' is not one of the trained parameters`);
   for (const bf of buffers) if (!src.initializers.has(bf.name)) throw new TrainferError(`buildTrainStep: buffer '${bf.name}' is not an initializer of graph '${src.name}'`);
   if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) throw new TrainferError(`buildTrainStep: clipGradNorm must be > 0, got ${options.clipGradNorm}`);
+  const gradOutputs = options.gradOutputs ?? [];
+  for (const x of gradOutputs) {
+    const v = src.inputs.find((i) => i.name === x && !src.initializers.has(x));
+    if (!v) throw new TrainferError(`buildTrainStep: gradOutputs '${x}' is not a data input of graph '${src.name}'`);
+    if (!v.type || !isFloat(v.type.dtype)) throw new TrainferError(`buildTrainStep: gradOutputs '${x}' has dtype ${v.type?.dtype ?? 'unknown'}; only float inputs have gradients`);
+    if (params.includes(x)) throw new TrainferError(`buildTrainStep: '${x}' is both a parameter and a gradOutputs input`);
+  }
 
   const g = cloneGraph(src);
   foldConstants(g); // Constant nodes → initializers (shape and axes inputs become readable)
@@ -66,8 +75,22 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   const lossType = types.get(loss);
   if (!g.nodes.some((n) => n.outputs.includes(loss))) throw new TrainferError(`buildTrainStep: loss '${loss}' is not produced by any node of graph '${src.name}'`);
 
-  const grads = gradients({ graph: g, loss, wrt: params, types, formulations: options.formulations });
+  const rawGrads = gradients({ graph: g, loss, wrt: [...params, ...gradOutputs], types, formulations: options.formulations });
+  // Everything that has a gradient: the parameters, then the inputs whose gradient is returned.
+  const dtypeOf = (x: string): DType => g.initializers.get(x)?.dtype ?? g.inputs.find((i) => i.name === x)!.type!.dtype;
+  const withGrad = [...params, ...gradOutputs];
   const b = new GraphBuilder({ graph: g, prefix: 'opt/' });
+  // Masked parameters: mask [param shape] fed per step; dW ← mask ⊙ dW (norm and clipping see only live weights).
+  const masks: { param: string; input: string }[] = [];
+  const maskOf = new Map<string, string>();
+  for (const p of params) {
+    if (!maskSet.has(p)) continue;
+    const t = src.initializers.get(p)!;
+    const input = b.input(g.uniqueName(`${p}/mask`), t.dtype, [...t.dims]);
+    masks.push({ param: p, input });
+    maskOf.set(p, input);
+  }
+  const grads = new Map([...rawGrads].map(([p, d]) => [p, maskOf.has(p) ? b.mul(d, maskOf.get(p)!) : d]));
   const lr = b.input(g.uniqueName('lr'), 'float32', []);
   const stepInput = optimizer.type !== 'sgd' ? b.input(g.uniqueName('step'), 'float32', []) : undefined;
 
@@ -75,9 +98,9 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   const wantNorm = options.gradNorm !== false || options.clipGradNorm !== undefined;
   let norm: string;
   if (wantNorm) {
-    const sq = params.map((p) => {
+    const sq = withGrad.map((p) => {
       const s = b.op1('ReduceSumSquare', [grads.get(p)!], { keepdims: { type: 'int', value: 0 } });
-      return g.initializers.get(p)!.dtype === 'float32' ? s : b.cast(s, 'float32');
+      return dtypeOf(p) === 'float32' ? s : b.cast(s, 'float32');
     });
     norm = b.sqrt(sq.length === 1 ? sq[0]! : b.op1('Sum', sq));
   } else norm = b.identity(b.constant(Tensor.scalar('float32', NaN), 'no_grad_norm'));
@@ -85,8 +108,8 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   if (options.clipGradNorm !== undefined) {
     // factor = min(1, c / (norm + 1e-6))
     const factor = b.op1('Min', [b.scalar(1), b.div(b.scalar(options.clipGradNorm), b.add(norm, b.scalar(1e-6)))]);
-    clipped = new Map(params.map((p) => {
-      const dt = g.initializers.get(p)!.dtype;
+    clipped = new Map(withGrad.map((p) => {
+      const dt = dtypeOf(p);
       return [p, b.mul(grads.get(p)!, dt === 'float32' ? factor : b.cast(factor, dt))];
     }));
   }
@@ -106,6 +129,12 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
       stateIn[role] = name;
     }
     const upd = emitUpdate(b, { config: optimizer, p, g: clipped.get(p)!, dtype: init.dtype, scalars, state: stateIn });
+    const mask = maskOf.get(p);
+    if (mask) {
+      // W_next = mask ⊙ update(W); the optimizer state of pruned weights is zeroed with them.
+      upd.param = b.mul(upd.param, mask);
+      for (const role of Object.keys(upd.state)) upd.state[role] = b.mul(upd.state[role]!, mask);
+    }
     renameValue(g, upd.param, `${p}/next`);
     state.push({ kind: 'param', input: p, output: `${p}/next`, initial: init });
     outputs.push({ name: `${p}/next`, type: { dtype: init.dtype, shape: [...init.dims] } });
@@ -120,6 +149,13 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
     state.push({ kind: 'buffer', input: bf.name, output: bf.updated, initial: init });
     outputs.push({ name: bf.updated, type: { dtype: init.dtype, shape: [...init.dims] } });
   }
+  // dLoss/dX for the chosen inputs (clipped with the rest), e.g. gathered embedding rows a host updates.
+  const gradOuts = gradOutputs.map((x) => {
+    const t = g.inputs.find((i) => i.name === x)!.type!;
+    const out = b.op1('Identity', [clipped.get(x)!], {}, { output: `${x}/grad` });
+    outputs.push({ name: out, type: { dtype: t.dtype, shape: t.shape ? [...t.shape] : undefined } });
+    return { input: x, output: out };
+  });
   const extra: string[] = [];
   for (const e of options.extraOutputs ?? []) {
     if (!outputs.some((o) => o.name === e)) outputs.push({ name: e, type: types.get(e) });
@@ -129,7 +165,7 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   eliminateDeadNodes(g);
   const model = new Model(g);
   model.opsets = new Map([['', options.opset ?? 21]]);
-  return { model, lrInput: lr, stepInput, lossOutput: lossOut, gradNormOutput: norm, state, dataInputs, extraOutputs: extra };
+  return { model, lrInput: lr, stepInput, lossOutput: lossOut, gradNormOutput: norm, state, dataInputs, extraOutputs: extra, masks, gradOutputs: gradOuts };
 }
 
 /** Renames a value produced by a step node (its producer and every reader), so outputs need no Identity copy. */

@@ -59,6 +59,20 @@ export interface TrainStepOptions {
   opset?: number;
   /** Backward formulation choices (default: the fastest measured in bench/conv-step.ts). */
   formulations?: Formulations;
+  /**
+   * Parameters trained under a fed 0/1 mask (pruning): each gets a step input `<param>/mask` of its dtype
+   * and shape (listed in `TrainStep.masks`). The gradient is masked before the global norm and clipping,
+   * and W_next = mask ⊙ update(W) and every optimizer-state output is masked too, so pruned weights (and
+   * their momentum / Adam moments) stay exactly 0 however the optimizer moves the rest. A mask that
+   * changes between steps prunes the newly masked weights at that step.
+   */
+  paramMasks?: readonly string[];
+  /**
+   * Float data inputs whose gradient dLoss/dX the step returns (as `<input>/grad`, same shape), e.g.
+   * embedding rows gathered by the host so it can update a table held outside the graph. They count in
+   * the global gradient norm and are clipped with the parameters' gradients.
+   */
+  gradOutputs?: readonly string[];
 }
 
 /** Equivalent ways to emit some gradients; all are exact, they differ only in speed. */
@@ -108,6 +122,10 @@ export interface TrainStep {
   dataInputs: string[];
   /** `extraOutputs` as named in the step graph (same order). */
   extraOutputs: string[];
+  /** One mask input per `paramMasks` entry (same order): fed every step, never produced by the step. */
+  masks?: { param: string; input: string }[];
+  /** `gradOutputs`: each input and the step output holding its gradient. */
+  gradOutputs: { input: string; output: string }[];
 }
 
 /** One carried tensor: fed as `input`, replaced by `output` after each step. */

@@ -20,6 +20,7 @@ import { modelHeads } from '../train/onnx-trainable.js';
 import { inferTask } from '../train/task.js';
 import { openTextFeedsFor } from '../train/job-text.js';
 import { parseDevice, parsePositiveInt, type CliCommand } from './command.js';
+import { isRecommenderModel, runRecsysEval } from './eval-recsys.js';
 
 interface EvalFlags {
   data: string;
@@ -31,6 +32,9 @@ interface EvalFlags {
   threads?: number;
   device?: Device;
   json?: boolean;
+  k?: string;
+  evalUsers?: number;
+  split?: string;
 }
 
 /** `trainfer eval` */
@@ -50,6 +54,9 @@ export const evalCommand: CliCommand = {
       .option('--threads <n>', 'onnxruntime threads (default: all cores)', parsePositiveInt('--threads'))
       .option('--device <cpu|cuda>', 'where onnxruntime runs (cuda needs a CUDA build, see README)', parseDevice)
       .option('--json', 'print one JSON object (every metric, per-class detail, confusion matrix)')
+      .option('--k <list>', 'recommenders: ranking cut-offs, e.g. 10,50 (default 10,50)')
+      .option('--eval-users <n>', 'recommenders: rank the test items of at most N users (default 20000)', parsePositiveInt('--eval-users'))
+      .option('--split <spec>', 'recommenders: leave-last-out or time[,test=F] (default: as trained)')
       .action(async (file: string, flags: EvalFlags) => {
         await runEval(file, flags);
       });
@@ -58,6 +65,7 @@ export const evalCommand: CliCommand = {
 
 async function runEval(file: string, f: EvalFlags): Promise<void> {
   const model = readModel(file);
+  if (isRecommenderModel(model)) return runRecsysEval(file, model, f);
   const md = readTrainfer(model.metadata);
   const target0 = f.target ?? f.labelColumn;
   const strict = target0?.split(',') ?? md.target;

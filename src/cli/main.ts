@@ -24,9 +24,14 @@ import { labCommand } from './lab.js';
 import { reportCommand } from './report.js';
 import { deployCommand } from './deploy.js';
 import { uiCommand } from './ui.js';
+import { pruneCommand } from './prune.js';
+import { distillCommand } from './distill.js';
+import { compressCommand } from './compress.js';
+import { decompressCommand } from './decompress.js';
+import { recommendCommand } from './recommend.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, trainCommand, evalCommand, deployCommand, uiCommand, benchCommand, costCommand, reportCommand, labCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, pruneCommand, distillCommand, compressCommand, decompressCommand, trainCommand, evalCommand, recommendCommand, deployCommand, uiCommand, benchCommand, costCommand, reportCommand, labCommand];
 
 const VERSION = '0.1.0';
 

@@ -10,6 +10,7 @@ import type { Device } from '../runtime/session.js';
 import { COLUMN_TYPE_HINTS, type ColumnTypeHint } from '../data/sniff.js';
 import type { Task } from '../nn/loss.js';
 import { parseDevice, parseFraction, parseNumber, parsePositiveInt, parsePositiveNumber, type CliCommand } from './command.js';
+import { isRecommenderPreset, runRecommenderTrain, type RecsysTrainFlags } from './train-recsys.js';
 
 interface TrainFlags {
   model: string;
@@ -78,7 +79,7 @@ export const trainCommand: CliCommand = {
     program
       .command('train')
       .description('train a model preset or fine-tune an .onnx model on any task, export it as a self-contained .onnx, report its test metrics')
-      .requiredOption('--model <preset|file.onnx>', 'mlp:H1,H2,… (ReLU hidden layers), lenet300 (= mlp:300,100), cnn, transformer[:L,D,H] (text; default 2,128,4), or an .onnx file to fine-tune')
+      .requiredOption('--model <preset|file.onnx>', 'mlp:H1,H2,… (ReLU hidden layers), lenet300 (= mlp:300,100), cnn, transformer[:L,D,H] (text; default 2,128,4), an .onnx file to fine-tune, or a recommender: mf, two-tower, dlrm')
       .requiredOption('--data <source>', "'mnist', 'spam' (SpamAssassin emails), 'friedman1' (regression), 'customers' (tabular classes) — built in — an IDX directory, or a .csv/.tsv/.jsonl file")
       .option('--target <columns>', 'target column(s): name, a,b,c or first..last (default: label/labels/class/target/y, else the last column)')
       .option('--label-column <name>', 'same as --target (kept for older scripts)')
@@ -123,6 +124,18 @@ export const trainCommand: CliCommand = {
       .option('--max-steps <n>', 'stop after N steps in total (checkpointed; --resume continues)', parsePositiveInt('--max-steps'))
       .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar, lines, none')
       .option('--json', 'print one JSON object with the results on stdout')
+      // Recommenders (mf, two-tower, dlrm): docs/recommenders.md
+      .option('--dim <n>', 'recommenders: embedding width (mf 32, two-tower 64, dlrm 16)', parsePositiveInt('--dim'))
+      .option('--hidden <sizes>', 'two-tower: hidden sizes of each tower\'s MLP (default 2·dim)')
+      .option('--score <dot|cosine>', 'two-tower: dot product (default) or cosine')
+      .option('--temperature <t>', 'two-tower softmax: logits divided by t (default 1; 0.05 with cosine)', parsePositiveNumber('--temperature'))
+      .option('--negatives <n>', 'recommenders: sampled negatives per positive (bpr, bce, dlrm; default 4)', parsePositiveInt('--negatives'))
+      .option('--negative-sampling <how>', 'recommenders: uniform (default) or popularity (count^0.75)')
+      .option('--sparse-optimizer <name>', 'recommenders: embedding tables updated sparsely with rowwise-adagrad (default), adagrad, sparse-adam, sgd — or dense')
+      .option('--sparse-lr <x>', 'recommenders: learning rate of the embedding tables (default 0.1; dlrm 0.05)', parsePositiveNumber('--sparse-lr'))
+      .option('--split <spec>', 'recommenders: leave-last-out (default) or time[,test=F,validation=F]')
+      .option('--top-k <n>', 'mf, two-tower: K of the exported model\'s TopK (default 100; recommend and serving take any k ≤ K)', parsePositiveInt('--top-k'))
+      .option('--eval-users <n>', 'recommenders: rank the test items of at most N users (seeded sample; default 20000)', parsePositiveInt('--eval-users'))
       .action(async (flags: TrainFlags) => {
         await runTrain(flags);
       });
@@ -130,6 +143,7 @@ export const trainCommand: CliCommand = {
 };
 
 async function runTrain(f: TrainFlags): Promise<void> {
+  if (isRecommenderPreset(f.model)) return withInterrupt((signal) => runRecommenderTrain(f as unknown as RecsysTrainFlags, signal));
   if (f.progress && !['auto', 'bar', 'lines', 'none'].includes(f.progress)) throw new Error(`--progress must be auto, bar, lines or none, got '${f.progress}'`);
   if (f.target && f.labelColumn && f.target !== f.labelColumn) throw new Error('--target and --label-column name the same thing; give one');
   const opts: TrainJobOptions = {
@@ -202,4 +216,19 @@ async function runTrain(f: TrainFlags): Promise<void> {
   console.log(`${r.model} on ${r.data} (${r.task}): ${score} (loss ${r.testLoss.toFixed(4)}) after ${r.epochs} epoch${r.epochs === 1 ? '' : 's'} / ${r.steps} steps${r.bestEpoch !== r.epochs ? `; weights of epoch ${r.bestEpoch}` : ''}`);
   console.log(`trained in ${r.trainSeconds.toFixed(1)} s at ${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s; ${r.parameters.toLocaleString('en-US')} parameters`);
   console.log(`wrote ${r.out}${r.stopReason === 'completed' ? '' : ` (stopped: ${r.stopReason})`}`);
+}
+
+/** Runs `job` with Ctrl-C finishing the step, writing a checkpoint and exiting 130 (a second Ctrl-C kills as usual). */
+async function withInterrupt(job: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const abort = new AbortController();
+  const onInt = () => {
+    process.off('SIGINT', onInt);
+    abort.abort();
+  };
+  process.on('SIGINT', onInt);
+  try {
+    await job(abort.signal);
+  } finally {
+    process.off('SIGINT', onInt);
+  }
 }

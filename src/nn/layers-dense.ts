@@ -140,6 +140,8 @@ export interface EmbeddingOptions {
   numEmbeddings: number;
   /** Vector size. */
   dim: number;
+  /** Standard deviation of the normal initialisation (default 1, as PyTorch's `nn.Embedding`). */
+  std?: number;
 }
 
 /** Looks up rows of a [numEmbeddings, dim] table: int64 ids [N, …] → [N, …, dim]. */
@@ -151,7 +153,8 @@ export class Embedding implements Layer {
     this.w = `${ctx.scope('embedding')}.weight`;
     const { numEmbeddings: n, dim } = this.options;
     const t = new Float32Array(n * dim);
-    for (let i = 0; i < t.length; i++) t[i] = ctx.rng.normal();
+    const std = this.options.std ?? 1;
+    for (let i = 0; i < t.length; i++) t[i] = ctx.rng.normal() * std;
     ctx.store.params.set(this.w, new Tensor('float32', [n, dim], t));
     return [...inputShape, dim];
   }

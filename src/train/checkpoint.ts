@@ -49,6 +49,8 @@ export interface CheckpointMeta {
   stream?: unknown;
   /** Feed providers' states, in plan order (null for providers without state). */
   providers?: unknown[];
+  /** Training extensions' JSON states, in order. */
+  extensions?: unknown[];
   /** Anything else the trainer keeps (history, early-stopping state, elapsed time). */
   trainer: Record<string, unknown>;
 }

@@ -28,6 +28,8 @@ import { type EpochMetrics, MetricsLog, type ProgressMode, type ProgressReporter
 import { type Schedule, formatSchedule, learningRate } from './schedule.js';
 import { StepRunner, type StepFeed } from './step-runner.js';
 import type { Trainable } from './trainable.js';
+import type { TrainingExtension } from './extension.js';
+import { ExtensionSet } from './fit-extensions.js';
 
 /** Options for `fit` (one object; every field but `model` and `train` has a default). */
 export interface FitOptions extends TargetColumns {
@@ -93,6 +95,8 @@ export interface FitOptions extends TargetColumns {
   signal?: AbortSignal;
   /** Called after each epoch's validation; return `'stop'` to end training. */
   onEpochEnd?: (m: EpochMetrics) => void | 'stop' | Promise<void | 'stop'>;
+  /** Plug-ins to the loop (e.g. `SparseEmbeddings`), run in order. */
+  extensions?: readonly TrainingExtension[];
 }
 
 /** What `fit` returns. */
@@ -185,7 +189,8 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const headSize = head.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
   const headTarget = plan.feeds.find((f) => f.spec.role === 'target' && f.spec.head === head.name);
   const track = !!headTarget && headSize <= 4096 && head.shape.every((d) => typeof d === 'number') && (head.task !== 'classification' || head.shape.length === 1);
-  const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer, clipGradNorm: o.clipGradNorm, gradNorm: o.trackGradNorm ?? false, buffers: tg.buffers, extraOutputs: track ? [head.value] : [] });
+  const ext = ExtensionSet.prepare(o.extensions ?? [], tg, plan, batchSize);
+  const step = buildTrainStep({ ...ext.stepOptions, graph: tg.graph, loss: tg.loss, params: ext.params, optimizer, clipGradNorm: o.clipGradNorm, gradNorm: o.trackGradNorm ?? false, buffers: tg.buffers, extraOutputs: track ? [head.value] : [] });
 
   const ckptFile = o.checkpointDir ? checkpointPath(o.checkpointDir) : undefined;
   const fingerprint = ckptFile
@@ -193,7 +198,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       model: model.name, params: step.state.map((s) => `${s.input}:${s.initial.dims.join('x')}`), batchSize, optimizer, lr: baseLr, schedule: config.schedule, epochs, seed,
       clipGradNorm: o.clipGradNorm ?? null, losses: losses.map((l) => ({ head: l.head ?? null, weight: l.weight ?? 1, ...describeLoss(l.loss) })), tasks: model.heads.map((h) => h.task),
       earlyStopping: o.earlyStopping ?? null, monitor: monitor.name, feeds: describePlan(plan), samples: o.train.count,
-      data: dataIdentity(o.train), validationData: o.validation ? dataIdentity(o.validation) : null,
+      data: dataIdentity(o.train), validationData: o.validation ? dataIdentity(o.validation) : null, ...ext.fingerprint(),
     })
     : '';
 
@@ -208,9 +213,12 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     if (shape.some((d) => Number.isNaN(d))) throw new TrainferError(`random input '${r.name}' has shape [${r.shape.join(', ')}] with a dim no feed fixes`);
     return { name: r.name, dtype: 'float32' as const, data: new Float32Array(batchSize * shape.reduce((a, b) => a * b, 1)), dims: [batchSize, ...shape] };
   });
-  const feeds: StepFeed[] = [...batcher.buffers.map((b) => ({ name: b.name, dtype: b.dtype, data: b.data, dims: [batchSize, ...b.shape] })), ...random];
+  const feeds: StepFeed[] = [...batcher.buffers.map((b) => ({ name: b.name, dtype: b.dtype, data: b.data, dims: [batchSize, ...b.shape] })), ...random, ...ext.feeds, ...ext.stepFeeds(step, batchSize)];
   const threads = o.threads ?? availableParallelism();
-  const runner = await StepRunner.create({ step, feeds, restore: ckpt?.tensors, threads, device: o.device, fetch: track ? [{ name: step.extraOutputs[0]!, dims: [batchSize, ...(head.shape as number[])] }] : [] });
+  const runner = await StepRunner.create({ step, feeds, restore: ckpt?.tensors, threads, device: o.device, fetch: [...(track ? [{ name: step.extraOutputs[0]!, dims: [batchSize, ...(head.shape as number[])] }] : []), ...ext.fetch] });
+  if (ckpt) ext.restore(ckpt.tensors, ckpt.meta.extensions);
+  const feedMap = new Map(feeds.map((f) => [f.name, f.data]));
+  const fetchedMap = new Map(ext.fetch.map((f, i) => [f.name, runner.fetched[i + (track ? 1 : 0)]!]));
   const providers = plan.feeds.map((f) => f.provider);
   ckpt?.meta.providers?.forEach((s, i) => { if (s !== null && s !== undefined) providers[i]?.restore?.(s); });
 
@@ -242,12 +250,14 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     st.elapsed = elapsedBefore + (performance.now() - t0) / 1000;
     const tensors = runner.snapshot();
     for (const [k, t] of best ?? []) tensors.set(`best/${k}`, t);
+    const extensions = ext.save(tensors);
     saveCheckpoint(ckptFile, {
       meta: {
         version: CHECKPOINT_VERSION, fingerprint, step: stepNo, epoch: ep, batchInEpoch: batch, finished,
         shuffleRngAtEpochStart: [...epochStart], dropoutRng: [...dropoutRng.state()],
         ...(position === undefined ? {} : { stream: position }),
         providers: providers.map((p) => p?.state?.() ?? null),
+        ...(extensions.length ? { extensions } : {}),
         trainer: st as unknown as Record<string, unknown>,
       },
       tensors,
@@ -276,10 +286,13 @@ export async function fit(o: FitOptions): Promise<FitResult> {
         if (pending) await pending;
         for (const r of random) dropoutRng.fillUniform(r.data);
         lr = learningRate(schedule, baseLr, { step: stepNo, totalSteps, stepsPerEpoch });
+        const stepCtx = { step: stepNo + 1, totalSteps, epoch, lr, feeds: feedMap, weights: () => runner.weights() };
+        await ext.before(stepCtx);
         const { loss, gradNorm } = await runner.run(lr, stepNo + 1);
         if (!Number.isFinite(loss)) {
           throw new TrainferError(`loss became ${loss} at step ${stepNo + 1} (epoch ${epoch + 1}, lr ${lr.toPrecision(3)}); training diverged — try a lower learning rate, e.g. --lr ${(baseLr / 10).toPrecision(2)}`);
         }
+        await ext.after(stepCtx, fetchedMap);
         stepNo++;
         lossSum += loss;
         steps++;
@@ -316,7 +329,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       const train = track ? tracker.result() : {};
       const m: EpochMetrics = { epoch: epoch + 1, step: stepNo, loss: lossSum / Math.max(1, steps), accuracy: train.accuracy ?? NaN, train, lr, seconds: 0, samplesPerSecond: (seen - seenBefore) / Math.max(stepSecs, 1e-9) };
       if (o.validation) {
-        const v = await evaluate({ model: model.inferenceGraph({ weights: runner.weights() }), heads: model.heads, losses, data: o.validation, target: o.target, targets: o.targets, feeds: o.feeds, threads, device: o.device, modelName: `model '${model.name}'` });
+        const v = await evaluate({ model: model.inferenceGraph({ weights: ext.finalize(runner.weights()) }), heads: model.heads, losses, data: o.validation, target: o.target, targets: o.targets, feeds: o.feeds, threads, device: o.device, modelName: `model '${model.name}'` });
         m.valLoss = v.loss;
         m.valAccuracy = v.metrics.accuracy;
         m.val = v.metrics;
@@ -334,7 +347,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
           st.best = value;
           st.bestEpoch = epoch + 1;
           st.badEpochs = 0;
-          best = runner.weights();
+          best = ext.snapshot(runner.weights());
         } else if (++st.badEpochs >= o.earlyStopping.patience && epoch + 1 < epochs) {
           stop = true;
           stopReason = 'early-stopping';
@@ -363,7 +376,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   }
   if (ckpt?.meta.finished) stopReason = st.stopReason ?? 'completed';
   const useBest = !!o.earlyStopping && !!best && (stopReason === 'early-stopping' || finished);
-  const weights = useBest ? best! : runner.weights();
+  const weights = useBest ? best! : ext.finalize(runner.weights());
   await runner.release();
   for (const p of providers) await p?.close?.();
   model.setWeights(weights);

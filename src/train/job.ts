@@ -20,6 +20,7 @@ import { lrFor, resolveDefaults } from './defaults.js';
 import { evaluate } from './evaluate.js';
 import { annotateModel, exportModel } from './export.js';
 import { type FitResult, fit } from './fit.js';
+import type { TrainingExtension } from './extension.js';
 import { type JobData, buildJobModel, checkJobOptions, jobLoss, loadJobData, optimizerConfig, parseWeights, targetColumns, targetStats } from './job-setup.js';
 import { type TextSetup, recordText, saveTokenizerBeside, setupText, textColumn } from './job-text.js';
 import type { MetricsResult } from './metrics.js';
@@ -101,6 +102,8 @@ export interface TrainJobOptions {
   /** Stops training after the current step (checkpointed when `checkpointDir` is set). */
   signal?: AbortSignal;
   onEpochEnd?: (m: EpochMetrics) => void | 'stop' | Promise<void | 'stop'>;
+  /** Plug-ins to fit's loop (e.g. pruning masks), passed through to `fit`. */
+  extensions?: readonly TrainingExtension[];
 }
 
 /** What `trainfer train --json` prints. */
@@ -237,7 +240,7 @@ async function trainAndExport(c: {
     clipGradNorm: o.clipGradNorm, seed, monitor: o.monitor,
     earlyStopping: o.patience ? { patience: o.patience } : undefined,
     checkpointDir: o.checkpointDir, checkpointEverySteps: o.checkpointEverySteps, resume: o.resume, overwrite: o.overwrite,
-    metricsLog, progress: o.progress, threads: o.threads, device: o.device, maxSteps: o.maxSteps, onEpochEnd: o.onEpochEnd, signal: o.signal,
+    metricsLog, progress: o.progress, threads: o.threads, device: o.device, maxSteps: o.maxSteps, onEpochEnd: o.onEpochEnd, signal: o.signal, extensions: o.extensions,
   });
   // Export with metadata, verified on a real batch; then score the exported file itself: what users deploy is what we score.
   const exported = annotateModel(model.inferenceGraph({ weights: r.weights }), { heads: model.heads, losses: [{ loss }], targets: { [model.heads[0]!.name]: targets }, table: schema, inputs, classNames: text?.classNames ?? choice.classNames });

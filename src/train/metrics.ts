@@ -3,7 +3,7 @@
  * and targets with `update`, read everything with `result`. Multi-class: accuracy, top-5, confusion
  * matrix, precision/recall/F1 per class and macro (over the classes present in targets or predictions),
  * and ROC-AUC / PR-AUC when there are two classes. Binary (one logit): accuracy, precision, recall, F1,
- * ROC-AUC, PR-AUC (average precision), confusion matrix. Multi-label: element accuracy, exact-match
+ * ROC-AUC, PR-AUC (average precision), log loss, confusion matrix. Multi-label: element accuracy, exact-match
  * accuracy, micro and macro F1, per-label precision/recall/F1. Regression: MAE, MSE, RMSE, R² (averaged
  * over outputs, as scikit-learn's `uniform_average`). The same numbers reach `eval --json`, the metrics
  * log, the progress line and `--monitor`.
@@ -48,7 +48,7 @@ export function metricDirection(name: string): 'min' | 'max' {
 }
 
 /** Metric names `--monitor` accepts (with `val_`; `loss` and `accuracy` also on training data). */
-export const MONITOR_METRICS = ['loss', 'accuracy', 'top5', 'precision', 'recall', 'f1', 'auc', 'pr_auc', 'exact_match', 'micro_f1', 'mae', 'mse', 'rmse', 'r2'] as const;
+export const MONITOR_METRICS = ['loss', 'accuracy', 'top5', 'precision', 'recall', 'f1', 'auc', 'pr_auc', 'exact_match', 'micro_f1', 'mae', 'mse', 'rmse', 'r2', 'log_loss'] as const;
 
 /** The scalar metrics a head of this task and per-sample shape reports (besides the loss). */
 export function availableMetrics(task: Task, shape: readonly number[]): string[] {
@@ -228,14 +228,19 @@ class MultiClass implements MetricAccumulator {
 class Binary implements MetricAccumulator {
   private readonly cm = [[0, 0], [0, 0]];
   private n = 0;
+  private logLoss = 0;
   private readonly scores = new Floats();
   private readonly positives = new Floats();
   constructor(private readonly ranking: boolean) {}
   update(out: ArrayLike<number>, t: TypedArray, n: number): void {
     for (let i = 0; i < n; i++) {
       const y = targetAt(t, i) >= 0.5 ? 1 : 0;
-      const p = out[i]! > 0 ? 1 : 0;
+      const x = out[i]!;
+      const p = x > 0 ? 1 : 0;
       this.cm[y]![p]!++;
+      // −log σ(x) for positives, −log(1 − σ(x)) for negatives, stable: softplus(∓x).
+      const z = y === 1 ? -x : x;
+      this.logLoss += Math.log1p(Math.exp(-Math.abs(z))) + Math.max(z, 0);
       if (this.ranking) {
         this.scores.push(out[i]!);
         this.positives.push(y);
@@ -247,7 +252,7 @@ class Binary implements MetricAccumulator {
     const [[tn, fp], [fn, tp]] = this.cm as [[number, number], [number, number]];
     const m = prf(tp, fp, fn);
     const { perClass } = fromConfusion(this.cm, [0, 1]);
-    const scalars: Record<string, number> = { accuracy: (tp + tn) / Math.max(1, this.n), precision: m.p, recall: m.r, f1: m.f };
+    const scalars: Record<string, number> = { accuracy: (tp + tn) / Math.max(1, this.n), precision: m.p, recall: m.r, f1: m.f, log_loss: this.logLoss / Math.max(1, this.n) };
     if (this.ranking) {
       const r = rankingMetrics(this.scores.view(), this.positives.view());
       scalars.auc = r.auc;

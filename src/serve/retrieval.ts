@@ -1,0 +1,215 @@
+/**
+ * Top-K retrieval from an exported retrieval model (MF or two-tower): raw ids ↔ indices through the
+ * vocabularies in its `trainfer.recsys` metadata, and two ways to answer — `exact` (the model itself:
+ * user tower, MatMul over the whole catalog, exclusion, TopK, one onnxruntime run) and `ann` (the user
+ * tower alone, then an approximate nearest-neighbour index over the catalog's item vectors, over-fetched
+ * by the number of excluded items and filtered). Unknown users take the documented cold-start path:
+ * the most popular items (the model's own fallback), flagged `coldStart`.
+ */
+import * as ort from 'onnxruntime-node';
+import { Graph, Model } from '../onnx/ir.js';
+import { eliminateDeadNodes } from '../onnx/passes.js';
+import { halfToFloat } from '../onnx/dtype.js';
+import { Session } from '../runtime/session.js';
+import { TrainferError, oneLine } from '../util/errors.js';
+import { type AnnIndex, type AnnKind, buildAnnIndex } from './ann.js';
+
+/** The `trainfer.recsys` metadata key (written by the trainer's retrieval export). */
+const RECSYS_KEY = 'trainfer.recsys';
+
+/** What serving reads from a retrieval model's metadata. */
+export interface RetrievalInfo {
+  kind: string;
+  users: number;
+  items: number;
+  vectorDim: number;
+  /** The K of the model's TopK (a request takes any k ≤ K: a prefix). */
+  topK: number;
+  userIds?: string[];
+  itemIds?: string[];
+}
+
+/** The retrieval metadata of a model, or a one-line error for models that are not retrieval models. */
+export function retrievalInfo(model: Model, name = 'model'): RetrievalInfo {
+  const raw = model.metadata.get(RECSYS_KEY);
+  if (raw === undefined) throw new TrainferError(`${name}: not a retrieval model (no '${RECSYS_KEY}' metadata): train one with trainfer train --model mf|two-tower`);
+  const info = JSON.parse(raw) as RetrievalInfo;
+  if (info.kind !== 'mf' && info.kind !== 'two-tower') throw new TrainferError(`${name}: a ${info.kind} model ranks given (user, item) pairs; top-K retrieval needs --model mf or two-tower`);
+  for (const k of ['user', 'exclude']) if (!model.graph.inputs.some((i) => i.name === k)) throw new TrainferError(`${name}: has no '${k}' input; is it a trainfer retrieval model?`);
+  return info;
+}
+
+/** The catalog's item vectors [items, vectorDim] as float32, read from the model (fp32, fp16 or row-wise int8). */
+export function catalogVectors(model: Model, info: RetrievalInfo): Float32Array {
+  const I = info.items;
+  const D = info.vectorDim;
+  const t = model.graph.initializers.get('item_matrix_t');
+  const out = new Float32Array(I * D);
+  if (t) {
+    const src = t.data;
+    for (let d = 0; d < D; d++) {
+      for (let i = 0; i < I; i++) {
+        const v = t.dtype === 'float16' ? halfToFloat((src as Uint16Array)[d * I + i]!) : (src as Float32Array)[d * I + i]!;
+        out[i * D + d] = v;
+      }
+    }
+    return out;
+  }
+  const q = model.graph.initializers.get('item_matrix_q');
+  const s = model.graph.initializers.get('item_matrix_scale');
+  if (!q || !s) throw new TrainferError('the model holds no item catalog (item_matrix_t or item_matrix_q); re-export it with trainfer train');
+  const qd = q.data as Int8Array;
+  const sd = s.data as Float32Array;
+  for (let d = 0; d < D; d++) for (let i = 0; i < I; i++) out[i * D + d] = qd[d * I + i]! * sd[i]!;
+  return out;
+}
+
+/** One user's answer. */
+export interface Recommendation {
+  items: number[];
+  scores: number[];
+  coldStart: boolean;
+}
+
+/** Options for `Recommender.load`. */
+export interface RecommenderOptions {
+  threads?: number;
+  /** Build an ANN index too (for `mode: 'ann'`). */
+  ann?: AnnKind;
+  /** ANN settings: graph degree (default 16), build and search beam widths (default 128 and 64). */
+  connectivity?: number;
+  expansionAdd?: number;
+  expansionSearch?: number;
+  name?: string;
+}
+
+/** A loaded retrieval model answering top-K queries. */
+export class Recommender {
+  private userIndex?: Map<string, number>;
+  private constructor(
+    readonly info: RetrievalInfo,
+    private readonly exact: Session,
+    private readonly tower: Session,
+    readonly ann: AnnIndex | undefined,
+  ) {}
+
+  /** Loads the model (and builds the ANN index when asked). */
+  static async load(model: Model, o: RecommenderOptions = {}): Promise<Recommender> {
+    const info = retrievalInfo(model, o.name);
+    const open = async (m: Model, what: string) => Session.create({ model: m }, { intraOpThreads: o.threads ?? 1 }).catch((err: unknown) => {
+      throw new TrainferError(`${o.name ?? 'model'}: onnxruntime cannot load its ${what}: ${oneLine(err)}`, { cause: err });
+    });
+    const exact = await open(model, 'retrieval graph');
+    const tower = await open(userTowerGraph(model), 'user tower');
+    const ann = o.ann ? await buildAnnIndex({ kind: o.ann, vectors: catalogVectors(model, info), dims: info.vectorDim, connectivity: o.connectivity, expansionAdd: o.expansionAdd, expansionSearch: o.expansionSearch, threads: o.threads }) : undefined;
+    return new Recommender(info, exact, tower, ann);
+  }
+
+  /** The index of a raw user id, or −1 (unknown: the cold-start path). */
+  user(raw: string): number {
+    if (!this.info.userIds) {
+      const n = Number(raw);
+      return Number.isInteger(n) && n >= 0 && n < this.info.users ? n : -1;
+    }
+    this.userIndex ??= new Map(this.info.userIds.map((s, i) => [s, i]));
+    return this.userIndex.get(raw) ?? -1;
+  }
+
+  /** The raw id of item index `i`. */
+  itemId(i: number): string {
+    return this.info.itemIds?.[i] ?? String(i);
+  }
+
+  /**
+   * Top-`k` distinct items for each user index (−1: cold start), leaving out `exclude[b]` (item
+   * indices). `mode` `exact` (default) runs the model; `ann` the user tower + the index.
+   */
+  async recommend(o: { users: readonly number[]; k: number; exclude?: readonly (readonly number[])[]; mode?: 'exact' | 'ann' }): Promise<Recommendation[]> {
+    const B = o.users.length;
+    const K = this.info.topK;
+    if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= K)) throw new TrainferError(`k must be an integer in 1..${K} (the model's top-K; export with a larger --top-k for more), got ${o.k}`);
+    const ex = o.exclude ?? [];
+    if (o.mode === 'ann') return this.recommendAnn(o.users, o.k, ex);
+    const E = Math.max(1, ...Array.from({ length: B }, (_, b) => ex[b]?.length ?? 0));
+    const exclude = new BigInt64Array(B * E).fill(-1n);
+    for (let b = 0; b < B; b++) (ex[b] ?? []).forEach((it, j) => (exclude[b * E + j] = BigInt(it)));
+    const out = await this.run(this.exact, {
+      user: new ort.Tensor('int64', BigInt64Array.from(o.users, (u) => BigInt(u)), [B, 1]),
+      exclude: new ort.Tensor('int64', exclude, [B, E]),
+    }, ['items', 'scores', 'cold_start']);
+    const items = out.items!.data as BigInt64Array;
+    const scores = out.scores!.data as Float32Array;
+    const cold = out.cold_start!.data as Uint8Array;
+    return Array.from({ length: B }, (_, b) => {
+      const r: Recommendation = { items: [], scores: [], coldStart: !!cold[b] };
+      for (let j = 0; j < o.k; j++) {
+        const s = scores[b * K + j]!;
+        if (s <= -1e38) break; // fewer than k items left after exclusion
+        r.items.push(Number(items[b * K + j]!));
+        r.scores.push(s);
+      }
+      return r;
+    });
+  }
+
+  private async recommendAnn(users: readonly number[], k: number, ex: readonly (readonly number[])[]): Promise<Recommendation[]> {
+    if (!this.ann) throw new TrainferError('this recommender was loaded without an ANN index (pass ann: usearch or hnswlib)');
+    const B = users.length;
+    const out = await this.run(this.tower, { user: new ort.Tensor('int64', BigInt64Array.from(users, (u) => BigInt(u)), [B, 1]) }, ['user_vector', 'cold_start']);
+    const vec = out.user_vector!.data as Float32Array;
+    const cold = out.cold_start!.data as Uint8Array;
+    const D = this.info.vectorDim;
+    const results: Recommendation[] = [];
+    const coldRows: number[] = [];
+    for (let b = 0; b < B; b++) {
+      if (cold[b]) {
+        coldRows.push(b);
+        results.push({ items: [], scores: [], coldStart: true });
+        continue;
+      }
+      const skip = new Set(ex[b] ?? []);
+      const hits = this.ann.search(vec.subarray(b * D, b * D + D), Math.min(this.info.items, k + skip.size));
+      const r: Recommendation = { items: [], scores: [], coldStart: false };
+      for (let j = 0; j < hits.ids.length && r.items.length < k; j++) {
+        if (skip.has(hits.ids[j]!)) continue;
+        r.items.push(hits.ids[j]!);
+        r.scores.push(hits.scores[j]!);
+      }
+      results.push(r);
+    }
+    if (coldRows.length) {
+      const fallback = await this.recommend({ users: coldRows.map(() => -1), k, exclude: coldRows.map((b) => ex[b] ?? []) });
+      coldRows.forEach((b, i) => (results[b] = fallback[i]!));
+    }
+    return results;
+  }
+
+  private async run(s: Session, feeds: Record<string, ort.Tensor>, names: string[]): Promise<ort.InferenceSession.OnnxValueMapType> {
+    try {
+      return await s.ort.run(feeds, names);
+    } catch (err) {
+      throw new TrainferError(`retrieval failed in onnxruntime: ${oneLine(err)}`, { cause: err });
+    }
+  }
+
+  /** Releases the sessions. */
+  async close(): Promise<void> {
+    await this.exact.release();
+    await this.tower.release();
+  }
+}
+
+/** The part of a retrieval model that computes `user_vector` and `cold_start` from `user` (no catalog). */
+export function userTowerGraph(model: Model): Model {
+  const src = model.graph;
+  const g = new Graph(`${src.name}_user_tower`);
+  g.nodes = src.nodes.map((n) => ({ ...n }));
+  g.initializers = new Map(src.initializers);
+  g.valueInfo = new Map(src.valueInfo);
+  g.outputs = src.outputs.filter((o) => o.name === 'user_vector' || o.name === 'cold_start');
+  g.inputs = src.inputs.filter((i) => i.name === 'user' || src.initializers.has(i.name));
+  eliminateDeadNodes(g);
+  const m = new Model(g);
+  m.opsets = new Map(model.opsets);
+  return m;
+}
