@@ -167,7 +167,7 @@ const tf = await textFeeds({ tokenizer, column: 'text', inputs: ['input_ids', 'a
 const r = await fit({ model: net, train: spam.train, target: 'label', feeds: tf.feeds, epochs: 1, maxSteps: steps, batchSize: 32, optimizer: { type: 'adamw', weightDecay: 0.01 }, lr: 0.001, progress: 'none' });
 const waited = tf.stats().waitedMs;
 await tf.close();
-const ours = r.history[0]!.samplesPerSecond;
+const ours = r.samplesPerSecond;
 const py = '/tmp/peers/bin/python';
 let torch: unknown = 'not run: /tmp/peers/bin/python not found';
 if (existsSync(py)) {
