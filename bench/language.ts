@@ -10,6 +10,7 @@
  *    included), open loop, latency from each request's scheduled time.
  *
  * Run: flock -x /tmp/trainfer-cpu.lock npx tsx bench/language.ts --model DIR [--json out.json]
+ * [--only accuracy,throughput,training,served] [--steps 12] [--seconds 10]
  * where DIR holds model.onnx + tokenizer.json from
  * `trainfer train --model transformer --data spam --out DIR/model.onnx` (about 8 minutes on a quiet
  * 2-core machine); the bench itself takes about 3 minutes.
@@ -39,6 +40,7 @@ if (!dir || !existsSync(join(dir, 'model.onnx')) || !existsSync(join(dir, 'token
   console.error('usage: npx tsx bench/language.ts --model DIR (DIR/model.onnx + DIR/tokenizer.json from trainfer train --model transformer --data spam --out DIR/model.onnx)');
   process.exit(2);
 }
+const DIR: string = dir;
 const out: Record<string, unknown> = {};
 const spam = loadSpam();
 const texts = (t: Table) => getColumn(t, 'text').data as string[];
@@ -116,17 +118,21 @@ function baselines(): { naiveBayes: number; tfidfLogistic: number } {
   });
   return { naiveBayes: nbRight / te.length, tfidfLogistic: lrRight / te.length };
 }
-out.baselines = baselines();
-console.log('baselines (same split):', out.baselines);
+const only = arg('--only');
+const part = (name: string) => !only || only.split(',').includes(name);
+if (part('accuracy')) {
+  out.baselines = baselines();
+  console.log('baselines (same split):', out.baselines);
+}
 
 // ---- trained model: fp32 and dynamic int8 accuracy ----
 const work = mkdtempSync(join(tmpdir(), 'trainfer-bench-lang-'));
-const fp32 = join(dir, 'model.onnx');
+const fp32 = join(DIR, 'model.onnx');
 const int8Dir = join(work, 'int8');
 mkdirSync(int8Dir);
 const int8 = join(int8Dir, 'model.onnx');
 await quantizeFile({ input: fp32, output: int8, mode: 'dynamic', measure: false, threads: 1 });
-copyFileSync(join(dir, 'tokenizer.json'), join(int8Dir, 'tokenizer.json'));
+copyFileSync(join(DIR, 'tokenizer.json'), join(int8Dir, 'tokenizer.json'));
 const accuracy = async (file: string) => {
   const model = readModel(file);
   const feeds = (await openTextFeedsFor({ model, file, data: spam.test! }))!;
@@ -136,11 +142,13 @@ const accuracy = async (file: string) => {
     await feeds.close();
   }
 };
-out.accuracy = { fp32: await accuracy(fp32), int8: await accuracy(int8) };
-console.log('test accuracy:', out.accuracy);
+if (part('accuracy')) {
+  out.accuracy = { fp32: await accuracy(fp32), int8: await accuracy(int8) };
+  console.log('test accuracy:', out.accuracy);
+}
 
 // ---- inference throughput at batch 32 (full 256-token rows, as tokenized emails are) ----
-const tokenizer = TextTokenizer.load(join(dir, 'tokenizer.json'));
+const tokenizer = TextTokenizer.load(join(DIR, 'tokenizer.json'));
 const enc = await tokenizer.encodeBatch(texts(spam.test!).slice(0, 32));
 const L = enc.length;
 const batch = { input_ids: new Tensor('int64', [32, L], BigInt64Array.from(enc.ids, BigInt)), attention_mask: new Tensor('int64', [32, L], BigInt64Array.from(enc.mask, BigInt)) };
@@ -156,33 +164,46 @@ const throughput = async (file: string) => {
   await s.release();
   return best;
 };
-const tp = { fp32: await throughput(fp32), int8: await throughput(int8) };
-out.throughputBatch32 = { ...tp, speedup: tp.int8 / tp.fp32 };
-console.log('samples/s at batch 32:', out.throughputBatch32);
-
-// ---- training speed vs PyTorch CPU, same architecture / sequence / batch ----
-const steps = Number(arg('--steps') ?? 12);
-const net = buildTransformerPreset({ spec: 'transformer:2,128,4', vocabSize: tokenizer.vocabSize, maxLength: 256, numClasses: 2 });
-const tf = await textFeeds({ tokenizer, column: 'text', inputs: ['input_ids', 'attention_mask'] });
-const r = await fit({ model: net, train: spam.train, target: 'label', feeds: tf.feeds, epochs: 1, maxSteps: steps, batchSize: 32, optimizer: { type: 'adamw', weightDecay: 0.01 }, lr: 0.001, progress: 'none' });
-const waited = tf.stats().waitedMs;
-await tf.close();
-const ours = r.samplesPerSecond;
-const py = '/tmp/peers/bin/python';
-let torch: unknown = 'not run: /tmp/peers/bin/python not found';
-if (existsSync(py)) {
-  const p = spawnSync(py, [join(import.meta.dirname, 'peers', 'torch_text.py'), '2', '128', '4', String(tokenizer.vocabSize), '256', '32', String(Math.ceil(steps / 2)), '2', '2'], { encoding: 'utf8' });
-  torch = p.status === 0 ? JSON.parse(p.stdout.trim().split('\n').pop()!) : `failed: ${p.stderr.split('\n').slice(-3).join(' ')}`;
+if (part('throughput')) {
+  const tp = { fp32: await throughput(fp32), int8: await throughput(int8) };
+  out.throughputBatch32 = { ...tp, speedup: tp.int8 / tp.fp32 };
+  console.log('samples/s at batch 32:', out.throughputBatch32);
 }
-const torchSps = typeof torch === 'object' ? (torch as { samplesPerSecond: number }).samplesPerSecond : undefined;
-out.training = { trainfer: ours, tokenizerWaitMs: waited, steps, torch, ratio: torchSps ? ours / torchSps : undefined };
-console.log('training samples/s:', out.training);
+
+if (part('training')) await training();
 
 // ---- served: one raw email per request at 100 requests/s ----
+if (part('served')) await served();
+rmSync(work, { recursive: true, force: true });
+const json = arg('--json');
+if (json) writeFileSync(json, `${JSON.stringify(out, null, 2)}\n`);
+
+/** Training speed vs PyTorch CPU, same architecture / sequence / batch. */
+async function training(): Promise<void> {
+  const steps = Number(arg('--steps') ?? 12);
+  const net = buildTransformerPreset({ spec: 'transformer:2,128,4', vocabSize: tokenizer.vocabSize, maxLength: 256, numClasses: 2 });
+  const tf = await textFeeds({ tokenizer, column: 'text', inputs: ['input_ids', 'attention_mask'] });
+  const r = await fit({ model: net, train: spam.train, target: 'label', feeds: tf.feeds, epochs: 1, maxSteps: steps, batchSize: 32, optimizer: { type: 'adamw', weightDecay: 0.01 }, lr: 0.001, progress: 'none' });
+  const waited = tf.stats().waitedMs;
+  await tf.close();
+  const ours = r.samplesPerSecond;
+  const py = '/tmp/peers/bin/python';
+  let torch: unknown = 'not run: /tmp/peers/bin/python not found';
+  if (existsSync(py)) {
+    const p = spawnSync(py, [join(import.meta.dirname, 'peers', 'torch_text.py'), '2', '128', '4', String(tokenizer.vocabSize), '256', '32', String(Math.ceil(steps / 2)), '2', '2'], { encoding: 'utf8' });
+    torch = p.status === 0 ? JSON.parse(p.stdout.trim().split('\n').pop()!) : `failed: ${p.stderr.split('\n').slice(-3).join(' ')}`;
+  }
+  const torchSps = typeof torch === 'object' ? (torch as { samplesPerSecond: number }).samplesPerSecond : undefined;
+  out.training = { trainfer: ours, tokenizerWaitMs: waited, steps, torch, ratio: torchSps ? ours / torchSps : undefined };
+  console.log('training samples/s:', out.training);
+}
+
+/** `trainfer serve`: one raw email per request at 100 requests/s. */
+async function served(): Promise<void> {
 const repo = join(work, 'repo');
 mkdirSync(join(repo, 'spam', '1'), { recursive: true });
 copyFileSync(int8, join(repo, 'spam', '1', 'model.onnx'));
-copyFileSync(join(dir, 'tokenizer.json'), join(repo, 'spam', '1', 'tokenizer.json'));
+copyFileSync(join(DIR, 'tokenizer.json'), join(repo, 'spam', '1', 'tokenizer.json'));
 const server = await InferenceServer.start({ repository: repo, port: 0, logLevel: 'silent', processMetrics: false });
 const client = new InferenceClient(server.url);
 const emails = texts(spam.test!);
@@ -190,20 +211,19 @@ for (let i = 0; i < 50; i++) await client.infer('spam', { inputs: { text: new Te
 const rate = 100;
 const seconds = Number(arg('--seconds') ?? 10);
 const lat: number[] = [];
+let failed = 0;
 const t0 = performance.now();
 const pending: Promise<void>[] = [];
 for (let i = 0; i < rate * seconds; i++) {
   const at = t0 + (i * 1000) / rate;
   const wait = at - performance.now();
   if (wait > 0) await new Promise((res) => setTimeout(res, wait));
-  pending.push(client.infer('spam', { inputs: { text: new Tensor('string', [1], [emails[i % emails.length]!]) } }).then(() => void lat.push(performance.now() - at)));
+  pending.push(client.infer('spam', { inputs: { text: new Tensor('string', [1], [emails[i % emails.length]!]) } }).then(() => void lat.push(performance.now() - at), () => void failed++));
 }
 await Promise.all(pending);
 await server.close();
 lat.sort((a, b) => a - b);
 const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!;
-out.served = { model: 'dynamic int8', rate, requests: lat.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: lat.at(-1) };
+out.served = { model: 'dynamic int8', rate, requests: lat.length, failed, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: lat.at(-1) };
 console.log('served (int8, raw text, tokenization included):', out.served);
-rmSync(work, { recursive: true, force: true });
-const json = arg('--json');
-if (json) writeFileSync(json, `${JSON.stringify(out, null, 2)}\n`);
+}
