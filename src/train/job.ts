@@ -164,13 +164,11 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
   const seed = o.seed ?? 0;
   const say = (line: string) => { if (o.progress !== 'none' && typeof o.progress !== 'object') process.stderr.write(`${line}\n`); };
   const data = loadJobData({ data: o.data, testData: o.testData, validationSplit: o.validationSplit ?? 0.05, seed, columnTypes: o.columnTypes, stream: o.stream, target: o.target?.split(',') });
-  const splits = data.splits;
   const tables = data.kind === 'tables' ? data.splits : undefined;
   const streams = data.kind === 'streams' ? data.splits : undefined;
   const trainTable = tables ? (o.trainLimit ? headRows(tables.train, o.trainLimit) : tables.train) : undefined;
   const schema: Table = trainTable ?? streams!.train.schemaTable();
   const train = trainTable ?? streams!.train;
-  const { validation, test } = splits;
   const targets = targetColumns(schema, o.target);
   const exclude = [...(o.exclude ?? [])];
   for (const c of exclude) if (!schema.columns.some((k) => k.name === c)) throw new TrainferError(`--exclude ${c}: no such column (columns: ${schema.columns.map((k) => k.name).join(', ')})`);
