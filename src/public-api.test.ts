@@ -29,11 +29,13 @@ const PUBLIC_VALUES = [
   'Network', 'INPUT_NAMES', 'ParamStore', 'initWeight', 'Linear', 'Activation', 'ReLU', 'GELU', 'Sigmoid', 'Tanh', 'Flatten', 'Dropout',
   'Embedding', 'Normalize', 'Rescale', 'Conv2d', 'Pool2d', 'MaxPool2d', 'AvgPool2d', 'GlobalAvgPool', 'BatchNorm', 'LayerNorm', 'Sequential', 'Residual',
   'buildPreset', 'isPreset', 'PRESET_NAMES', 'checkLayer', 'attachLosses', 'defaultLoss',
+  'TokenEmbedding', 'SelfAttention', 'TransformerBlock', 'SequencePool', 'buildTransformerPreset', 'isTextPreset', 'parseTransformerSpec', 'TRANSFORMER_DEFAULTS',
   // data
   'Batcher', 'packTable', 'planFeeds', 'parseFeedMapping', 'columnSize', 'getColumn', 'selectRows', 'headRows', 'splitRows', 'columnStats',
   'loadTable', 'readTableFile', 'readJsonl', 'parseJsonl', 'openStream', 'TableStream', 'BUILTIN_DATA', 'loadBuiltin', 'builtinInfo', 'friedman1Function',
   'subset', 'take', 'splitValidation', 'checkLabels', 'featureStats', 'sampleSize', 'datasetFromTable', 'tableFromDataset', 'loadData', 'mnistDir',
   'readIdx', 'readIdxDir', 'readIdxPair', 'parseIdx', 'encodeIdx', 'IDX_FILES', 'readCsv', 'parseCsv',
+  'loadSpam', 'SPAM_CLASSES', 'TextTokenizer', 'trainTokenizer', 'SPECIAL_TOKENS', 'TokenizerWorker', 'textFeeds', 'tokenRole',
   // train
   'fit', 'DEFAULT_OPTIMIZER', 'defaultLr', 'learningRate', 'parseSchedule', 'formatSchedule', 'saveCheckpoint', 'loadCheckpoint',
   'checkpointPath', 'CHECKPOINT_FILE', 'evaluate', 'OnnxModelTrainable', 'modelHeads', 'StepRunner', 'createReporter', 'formatEpoch', 'MetricsLog',
@@ -42,6 +44,7 @@ const PUBLIC_VALUES = [
   // serve
   'InferenceServer', 'EXTENSIONS', 'InferenceClient', 'buildRequest', 'InferenceError', 'DEFAULT_MODEL_CONFIG', 'parseModelConfig',
   'readModelConfig', 'DATATYPES', 'datatypeOf', 'dtypeOf', 'ModelRepository', 'ModelVersion', 'isPlainName', 'DynamicBatcher', 'addToRepository', 'BATCH_FIRST_KEY',
+  'TextFrontEnd', 'TEXT_INPUT', 'LENGTH_BUCKET',
   // compress
   'quantize', 'quantizeFile', 'quantizeQat', 'runQatFile', 'calibrate', 'compareModels', 'datasetInputs', 'syntheticInputs',
   'readPlan', 'PLAN_METADATA_KEY', 'summarizeReport', 'upgradeOpset', 'MIN_UPGRADE_OPSET', 'MAX_UPGRADE_OPSET',

@@ -28,6 +28,11 @@ export interface GradCheckOptions {
   formulations?: Formulations;
   /** Rule table for the analytic gradients (default `VJP_RULES`). */
   rules?: Readonly<Record<string, VjpRule>>;
+  /**
+   * Declared input shapes where they differ from the feeds' dims: strings are symbolic (e.g.
+   * `['batch', 'sequence', 8]`), so the rules are checked as they run on dynamic shapes.
+   */
+  shapes?: Readonly<Record<string, readonly (number | string)[]>>;
 }
 
 /** Per wrt input: analytic and numeric gradients. */
@@ -65,7 +70,7 @@ export function seededUniform(seed: number): () => number {
  */
 export async function checkGradients(o: GradCheckOptions): Promise<GradCheckResult> {
   const g = new GraphBuilder({ name: 'gradcheck' });
-  for (const [name, t] of Object.entries(o.feeds)) g.input(name, t.dtype, [...t.dims]);
+  for (const [name, t] of Object.entries(o.feeds)) g.input(name, t.dtype, [...(o.shapes?.[name] ?? t.dims)]);
   const outs = o.build(g);
   // Output shapes: run the forward once.
   const probe = cloneGraph(g.graph);
@@ -80,7 +85,7 @@ export async function checkGradients(o: GradCheckOptions): Promise<GradCheckResu
     if (!isFloat(v.dtype)) continue;
     const r = Array.from({ length: v.size }, () => rand() * 2 - 1);
     const R = g.constant(v.dtype === 'float64' ? Tensor.f64(v.dims, r) : Tensor.f32(v.dims, r), 'proj');
-    g.graph.valueInfo.set(name, { name, type: { dtype: v.dtype, shape: [...v.dims] } });
+    if (!o.shapes) g.graph.valueInfo.set(name, { name, type: { dtype: v.dtype, shape: [...v.dims] } });
     terms.push(g.reduceSum(g.mul(name, R), undefined, false));
   }
   const loss = terms.length === 1 ? terms[0]! : g.op1('Sum', terms);

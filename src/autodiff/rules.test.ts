@@ -38,6 +38,8 @@ interface Case {
   formulations?: Formulations;
   /** Build something other than a single node (inputs are x0, x1, …). */
   build?: (g: GraphBuilder, ins: string[]) => string[];
+  /** Declared input shapes by input index where they are symbolic (the feeds keep the case's dims). */
+  symbolic?: Record<number, (number | string)[]>;
 }
 
 const i = attr.int;
@@ -94,6 +96,20 @@ const CASES: Case[] = [
   { name: 'Split (one output unused)', op: 'Split', inputs: [f([4, 3])], attrs: { axis: i(0), num_outputs: i(2) }, build: (g, [x]) => [g.split(x!, { axis: 0, numOutputs: 2 })[1]!] },
   { op: 'Slice', inputs: [f([4, 5]), c64([1, -3]), c64([3, 100]), c64([0, 1])] },
   { op: 'Expand', inputs: [f([3, 1]), c64([2, 3, 4])] },
+  // dynamic shapes, as transformers run them: inputs declared [n, s, …] with symbolic batch and sequence
+  { name: 'Slice first token over a dynamic sequence', op: 'Slice', inputs: [f([2, 5, 3]), c64([0]), c64([1]), c64([1])], symbolic: { 0: ['n', 's', 3] } },
+  { name: 'Slice negative start, end past the dynamic size', op: 'Slice', inputs: [f([2, 5, 3]), c64([-3, 1]), c64([2 ** 60, 3]), c64([1, 2])], symbolic: { 0: ['n', 's', 3] } },
+  { name: 'Reshape [n, s, 4] → [0, 0, 2, 2] (dynamic dims copied)', op: 'Reshape', inputs: [f([2, 3, 4]), c64([0, 0, 2, 2])], symbolic: { 0: ['n', 's', 4] } },
+  { name: 'MatMul [n, s, D]·[D, E] (dynamic)', op: 'MatMul', inputs: [f([2, 3, 4]), f([4, 5])], symbolic: { 0: ['n', 's', 4] } },
+  { name: 'MatMul [n, H, s, d]·[n, H, d, s] (attention scores, dynamic)', op: 'MatMul', inputs: [f([2, 2, 3, 4]), f([2, 2, 4, 3])], symbolic: { 0: ['n', 2, 's', 4], 1: ['n', 2, 4, 's'] } },
+  { name: 'Gather token ids [n, s] (dynamic)', op: 'Gather', inputs: [f([7, 3]), ints([2, 4], 7)], symbolic: { 1: ['n', 's'] } },
+  { name: 'LayerNormalization over [n, s, D] (dynamic)', op: 'LayerNormalization', inputs: [f([2, 3, 4]), f([4], 0.5, 1.5), f([4])], dtype: 'float32', symbolic: { 0: ['n', 's', 4] } },
+  {
+    name: 'attention core: softmax(Q·Kᵀ/√d + mask bias)·V (dynamic)', op: 'Softmax', inputs: [f([2, 2, 3, 4]), f([2, 2, 4, 3]), f([2, 2, 3, 4]), cf([2, 1, 1, 3], [0, 0, -1e4, 0, -1e4, -1e4])],
+    symbolic: { 0: ['n', 2, 's', 4], 1: ['n', 2, 4, 's'], 2: ['n', 2, 's', 4] },
+    build: (g, [q, k, v, bias]) => [g.matMul(g.softmax(g.add(g.div(g.matMul(q!, k!), g.constant(Tensor.f64([], [2]))), bias!), -1), v!)],
+  },
+  { name: 'masked mean over a dynamic sequence', op: 'ReduceSum', inputs: [f([2, 4, 3]), cf([2, 4, 1], [1, 1, 0, 0, 1, 1, 1, 0])], symbolic: { 0: ['n', 's', 3] }, build: (g, [x, m]) => [g.div(g.reduceSum(g.mul(x!, m!), [1], false), g.reduceSum(m!, [1], false))] },
   { name: 'Gather (embedding, repeated ids)', op: 'Gather', inputs: [f([5, 3]), { kind: 'const', tensor: Tensor.i64([2, 3], [0, 4, 2, 2, 0, 4]) }] },
   { name: 'Gather axis 1', op: 'Gather', inputs: [f([2, 5, 3]), { kind: 'const', tensor: Tensor.i64([4], [1, 3, 1, -1]) }], attrs: { axis: i(1) } },
   // reductions
@@ -168,6 +184,7 @@ async function run(c: Case, rules?: Readonly<Record<string, VjpRule>>): Promise<
     wrt,
     rules,
     formulations: c.formulations,
+    shapes: c.symbolic ? Object.fromEntries(Object.entries(c.symbolic).map(([k, v]) => [`x${k}`, v])) : undefined,
     build: (g) => {
       const ins = c.inputs.map((inp, k) => (inp.kind === 'none' ? '' : inp.kind === 'const' ? g.constant(consts[k]!, `x${k}`) : `x${k}`));
       if (c.build) return c.build(g, ins);

@@ -18,6 +18,7 @@ import { readTrainfer } from '../train/export.js';
 import { targetColumns } from '../train/job-setup.js';
 import { modelHeads } from '../train/onnx-trainable.js';
 import { inferTask } from '../train/task.js';
+import { openTextFeedsFor } from '../train/job-text.js';
 import { parseDevice, parsePositiveInt, type CliCommand } from './command.js';
 import { isRecommenderModel, runRecsysEval } from './eval-recsys.js';
 
@@ -85,10 +86,17 @@ async function runEval(file: string, f: EvalFlags): Promise<void> {
   const inputs = f.inputs
     ? Object.fromEntries(Object.entries(parseFeedMapping(f.inputs, data.columns.map((c) => c.name))).map(([k, v]) => [k, { columns: v }]))
     : md.inputs ? Object.fromEntries(md.inputs.map((i) => [i.name, { columns: i.columns }])) : undefined;
-  for (const c of inputs ? Object.values(inputs).flatMap((b) => b.columns) : []) {
+  // A text model reads its text column through the tokenizer.json beside it (trainfer.text metadata).
+  const text = f.inputs ? undefined : await openTextFeedsFor({ model, file, data });
+  for (const c of inputs && !text ? Object.values(inputs).flatMap((b) => b.columns) : []) {
     if (!data.columns.some((k) => k.name === c)) throw new TrainferError(`${f.data}: no column '${c}', which ${file} was trained on (columns: ${data.columns.map((k) => k.name).join(', ')})`);
   }
-  const r = await evaluate({ model, heads, losses: [{ loss }], data, target: targets, feeds: inputs, batchSize: f.batchSize, threads: f.threads, device: f.device, modelName: file });
+  let r: Awaited<ReturnType<typeof evaluate>>;
+  try {
+    r = await evaluate({ model, heads, losses: [{ loss }], data, target: targets, feeds: text?.feeds ?? inputs, batchSize: f.batchSize, threads: f.threads, device: f.device, modelName: file });
+  } finally {
+    await text?.close();
+  }
   const task = heads[0]!.task;
   if (f.json) {
     process.stdout.write(`${JSON.stringify({ model: file, data: f.data, task, target: targets, testAccuracy: r.accuracy, testLoss: r.loss, metrics: r.metrics, heads: r.heads, samples: r.count, samplesPerSecond: r.samplesPerSecond })}\n`);
@@ -100,4 +108,16 @@ async function runEval(file: string, f: EvalFlags): Promise<void> {
     ? `RMSE ${m.rmse!.toPrecision(4)}, MAE ${m.mae!.toPrecision(4)}, R² ${m.r2!.toFixed(4)}`
     : `accuracy ${pct(r.accuracy)}${m.f1 !== undefined ? `, ${task === 'binary' ? 'F1' : 'macro F1'} ${pct(m.f1)}` : ''}${m.auc !== undefined ? `, ROC-AUC ${m.auc.toFixed(4)}, PR-AUC ${m.pr_auc!.toFixed(4)}` : ''}`;
   console.log(`${file} on ${f.data} (${task}): ${score} (loss ${r.loss.toFixed(4)}) over ${r.count} samples, ${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s`);
+  const cm = Object.values(r.heads)[0]?.confusion;
+  if (cm) console.log(formatConfusion(cm, md.classNames));
+}
+
+/** A confusion matrix as aligned text: rows are targets, columns predictions. */
+function formatConfusion(cm: number[][], names?: readonly string[]): string {
+  const label = (i: number) => names?.[i] ?? String(i);
+  const w = Math.max(6, ...cm.flat().map((v) => String(v).length), ...cm.map((_, i) => label(i).length));
+  const pad = (s: string) => s.padStart(w);
+  const lines = [`confusion (rows: target, columns: predicted)`, `${pad('')} ${cm.map((_, i) => pad(label(i))).join(' ')}`];
+  cm.forEach((row, i) => lines.push(`${pad(label(i))} ${row.map((v) => pad(String(v))).join(' ')}`));
+  return lines.join('\n');
 }

@@ -180,7 +180,7 @@ test('bad input is one line naming the source and the fix, before any step; noth
     [['--data', decades], /decades\.csv: target 'y' holds the integer labels \{0, 10, 20\}, not 0\.\.K-1 .*pass --column-type y=categorical to use the values as class names, or --task regression/],
     [['--data', stray], /stray\.csv: line 43, column 'label': '1\.5' is not an integer, but every other value is \(labels \{0, 1, 2, 3\}\): fix the row, or pass --task regression/],
     [['--data', noHeader], /nohead\.csv: line 1: the first row holds numbers \(0, 0\), not column names: add a header row/],
-    [['--data', text], /text\.csv: column 'review' is text; presets take numbers, categories and images .*--exclude review/],
+    [['--data', text], /text\.csv: column 'review' is text; mlp:8 takes numbers, categories and images: train --model transformer on text, or leave it out with --exclude review/],
     [['--data', small, '--target', 'price'], /small\.csv: no column named 'price' \(columns: x, label\)/],
     [['--data', small, '--loss', 'mse'], /--loss mse does not fit task binary \(use bce\)/],
     [['--data', small, '--class-weights', '1,2,3', '--task', 'classification'], /class weights: 3 given but head 'logits' has 2 classes/],

@@ -44,6 +44,10 @@ interface TrainFlags {
   inputs?: string;
   exclude?: string;
   columnType?: Record<string, ColumnTypeHint>;
+  textColumn?: string;
+  tokenizer?: string;
+  vocabSize?: number;
+  maxLength?: number;
   stream?: boolean;
   testData?: string;
   limit?: number;
@@ -77,8 +81,8 @@ export const trainCommand: CliCommand = {
     program
       .command('train')
       .description('train a model preset or fine-tune an .onnx model on any task, export it as a self-contained .onnx, report its test metrics')
-      .requiredOption('--model <preset|file.onnx>', 'mlp:H1,H2,… (ReLU hidden layers), lenet300 (= mlp:300,100), cnn, an .onnx file to fine-tune, or a recommender: mf, two-tower, dlrm')
-      .requiredOption('--data <source>', "'mnist', 'friedman1' (regression), 'customers' (tabular classes) — built in — an IDX directory, or a .csv/.tsv/.jsonl file")
+      .requiredOption('--model <preset|file.onnx>', 'mlp:H1,H2,… (ReLU hidden layers), lenet300 (= mlp:300,100), cnn, transformer[:L,D,H] (text; default 2,128,4), an .onnx file to fine-tune, or a recommender: mf, two-tower, dlrm')
+      .requiredOption('--data <source>', "'mnist', 'spam' (SpamAssassin emails), 'friedman1' (regression), 'customers' (tabular classes) — built in — an IDX directory, or a .csv/.tsv/.jsonl file")
       .option('--target <columns>', 'target column(s): name, a,b,c or first..last (default: label/labels/class/target/y, else the last column)')
       .option('--label-column <name>', 'same as --target (kept for older scripts)')
       .option('--task <task>', 'classification | binary | multilabel | regression (default: inferred from the target and printed first)')
@@ -86,6 +90,10 @@ export const trainCommand: CliCommand = {
       .option('--inputs <mapping>', 'columns per model input, e.g. ids=c1..c16,dense=price,age (default: an input named like a column reads it; one input reads the rest)')
       .option('--exclude <columns>', 'columns to leave out of the features (comma-separated)')
       .option('--column-type <name=type>', 'CSV/JSONL: force a column type: float32, int64, bool, categorical, text (repeatable)', collectColumnTypes)
+      .option('--text-column <name>', 'the text column a transformer (or an imported token model) reads (default: the only text column)')
+      .option('--tokenizer <tokenizer.json>', 'a Hugging Face tokenizer.json for the text (default: a WordPiece vocabulary learned from the training split)')
+      .option('--vocab-size <n>', 'vocabulary size of a learned tokenizer (default 8000)', parsePositiveInt('--vocab-size'))
+      .option('--max-length <n>', 'tokens per text row, [CLS] and [SEP] included; longer texts are truncated (default 256)', parsePositiveInt('--max-length'))
       .option('--stream', 'read a CSV/JSONL file in shards with a shuffle buffer instead of loading it (automatic from 512 MiB)')
       .option('--epochs <n>', 'epochs (default: mlp 6, cnn 3, .onnx 3; more for small data)', parsePositiveInt('--epochs'))
       .option('--batch-size <n>', 'batch size (default 128; smaller for small data)', parsePositiveInt('--batch-size'))
@@ -173,6 +181,10 @@ async function runTrain(f: TrainFlags): Promise<void> {
     inputs: f.inputs,
     exclude: f.exclude?.split(',').map((s) => s.trim()).filter((s) => s),
     columnTypes: f.columnType,
+    textColumn: f.textColumn,
+    tokenizer: f.tokenizer,
+    vocabSize: f.vocabSize,
+    maxLength: f.maxLength,
     stream: f.stream,
     testData: f.testData,
     trainLimit: f.limit,

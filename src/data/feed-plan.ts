@@ -67,6 +67,10 @@ export interface ProviderBatch {
  */
 export interface FeedProvider {
   fill(batch: ProviderBatch): void | Promise<void>;
+  /** Symbolic dims this provider fixes (a tokenizer: the sequence length it pads to). */
+  readonly dims?: Readonly<Record<string, number>>;
+  /** Columns it reads (recorded in exported metadata, so evaluation reads the same). */
+  readonly columns?: readonly string[];
   /** JSON-serialisable state saved in checkpoints. */
   state?(): unknown;
   /** Restores what `state` returned. */
@@ -174,6 +178,13 @@ export function planFeeds(o: PlanFeedsOptions): FeedPlan {
       for (const c of r.columns) checkColumnFits(c, spec, t.source);
       feeds.push({ spec, shape: solveShape(spec, r.columns, dims, o.model, t.source), columns: r.columns });
     } else feeds.push({ spec, shape: [], provider: r.provider });
+  }
+  for (const f of feeds) {
+    if (!f.provider) continue;
+    for (const [k, v] of Object.entries(f.provider.dims ?? {})) {
+      if (dims[k] !== undefined && dims[k] !== v) throw new TrainferError(`${f.spec.role} '${f.spec.name}': its provider fixes ${k} = ${v}, but the data gives ${dims[k]}`);
+      dims[k] = v;
+    }
   }
   for (const f of feeds) {
     if (!f.provider) continue;

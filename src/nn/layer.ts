@@ -37,8 +37,15 @@ export interface ForwardContext {
   value(name: string): string;
   /** Training graph: declare that buffer `name` is replaced by `updated` after each step. */
   updateBuffer(name: string, updated: string): void;
-  /** Training graph: a float32 input of uniforms in [0, 1), shape [batch, ...perSample], fed each step. */
+  /**
+   * Training graph: a float32 input of uniforms in [0, 1), shape [batch, ...perSample], fed each step.
+   * A -1 in `perSample` is the dynamic dim of a sequence input (declared symbolic, sized by the trainer).
+   */
   uniformInput(base: string, perSample: readonly number[]): string;
+  /** The graph value of a network input by name (e.g. a context input such as an attention mask). */
+  input(name: string): string;
+  /** A value computed once per graph and shared by the layers that ask for the same key (e.g. a mask bias). */
+  memo(key: string, make: () => string): string;
 }
 
 /** One layer. Per-sample shapes exclude the batch dimension. */

@@ -26,12 +26,20 @@ export type InputKind = 'image' | 'tabular' | 'tokens';
 /** One named input and the layers applied to it alone (its branch). */
 export interface NetworkInput {
   name: string;
-  /** Per-sample shape. */
-  shape: readonly number[];
+  /**
+   * Per-sample shape. A string is a dynamic dim (e.g. `'sequence'`): the graph input keeps it symbolic,
+   * feeds solve it from the data (or a provider fixes it), and layers see it as -1 when they are built.
+   */
+  shape: readonly (number | string)[];
   /** Default float32 (int64 for ids feeding an `Embedding`). */
   dtype?: DType;
   /** The branch: layers applied to this input before the branches are concatenated. */
   layers?: readonly Layer[];
+  /**
+   * A context input (e.g. an attention mask): not a branch and not concatenated; layers read it with
+   * `ctx.input(name)`. Default false.
+   */
+  context?: boolean;
 }
 
 /** One named output and the layers that produce it from the trunk. */
@@ -64,10 +72,13 @@ export interface NetworkOptions {
   classNames?: readonly string[];
 }
 
-/** A random input of the training graph: uniforms in [0, 1) of shape [batch, ...shape], fed each step. */
+/**
+ * A random input of the training graph: uniforms in [0, 1) of shape [batch, ...shape], fed each step.
+ * A string dim is a network input's dynamic dim (e.g. `sequence`), sized by the feed plan.
+ */
 export interface RandomInput {
   name: string;
-  shape: number[];
+  shape: (number | string)[];
 }
 
 /** A model input as the trainer sees it. */
@@ -130,9 +141,14 @@ export function resolveLosses(heads: readonly { name: string; task: Task }[], op
 }
 
 interface Branch {
-  input: Required<Omit<NetworkInput, 'layers'>> & { shape: number[] };
+  input: { name: string; dtype: DType; shape: (number | string)[]; context: boolean };
   body: Sequential;
   out: number[];
+}
+
+/** A per-sample shape as layers see it when they are built: dynamic (string) dims become -1. */
+function buildShape(shape: readonly (number | string)[]): number[] {
+  return shape.map((d) => (typeof d === 'number' ? d : -1));
 }
 
 /**
@@ -197,17 +213,20 @@ export class Network {
     };
     this.branches = defs.map((d) => {
       const body = new Sequential(d.layers ?? []);
-      return { input: { name: d.name, shape: [...d.shape], dtype: d.dtype ?? 'float32' }, body, out: body.build(ctx, d.shape) };
+      if (d.context && d.layers?.length) throw new TrainferError(`Network: context input '${d.name}' cannot have layers (layers read it with ctx.input)`);
+      return { input: { name: d.name, shape: [...d.shape], dtype: d.dtype ?? 'float32', context: !!d.context }, body, out: body.build(ctx, buildShape(d.shape)) };
     });
     this.inputs = this.branches.map((b) => ({ name: b.input.name, dtype: b.input.dtype, shape: b.input.shape }));
-    this.inputShape = [...this.branches[0]!.input.shape];
+    this.inputShape = buildShape(this.branches[0]!.input.shape);
+    const concatenated = this.branches.filter((b) => !b.input.context);
+    if (concatenated.length === 0) throw new TrainferError('Network: every input is a context input; at least one needs a branch');
     let trunkIn: number[];
-    if (this.branches.length === 1) trunkIn = this.branches[0]!.out;
+    if (concatenated.length === 1) trunkIn = concatenated[0]!.out;
     else {
-      for (const b of this.branches) {
+      for (const b of concatenated) {
         if (b.out.length !== 1) throw new TrainferError(`Network: input '${b.input.name}' ends its branch with ${fmtShape(b.out)} per sample; branches are concatenated along one axis (end them with Flatten)`);
       }
-      trunkIn = [this.branches.reduce((s, b) => s + b.out[0]!, 0)];
+      trunkIn = [concatenated.reduce((s, b) => s + b.out[0]!, 0)];
     }
     this.body = new Sequential(single ? [] : options.layers);
     const trunkOut = this.body.build(ctx, trunkIn);
@@ -219,6 +238,13 @@ export class Network {
     });
     this.heads = this.headBodies.map((h) => h.head);
     this.outputShape = [...(this.heads[0]!.shape as number[])];
+  }
+
+  /** The one dynamic dim of the inputs (what a -1 in a layer's per-sample shape stands for). */
+  private dynamicDim(what: string): string {
+    const names = [...new Set(this.branches.flatMap((b) => b.input.shape.filter((d): d is string => typeof d === 'string')))];
+    if (names.length !== 1) throw new TrainferError(`Network: ${what} over a dynamic dim needs exactly one symbolic dim among the inputs (found ${names.length ? names.join(', ') : 'none'})`);
+    return names[0]!;
   }
 
   /** Number of classes of the first head (the size of its first axis). */
@@ -236,13 +262,14 @@ export class Network {
    * `skipLeading[input]` leaves out that many leading layers of the input's branch, which then takes
    * `inputShapes[input]` per sample.
    */
-  forwardGraph(options: { training: boolean; skipLeading?: Readonly<Record<string, number>>; inputShapes?: Readonly<Record<string, readonly number[]>> }): { g: GraphBuilder; inputs: string[]; heads: HeadValue[]; buffers: Buffer[]; random: RandomInput[] } {
+  forwardGraph(options: { training: boolean; skipLeading?: Readonly<Record<string, number>>; inputShapes?: Readonly<Record<string, readonly (number | string)[]>> }): { g: GraphBuilder; inputs: string[]; heads: HeadValue[]; buffers: Buffer[]; random: RandomInput[] } {
     const g = new GraphBuilder({ name: options.training ? `${this.name}_train` : this.name });
     const inputs = this.branches.map((b) => g.input(b.input.name, b.input.dtype, ['batch', ...(options.inputShapes?.[b.input.name] ?? b.input.shape)]));
     for (const [k, t] of this.store.params) g.initializer(k, t);
     for (const [k, t] of this.store.buffers) g.initializer(k, t);
     const buffers: Buffer[] = [];
     const random: RandomInput[] = [];
+    const memo = new Map<string, string>();
     const ctx: ForwardContext = {
       g,
       training: options.training,
@@ -256,15 +283,27 @@ export class Network {
       },
       uniformInput: (base, perSample) => {
         const name = g.fresh(`${base}_u`);
-        g.graph.inputs.push({ name, type: { dtype: 'float32', shape: ['batch', ...perSample] } });
-        random.push({ name, shape: [...perSample] });
+        const shape = perSample.map((d) => (d === -1 ? this.dynamicDim(base) : d));
+        g.graph.inputs.push({ name, type: { dtype: 'float32', shape: ['batch', ...shape] } });
+        random.push({ name, shape });
         return name;
       },
+      input: (name) => {
+        const i = this.branches.findIndex((b) => b.input.name === name);
+        if (i < 0) throw new TrainferError(`Network: a layer reads input '${name}', but the network has inputs ${this.branches.map((b) => b.input.name).join(', ')}`);
+        return inputs[i]!;
+      },
+      memo: (key, make) => {
+        let v = memo.get(key);
+        if (v === undefined) memo.set(key, (v = make()));
+        return v;
+      },
     };
-    const outs = this.branches.map((b, i) => {
+    const outs = this.branches.flatMap((b, i) => {
+      if (b.input.context) return [];
       let v = inputs[i]!;
       for (const layer of b.body.layers.slice(options.skipLeading?.[b.input.name] ?? 0)) v = layer.forward(ctx, v);
-      return v;
+      return [v];
     });
     let x = outs.length === 1 ? outs[0]! : g.concat(outs, -1);
     x = this.body.forward(ctx, x);
@@ -279,12 +318,12 @@ export class Network {
    */
   trainingGraph(options: TrainingGraphOptions = {}): TrainingGraph {
     const skip: Record<string, number> = {};
-    const shapes: Record<string, number[]> = {};
+    const shapes: Record<string, (number | string)[]> = {};
     const feeds: FeedSpec[] = [];
     for (const b of this.branches) {
       const layers = b.body.layers;
       let n = 0;
-      let shape = [...b.input.shape];
+      let shape: (number | string)[] = [...b.input.shape];
       let normalize: FeedSpec['normalize'];
       if (options.normalizeInput === 'batcher' && b.input.dtype === 'float32') {
         if (layers[0] instanceof Normalize) {
@@ -294,7 +333,7 @@ export class Network {
         // The batch buffer is flat already: feed it as [batch, values] instead of copying through Flatten.
         if (layers[n] instanceof Flatten) {
           n++;
-          shape = [shape.reduce((a, c) => a * c, 1)];
+          shape = [buildShape(shape).reduce((a, c) => a * c, 1)];
         }
       }
       skip[b.input.name] = n;
@@ -351,7 +390,7 @@ export class Network {
   /** A multi-line summary: inputs, layers, heads, parameter count. */
   summary(): string {
     const lines: string[] = [];
-    const ins = this.branches.map((b) => `${b.input.name} ${fmtShape(b.input.shape)}`).join(', ');
+    const ins = this.branches.map((b) => `${b.input.name} [${b.input.shape.join(', ')}]`).join(', ');
     const outs = this.heads.map((h) => `${h.name} ${fmtShape(h.shape as number[])}`).join(', ');
     lines.push(`${this.name}: ${ins} → ${outs}, ${this.parameterCount().toLocaleString('en-US')} parameters`);
     for (const b of this.branches) if (this.branches.length > 1 || b.body.layers.length) for (const l of b.body.layers) lines.push(`  ${this.branches.length > 1 ? `[${b.input.name}] ` : ''}${l.describe()}`);

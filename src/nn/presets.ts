@@ -12,6 +12,7 @@ import { Embedding, Flatten, Linear, Normalize, ReLU, Rescale } from './layers-d
 import { BatchNorm, Conv2d, MaxPool2d } from './layers-conv.js';
 import type { Task } from './loss.js';
 import { type InputKind, Network, type NetworkInput } from './network.js';
+import { isTextPreset } from './presets-text.js';
 
 /** A categorical input of a tabular preset. */
 export interface CategoricalInput {
@@ -43,11 +44,11 @@ export interface PresetOptions {
 }
 
 /** Preset names for help texts. */
-export const PRESET_NAMES = ['mlp:H1,H2,…', 'lenet300', 'cnn'] as const;
+export const PRESET_NAMES = ['mlp:H1,H2,…', 'lenet300', 'cnn', 'transformer[:L,D,H]'] as const;
 
-/** True when `spec` names a preset (rather than a file). */
+/** True when `spec` names a preset (rather than a file); `transformer` is built by `buildTransformerPreset`. */
 export function isPreset(spec: string): boolean {
-  return spec === 'lenet300' || spec === 'cnn' || spec.startsWith('mlp:') || spec === 'mlp';
+  return spec === 'lenet300' || spec === 'cnn' || spec.startsWith('mlp:') || spec === 'mlp' || isTextPreset(spec);
 }
 
 /** Embedding width for a categorical column: fastai's rule min(600, 1.6·n^0.56), capped at 16 here. */
@@ -91,7 +92,8 @@ export function buildPreset(o: PresetOptions): Network {
     layers.push(...cnnLayers(o.numClasses), ...head);
     return new Network({ layers, inputShape: o.inputShape, inputKind: o.inputKind, name: 'cnn', ...common });
   }
-  throw new TrainferError(`unknown model preset '${o.spec}' (expected mlp:H1,H2,…, lenet300, cnn, or an .onnx file)`);
+  if (isTextPreset(spec)) throw new TrainferError(`--model ${o.spec} reads text: it needs a text column and a tokenizer (buildTransformerPreset; trainfer train finds both)`);
+  throw new TrainferError(`unknown model preset '${o.spec}' (expected mlp:H1,H2,…, lenet300, cnn, transformer[:L,D,H], or an .onnx file)`);
 }
 
 /**

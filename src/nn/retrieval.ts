@@ -122,6 +122,10 @@ export class RetrievalModel {
       uniformInput: () => {
         throw new Error('retrieval towers have no dropout');
       },
+      input: (name) => {
+        throw new Error(`retrieval towers have no context input '${name}'`);
+      },
+      memo: (_key, make) => make(),
     };
   }
 

@@ -81,6 +81,8 @@ export interface BatchResult {
   computeMs: number;
   /** Size of the batch this request ran in. */
   batchSize: number;
+  /** Response parameters the model version adds (e.g. which raw texts were truncated). */
+  parameters?: Record<string, string | number | boolean>;
 }
 
 /** Summary of `DynamicBatcher.drain`. */

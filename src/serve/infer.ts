@@ -70,6 +70,8 @@ export async function runInference(call: InferCall): Promise<InferAnswer> {
   }
   const resp: InferResponse = { model_name: mv.name, model_version: mv.version, outputs };
   if (p.request.id !== undefined) resp.id = p.request.id;
+  // Raw text: which texts were cut to the tokenizer's maximum length (the model saw only their start).
+  if (result.parameters) resp.parameters = result.parameters;
   const { body, headerLength } = encodeInferResponse(resp, binaries);
   return { body, headerLength, queueMs: result.queueMs, computeMs: result.computeMs };
 }

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type PoolCloseResult, type PoolEvent, type RestartPolicy, SessionPool } from '../runtime/pool.js';
 import { TrainferError, oneLine } from '../util/errors.js';
-import { DynamicBatcher } from './batcher.js';
+import { type BatchRequest, type BatchResult, DynamicBatcher } from './batcher.js';
 import { type BatchingDecision, decideBatching } from './batching-policy.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig, readModelConfig } from './config.js';
 import { InferenceError, badRequest } from './errors.js';
@@ -16,6 +16,7 @@ import { readModelFacts } from './model-facts.js';
 import type { ServedModel } from './served-model.js';
 import { type Datatype, type InputExpectations, datatypeOf } from './protocol.js';
 import type { DType } from '../onnx/dtype.js';
+import { TEXT_INPUT, TextFrontEnd } from './text-input.js';
 
 /** An input or output of a served model. `shape` uses -1 for dynamic dims (as the protocol does). */
 export interface TensorSpec {
@@ -81,6 +82,8 @@ export class ModelVersion implements ServedModel {
     readonly batchingDecision: BatchingDecision,
     readonly pool: SessionPool,
     readonly batcher: DynamicBatcher,
+    /** Set when the version serves raw text (a tokenizer.json beside model.onnx): `inputs` is then one BYTES `text` input. */
+    readonly text?: TextFrontEnd,
   ) {
     this.batching = batchingDecision.maxBatchSize > 0;
     this.expectations = { inputs, maxBatchSize: batchingDecision.maxBatchSize };
@@ -90,6 +93,17 @@ export class ModelVersion implements ServedModel {
   static async load(o: { name: string; version: string; file: string; configFile: string; config: ModelConfig; autoMaxBatchSize: number; restart?: RestartPolicy; hooks?: RepositoryHooks }): Promise<ModelVersion> {
     const facts = readModelFacts(o.file);
     const hooks = o.hooks ?? {};
+    const tokenizerFile = TextFrontEnd.besides(o.file);
+    const text = tokenizerFile ? await TextFrontEnd.open({ modelFile: o.file, tokenizerFile }) : undefined;
+    try {
+      return await ModelVersion.start(o, facts, hooks, text);
+    } catch (err) {
+      await text?.close();
+      throw err;
+    }
+  }
+
+  private static async start(o: Parameters<typeof ModelVersion.load>[0], facts: ReturnType<typeof readModelFacts>, hooks: RepositoryHooks, text: TextFrontEnd | undefined): Promise<ModelVersion> {
     const pool = await SessionPool.create({
       source: { path: o.file },
       instances: o.config.instances,
@@ -114,11 +128,25 @@ export class ModelVersion implements ServedModel {
         onExec: (s) => hooks.onExec?.(o.name, o.version, s.batchSize),
         onBatchRetry: (s) => hooks.onBatchRetry?.(o.name, o.version, s),
       });
-      return new ModelVersion(o.name, o.version, o.config, inputs, outputs, decision, pool, batcher);
+      const served = text ? [{ name: TEXT_INPUT, dtype: 'string' as DType, datatype: 'BYTES' as Datatype, shape: [-1], dimNames: ['batch'] }] : inputs;
+      return new ModelVersion(o.name, o.version, o.config, served, outputs, decision, pool, batcher, text);
     } catch (err) {
       await pool.close();
       throw err;
     }
+  }
+
+  /**
+   * Queues a decoded request on this version's batcher. A raw-text version tokenizes first (in its
+   * tokenizer's worker thread), so every front end (REST in any thread, gRPC) sends the strings as they came.
+   */
+  async submit(req: BatchRequest): Promise<BatchResult> {
+    if (!this.text) return this.batcher.submit(req);
+    const encoded = await this.text.encode(req.feeds[TEXT_INPUT]);
+    const batch = this.batching ? encoded.feeds[this.text.modelInputs[0]!.name]!.dims[0]! : 1;
+    const r = await this.batcher.submit({ ...req, feeds: encoded.feeds, batch });
+    const cut = encoded.truncated;
+    return { ...r, parameters: { truncated: cut.length, ...(cut.length ? { truncated_rows: cut.join(','), max_tokens: this.text.maxLength } : {}) } };
   }
 
   /** Accept NaN/±Inf in float inputs (`allowNonFinite` in config.json). */
@@ -137,6 +165,7 @@ export class ModelVersion implements ServedModel {
     const { abandoned } = await this.batcher.drain(options);
     const left = options.deadlineMs === undefined ? undefined : Math.max(0, options.deadlineMs - (performance.now() - t0));
     const { stuck } = await this.pool.close({ deadlineMs: left });
+    await this.text?.close();
     return { abandoned, stuck };
   }
 }

@@ -225,7 +225,7 @@ class LocalBackend implements ServeBackend {
 
   submit(model: ServedModel, req: BatchRequest): Promise<BatchResult> {
     // The models this backend resolves are the repository's own versions.
-    return (model as ModelVersion).batcher.submit(req);
+    return (model as ModelVersion).submit(req);
   }
 
   async control(req: ControlRequest): Promise<ControlAnswer> {

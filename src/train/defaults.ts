@@ -17,16 +17,23 @@ export interface TrainDefaults {
 
 const SGD: OptimizerConfig = { type: 'sgd', momentum: 0.9, nesterov: true };
 
-/** Defaults by family: `mlp` (incl. lenet300), `cnn`, `onnx` (fine-tuning an imported model). */
+/**
+ * Defaults by family: `mlp` (incl. lenet300), `cnn`, `onnx` (fine-tuning an imported model),
+ * `transformer` (AdamW with weight decay 0.01 and a one-cycle schedule: warm-up, then cosine decay, as
+ * transformers are usually trained; a fixed epoch count, since the text sets are small and each epoch
+ * costs minutes).
+ */
 export const FAMILY_DEFAULTS = {
   mlp: { epochs: 6, batchSize: 128, optimizer: SGD, lr: 0.1, schedule: { type: 'onecycle' } },
   cnn: { epochs: 3, batchSize: 128, optimizer: SGD, lr: 0.1, schedule: { type: 'onecycle' } },
   onnx: { epochs: 3, batchSize: 64, optimizer: SGD, lr: 0.01, schedule: { type: 'cosine' } },
+  transformer: { epochs: 4, batchSize: 32, optimizer: { type: 'adamw', weightDecay: 0.01 }, lr: 0.001, schedule: { type: 'onecycle' } },
 } as const satisfies Record<string, TrainDefaults>;
 
 /** The model family of a `--model` value. */
 export function modelFamily(spec: string): keyof typeof FAMILY_DEFAULTS {
   if (spec === 'cnn') return 'cnn';
+  if (spec === 'transformer' || spec.startsWith('transformer:')) return 'transformer';
   if (spec.toLowerCase().endsWith('.onnx')) return 'onnx';
   return 'mlp';
 }
@@ -45,6 +52,7 @@ export function lrFor(opt: OptimizerConfig, familyLr: number, familyOpt: Optimiz
  */
 export function resolveDefaults(options: { spec: string; trainCount: number; task?: Task }): TrainDefaults {
   const d = FAMILY_DEFAULTS[modelFamily(options.spec)];
+  if (modelFamily(options.spec) === 'transformer') return { ...d, batchSize: Math.min(d.batchSize, Math.max(1, Math.floor(options.trainCount / 4))) };
   let batchSize: number = d.batchSize;
   while (batchSize > 8 && options.trainCount < batchSize * 20) batchSize /= 2;
   const steps = Math.max(1, Math.floor(options.trainCount / batchSize));

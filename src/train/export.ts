@@ -77,7 +77,7 @@ export interface AnnotateOptions {
 export function annotateModel(model: Model, o: AnnotateOptions): Model {
   const used = new Set(Object.values(o.targets).flat());
   const plan = planFeeds({ specs: modelFeedSpecs(model), table: o.table, bindings: o.inputs, exclude: [...used] });
-  const inputs: InputRecord[] = plan.feeds.filter((f) => f.spec.role === 'input').map((f) => ({ name: f.spec.name, dtype: f.spec.dtype, shape: f.shape, columns: (f.columns ?? []).map((c) => c.name) }));
+  const inputs: InputRecord[] = plan.feeds.filter((f) => f.spec.role === 'input').map((f) => ({ name: f.spec.name, dtype: f.spec.dtype, shape: f.shape, columns: f.columns ? f.columns.map((c) => c.name) : [...(f.provider?.columns ?? [])] }));
   for (const i of inputs) for (const c of i.columns) used.add(c);
   const heads: HeadRecord[] = o.heads.map((h) => ({ name: h.name, output: h.output, task: h.task, target: [...(o.targets[h.name] ?? [])], loss: describeLoss((o.losses.find((l) => (l.head ?? o.heads[0]!.name) === h.name) ?? o.losses[0]!).loss) }));
   const vocab = Object.fromEntries(o.table.columns.filter((c) => c.vocabulary && used.has(c.name)).map((c) => [c.name, c.vocabulary!]));
@@ -115,20 +115,32 @@ export function readTrainfer(metadata: ReadonlyMap<string, string>): TrainferMet
   };
 }
 
-/** A real batch of up to `n` rows of `table` for the model's inputs (what `writeModelVerified` runs once). */
+/** A real batch of up to `n` rows of `table` for the model's inputs (what `writeModelVerified` runs once); column feeds only. */
 export function sampleBatch(model: Model, table: Table, o: { inputs?: Readonly<Record<string, FeedBinding>>; exclude?: readonly string[]; rows?: number } = {}): Record<string, Tensor> {
+  const { batcher, n } = batchOf(model, table, o);
+  if (batcher.hasProviders) throw new TrainferError('sampleBatch: some inputs come from providers; use exportModel (which runs them)');
+  return tensorsOf(batcher, n);
+}
+
+function batchOf(model: Model, table: Table, o: { inputs?: Readonly<Record<string, FeedBinding>>; exclude?: readonly string[]; rows?: number }): { batcher: Batcher; n: number } {
   const plan = planFeeds({ specs: modelFeedSpecs(model), table, bindings: o.inputs, exclude: o.exclude });
   const fixed = model.graph.feedInputs().map((v) => v.type?.shape?.[0]).find((d): d is number => typeof d === 'number' && d > 0);
   const n = fixed ?? Math.max(1, Math.min(o.rows ?? 8, table.count));
-  const b = new Batcher({ plan, batchSize: n });
-  b.fill(packTable(table, plan), null, 0, n);
+  const batcher = new Batcher({ plan, batchSize: n });
+  batcher.fill(packTable(table, plan), null, 0, n);
+  return { batcher, n };
+}
+
+function tensorsOf(b: Batcher, n: number): Record<string, Tensor> {
   return Object.fromEntries(b.buffers.map((buf) => [buf.name, new Tensor(buf.dtype, [n, ...buf.shape], buf.data)]));
 }
 
 /**
- * Writes `model` to `path` only if onnxruntime loads it and runs it on a real batch of `table`;
- * nothing is left behind otherwise.
+ * Writes `model` to `path` only if onnxruntime loads it and runs it on a real batch of `table` (inputs
+ * from columns or providers, e.g. tokenized text); nothing is left behind otherwise.
  */
 export async function exportModel(o: { path: string; model: Model; table: Table; inputs?: Readonly<Record<string, FeedBinding>>; exclude?: readonly string[] }): Promise<void> {
-  await writeModelVerified({ path: o.path, model: o.model, feeds: sampleBatch(o.model, o.table, { inputs: o.inputs, exclude: o.exclude }) });
+  const { batcher, n } = batchOf(o.model, o.table, o);
+  await batcher.provide({ size: n, phase: 'eval', step: 0, rows: { table: o.table, order: null, start: 0 } });
+  await writeModelVerified({ path: o.path, model: o.model, feeds: tensorsOf(batcher, n) });
 }

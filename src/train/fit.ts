@@ -223,7 +223,12 @@ export async function fit(o: FitOptions): Promise<FitResult> {
 
   // Buffers filled in place every step.
   const batcher = new Batcher({ plan, batchSize });
-  const random = tg.random.map((r) => ({ name: r.name, dtype: 'float32' as const, data: new Float32Array(batchSize * r.shape.reduce((a, b) => a * b, 1)), dims: [batchSize, ...r.shape] }));
+  const random = tg.random.map((r) => {
+    // A dynamic dim (a sequence) takes the size the feed plan solved for it.
+    const shape = r.shape.map((d) => (typeof d === 'number' ? d : plan.dims[d] ?? NaN));
+    if (shape.some((d) => Number.isNaN(d))) throw new TrainferError(`random input '${r.name}' has shape [${r.shape.join(', ')}] with a dim no feed fixes`);
+    return { name: r.name, dtype: 'float32' as const, data: new Float32Array(batchSize * shape.reduce((a, b) => a * b, 1)), dims: [batchSize, ...shape] };
+  });
   const feeds: StepFeed[] = [...batcher.buffers.map((b) => ({ name: b.name, dtype: b.dtype, data: b.data, dims: [batchSize, ...b.shape] })), ...random, ...ext.feeds, ...ext.stepFeeds(step, batchSize)];
   const threads = o.threads ?? availableParallelism();
   const runner = await StepRunner.create({ step, feeds, restore: ckpt?.tensors, threads, spinning: o.spinning ?? false, device: o.device, fetch: [...(track ? [{ name: step.extraOutputs[0]!, dims: [batchSize, ...(head.shape as number[])] }] : []), ...ext.fetch] });

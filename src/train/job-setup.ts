@@ -17,6 +17,7 @@ import { openStream, type StreamSplits } from '../data/stream.js';
 import { type Column, type Table, type TableSplits, columnSize, columnStats, columnToFloat64, getColumn } from '../data/table.js';
 import { type LossSpec, type Task, LOSS_NAMES, TASKS } from '../nn/loss.js';
 import { buildPreset, isPreset } from '../nn/presets.js';
+import { isTextPreset, parseTransformerSpec } from '../nn/presets-text.js';
 import type { Network } from '../nn/network.js';
 import { MONITOR_METRICS } from './metrics.js';
 import { OnnxModelTrainable } from './onnx-trainable.js';
@@ -59,8 +60,9 @@ export function checkJobOptions(o: {
   }
   if (typeof o.schedule === 'string') parseSchedule(o.schedule);
   if (o.optimizer !== undefined && !['sgd', 'adam', 'adamw'].includes(o.optimizer)) throw new TrainferError(`--optimizer must be sgd, adam or adamw, got '${o.optimizer}'`);
+  if (isTextPreset(o.model)) parseTransformerSpec(o.model);
   if (!isPreset(o.model)) {
-    if (!o.model.toLowerCase().endsWith('.onnx')) throw new TrainferError(`--model ${o.model}: expected a preset (mlp:H1,H2,…, lenet300, cnn) or an .onnx file`);
+    if (!o.model.toLowerCase().endsWith('.onnx')) throw new TrainferError(`--model ${o.model}: expected a preset (mlp:H1,H2,…, lenet300, cnn, transformer[:L,D,H]) or an .onnx file`);
     if (!existsSync(o.model)) throw new TrainferError(`--model ${o.model}: no such file`);
   }
 }
@@ -175,7 +177,7 @@ export function buildJobModel(o: JobModelOptions): { model: Trainable; inputs: R
     return { model, inputs: bindImported(model, features) };
   }
   for (const c of features) {
-    if (c.kind === 'text') throw new TrainferError(`${t.source}: column '${c.name}' is text; presets take numbers, categories and images (a tokenizer is not built in yet): leave it out with --exclude ${c.name}`);
+    if (c.kind === 'text') throw new TrainferError(`${t.source}: column '${c.name}' is text; ${o.model} takes numbers, categories and images: train --model transformer on text, or leave it out with --exclude ${c.name}`);
   }
   const image = features.find((c) => c.kind === 'image');
   const numeric = features.filter((c) => c.kind === 'numeric' || c.kind === 'image');

@@ -5,13 +5,14 @@
  * `writeModelVerified` (run once on a real batch), then evaluate the exported file on the test split.
  * The CLI, the demo and the benches all call `runTrainJob`.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { OptimizerConfig } from '../autodiff/types.js';
 import { readModel } from '../onnx/model-io.js';
 import type { Device } from '../runtime/session.js';
 import { TrainferError } from '../util/errors.js';
-import { parseFeedMapping } from '../data/feed-plan.js';
+import { type FeedBinding, parseFeedMapping } from '../data/feed-plan.js';
+import type { TableStream } from '../data/stream.js';
 import type { ColumnTypeHint } from '../data/sniff.js';
 import { type Table, headRows } from '../data/table.js';
 import type { Task } from '../nn/loss.js';
@@ -21,16 +22,18 @@ import { type AugmentSpec, parseAugment } from '../data/augment.js';
 import { annotateModel, exportModel } from './export.js';
 import { type FitResult, fit } from './fit.js';
 import type { TrainingExtension } from './extension.js';
-import { buildJobModel, checkJobOptions, jobLoss, loadJobData, optimizerConfig, parseWeights, targetColumns, targetStats } from './job-setup.js';
+import { type JobData, buildJobModel, checkJobOptions, jobLoss, loadJobData, optimizerConfig, parseWeights, targetColumns, targetStats } from './job-setup.js';
+import { type TextSetup, recordText, saveTokenizerBeside, setupText, textColumn } from './job-text.js';
 import type { MetricsResult } from './metrics.js';
 import type { EpochMetrics, ProgressMode, ProgressReporter } from './progress.js';
 import { type Schedule, formatSchedule, parseSchedule } from './schedule.js';
-import { inferTask } from './task.js';
+import { type TaskChoice, inferTask } from './task.js';
 import type { Trainable } from './trainable.js';
+import { isTextPreset } from '../nn/presets-text.js';
 
 /** Options for `runTrainJob` (the CLI flags of `trainfer train`). */
 export interface TrainJobOptions {
-  /** Preset (`mlp:256`, `lenet300`, `cnn`) or an `.onnx` file to fine-tune. */
+  /** Preset (`mlp:256`, `lenet300`, `cnn`, `transformer[:L,D,H]`) or an `.onnx` file to fine-tune. */
   model: string;
   /** `mnist`, `friedman1`, `customers`, an IDX directory, or a `.csv` / `.tsv` / `.jsonl` file. */
   data: string;
@@ -74,6 +77,14 @@ export interface TrainJobOptions {
   inputs?: string;
   /** Columns left out of the features. */
   exclude?: readonly string[];
+  /** The text column (default: the data's only text column). */
+  textColumn?: string;
+  /** A tokenizer.json for the text column (default: one learned from the training split). */
+  tokenizer?: string;
+  /** Vocabulary size of a learned tokenizer (default 8000). */
+  vocabSize?: number;
+  /** Longest token row, specials included (default 256, or the tokenizer file's). */
+  maxLength?: number;
   /** CSV/JSONL column types by name. */
   columnTypes?: Readonly<Record<string, ColumnTypeHint>>;
   /** Stream the file instead of loading it (default: only files ≥ 512 MiB). */
@@ -142,10 +153,13 @@ export function buildModel(o: Pick<TrainJobOptions, 'model' | 'trainable' | 'fre
   return buildJobModel({ model: o.model, train, targets, task, seed, exclude: [], trainable: o.trainable, freeze: o.freeze }).model;
 }
 
-/** The output path: `--out`, or `<name>.onnx`, or `<model>-finetuned.onnx` beside an imported model. */
-export function defaultOut(model: string, name: string): string {
+/**
+ * The output path: `--out`, or `<name>.onnx`, or `<model>-finetuned.onnx` beside an imported model; a
+ * text model goes into its own directory, `<name>/model.onnx`, with `tokenizer.json` beside it.
+ */
+export function defaultOut(model: string, name: string, text = false): string {
   if (model.toLowerCase().endsWith('.onnx')) return join(dirname(model), `${basename(model, '.onnx')}-finetuned.onnx`);
-  return `${name}.onnx`;
+  return text ? join(name, 'model.onnx') : `${name}.onnx`;
 }
 
 /** Runs a training job end to end. Nothing is written to `out` unless training succeeds and the file loads and runs. */
@@ -157,22 +171,54 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
   if (augment?.flip && o.data === 'mnist') throw new TrainferError('--augment flip: mirrored digits are other shapes (a flipped 2 is no 2); use shift and rotate for mnist');
   const say = (line: string) => { if (o.progress !== 'none' && typeof o.progress !== 'object') process.stderr.write(`${line}\n`); };
   const data = loadJobData({ data: o.data, testData: o.testData, validationSplit: o.validationSplit ?? 0.05, seed, columnTypes: o.columnTypes, stream: o.stream, target: o.target?.split(',') });
-  const splits = data.splits;
   const tables = data.kind === 'tables' ? data.splits : undefined;
   const streams = data.kind === 'streams' ? data.splits : undefined;
   const trainTable = tables ? (o.trainLimit ? headRows(tables.train, o.trainLimit) : tables.train) : undefined;
   const schema: Table = trainTable ?? streams!.train.schemaTable();
   const train = trainTable ?? streams!.train;
-  const { validation, test } = splits;
   const targets = targetColumns(schema, o.target);
   const exclude = [...(o.exclude ?? [])];
   for (const c of exclude) if (!schema.columns.some((k) => k.name === c)) throw new TrainferError(`--exclude ${c}: no such column (columns: ${schema.columns.map((k) => k.name).join(', ')})`);
   const choice = inferTask({ table: schema, targets, override: o.task });
-  say(`task: ${choice.task} (${o.task ? '--task' : choice.reason}${o.task ? '' : '; --task overrides'})${choice.task !== 'regression' ? `, ${choice.outputs} output${choice.outputs === 1 ? '' : 's'}` : ''}`);
-  const { model, inputs: presetInputs } = buildJobModel({ model: o.model, train: trainTable ?? schema, targets, task: choice, seed, exclude, trainable: o.trainable, freeze: o.freeze });
+  const textCol = textColumn(schema, o.textColumn);
+  const wantsText = isTextPreset(o.model) || o.tokenizer !== undefined || (textCol !== undefined && !o.inputs && !exclude.includes(textCol) && o.model.toLowerCase().endsWith('.onnx'));
+  if (wantsText && !textCol) throw new TrainferError(`${o.data}: --model ${o.model} reads text, but no column is text (columns: ${schema.columns.map((c) => `${c.name} (${c.kind})`).join(', ')}); name one with --text-column, or force it with --column-type NAME=text`);
+  if (wantsText && !trainTable) throw new TrainferError('--stream: text models need the training texts in memory (for the tokenizer and its row cache); leave out --stream');
+  const binaryText = wantsText && isTextPreset(o.model) && choice.task === 'binary';
+  say(`task: ${choice.task} (${o.task ? '--task' : choice.reason}${o.task ? '' : '; --task overrides'})${choice.task !== 'regression' ? `, ${choice.outputs} output${choice.outputs === 1 ? '' : 's'}` : ''}${binaryText ? ' — as two softmax classes' : ''}`);
+  let text: TextSetup | undefined;
+  let model: Trainable;
+  let presetInputs: Record<string, FeedBinding>;
+  if (wantsText) {
+    if (o.inputs) throw new TrainferError('--inputs maps columns onto inputs; a text model reads its token inputs from --text-column through the tokenizer');
+    const imported = isTextPreset(o.model) ? undefined : buildJobModel({ model: o.model, train: trainTable!, targets, task: choice, seed, exclude, trainable: o.trainable, freeze: o.freeze }).model;
+    if (imported && !o.tokenizer) throw new TrainferError(`${o.model}: text column '${textCol}' feeds an imported model through the tokenizer it was trained with: pass --tokenizer tokenizer.json (or map pre-tokenized columns with --inputs)`);
+    text = await setupText({ model: o.model, train: trainTable!, column: textCol!, choice, seed, tokenizer: o.tokenizer, vocabSize: o.vocabSize, maxLength: o.maxLength, imported, say });
+    model = text.model;
+    presetInputs = text.text.feeds;
+  } else {
+    ({ model, inputs: presetInputs } = buildJobModel({ model: o.model, train: trainTable ?? schema, targets, task: choice, seed, exclude, trainable: o.trainable, freeze: o.freeze }));
+  }
+  try {
+    return await trainAndExport({ o, data, train, trainTable, schema, targets, choice, model, presetInputs, text, textCol, seed, augment, say });
+  } finally {
+    await text?.text.close();
+  }
+}
+
+/** The rest of `runTrainJob` once the model and its feeds are known: fit, export, score the exported file. */
+async function trainAndExport(c: {
+  o: TrainJobOptions; data: JobData; train: Table | TableStream; trainTable?: Table; schema: Table; targets: string[]; choice: TaskChoice;
+  model: Trainable; presetInputs: Record<string, FeedBinding>; text?: TextSetup; textCol?: string; seed: number; augment?: AugmentSpec; say: (line: string) => void;
+}): Promise<TrainJobResult> {
+  const { o, data, train, trainTable, schema, targets, choice, model, presetInputs, text, seed, augment, say } = c;
+  const splits = data.splits;
+  const tables = data.kind === 'tables' ? data.splits : undefined;
+  const streams = data.kind === 'streams' ? data.splits : undefined;
+  const { validation, test } = splits;
   const task = model.heads[0]!.task;
-  const mapping = o.inputs ? parseFeedMapping(o.inputs, schema.columns.map((c) => c.name)) : undefined;
-  const inputs = mapping ? Object.fromEntries(Object.entries(mapping).map(([k, v]) => [k, { columns: v }])) : presetInputs;
+  const mapping = o.inputs ? parseFeedMapping(o.inputs, schema.columns.map((k) => k.name)) : undefined;
+  const inputs: Record<string, FeedBinding> = mapping ? Object.fromEntries(Object.entries(mapping).map(([k, v]) => [k, { columns: v }])) : presetInputs;
   const d = resolveDefaults({ spec: o.model, trainCount: train.count, task });
   const batchSize = o.batchSize ?? d.batchSize;
   if (batchSize > train.count) throw new TrainferError(`--batch-size ${batchSize} is larger than the ${train.count} training samples of ${o.data}`);
@@ -187,7 +233,7 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
     // Presets learn standardised targets: the loss divides residuals by the targets' std.
     scale: task === 'regression' && trainTable && !o.model.toLowerCase().endsWith('.onnx') ? targetStats(trainTable, targets).std : undefined,
   });
-  const out = o.out ?? defaultOut(o.model, model.name);
+  const out = o.out ?? defaultOut(o.model, model.name, !!text && isTextPreset(o.model));
   const metricsLog = o.metricsLog ?? (o.checkpointDir ? join(o.checkpointDir, 'metrics.jsonl') : undefined);
   const epochs = o.epochs ?? d.epochs;
   const n = (x: number) => x.toLocaleString('en-US');
@@ -202,9 +248,15 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
     metricsLog, progress: o.progress, threads: o.threads, spinning: o.spinning, device: o.device, maxSteps: o.maxSteps, onEpochEnd: o.onEpochEnd, signal: o.signal, extensions: o.extensions,
   });
   // Export with metadata, verified on a real batch; then score the exported file itself: what users deploy is what we score.
-  const exported = annotateModel(model.inferenceGraph({ weights: r.weights }), { heads: model.heads, losses: [{ loss }], targets: { [model.heads[0]!.name]: targets }, table: schema, inputs, classNames: choice.classNames });
+  const exported = annotateModel(model.inferenceGraph({ weights: r.weights }), { heads: model.heads, losses: [{ loss }], targets: { [model.heads[0]!.name]: targets }, table: schema, inputs, classNames: text?.classNames ?? choice.classNames });
+  if (text) {
+    recordText({ model: exported, tokenizer: text.tokenizer, column: c.textCol! });
+    mkdirSync(dirname(out), { recursive: true });
+  }
   const sampleFrom = tables ? tables.test : (streams!.test.batches(8).next().value as Table);
   await exportModel({ path: out, model: exported, table: sampleFrom, inputs, exclude: targets });
+  // The tokenizer (already loaded and used) goes beside the verified model: the layout serve and the page read.
+  if (text) say(`wrote ${saveTokenizerBeside(out, text.tokenizer)}`);
   const ev = await evaluate({ model: readModel(out), heads: model.heads, losses: [{ loss }], data: test, target: targets, feeds: inputs, threads: o.threads, device: o.device, modelName: out });
   const last = r.history[r.history.length - 1];
   return {

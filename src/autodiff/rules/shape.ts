@@ -64,7 +64,8 @@ export const SHAPE_RULES = {
     if (!sizes) throw new TrainferError(`autodiff: Split node '${ctx.node.name}' needs static split sizes`);
     return [ctx.b.concat(parts, axis), undefined];
   },
-  // y = x[starts:ends:steps] → dx = dy padded with zeros (unit steps) or scattered (other steps)
+  // y = x[starts:ends:steps] → dx = dy padded with zeros before and after the slice (unit steps); pads
+  // along axes of unknown size are computed at run time from Shape(x), clamped as Slice clamps
   Slice: (ctx) => {
     const [x, st, en, ax, sp] = ctx.node.inputs;
     const s = shapeOf(ctx, x!);
@@ -74,20 +75,35 @@ export const SHAPE_RULES = {
     const axes = (constInts(ctx.inits, ax) ?? starts.map((_, i) => i)).map((a) => normAxis(a, s.length));
     const steps = constInts(ctx.inits, sp) ?? starts.map(() => 1);
     const rank = s.length;
-    const pads = new Array<number>(2 * rank).fill(0);
+    const pads: (number | string)[] = new Array<number>(2 * rank).fill(0);
+    const b = ctx.b;
     for (let i = 0; i < axes.length; i++) {
       const a = axes[i]!;
       const dim = s[a];
-      if (typeof dim !== 'number') throw new TrainferError(`autodiff: Slice node '${ctx.node.name}' slices axis ${a} of unknown size`);
       if (steps[i] !== 1) throw new TrainferError(`autodiff: Slice node '${ctx.node.name}' has step ${steps[i]}; only unit steps are differentiable`);
-      let b0 = starts[i]! < 0 ? starts[i]! + dim : starts[i]!;
-      let e0 = ends[i]! < 0 ? ends[i]! + dim : ends[i]!;
-      b0 = Math.min(Math.max(b0, 0), dim);
-      e0 = Math.min(Math.max(e0, b0), dim);
+      if (typeof dim === 'number') {
+        let b0 = starts[i]! < 0 ? starts[i]! + dim : starts[i]!;
+        let e0 = ends[i]! < 0 ? ends[i]! + dim : ends[i]!;
+        b0 = Math.min(Math.max(b0, 0), dim);
+        e0 = Math.min(Math.max(e0, b0), dim);
+        pads[a] = b0;
+        pads[a + rank] = dim - e0;
+        continue;
+      }
+      // dim [1] = Shape(x)[a]; b = clamp(start (+ dim if negative), 0, dim); e = clamp(end (+ dim), b, dim)
+      const d = b.op1('Shape', [x!], { start: attr.int(a), end: attr.int(a + 1) });
+      const big = 2 ** 62; // INT64_MAX ("to the end") and beyond, as a safe int64
+      const at = (v: number) => (v < 0 ? b.add(b.int64s([Math.max(v, -big)]), d) : b.int64s([Math.min(v, big)]));
+      const clamp = (v: string, lo: string) => b.op1('Min', [b.op1('Max', [v, lo]), d]);
+      const b0 = clamp(at(starts[i]!), b.int64s([0]));
+      const e0 = clamp(at(ends[i]!), b0);
       pads[a] = b0;
-      pads[a + rank] = dim - e0;
+      pads[a + rank] = b.sub(d, e0);
     }
-    return [ctx.b.op1('Pad', [ctx.dy[0]!, ctx.b.int64s(pads)]), undefined, undefined, undefined, undefined];
+    const padsValue = pads.every((p) => typeof p === 'number')
+      ? b.int64s(pads as number[])
+      : b.concat(pads.map((p) => (typeof p === 'number' ? b.int64s([p]) : p)), 0);
+    return [b.op1('Pad', [ctx.dy[0]!, padsValue]), undefined, undefined, undefined, undefined];
   },
   // y[i..., D] = data[V, D][indices[i...]] (axis 0, embeddings) → ddata = scatter-add of dy rows into zeros[V, D]
   Gather: (ctx) => {

@@ -230,12 +230,12 @@ export class HttpFrontends {
     }
     const cancel = new Cancellation();
     f.pending.set(m.id, cancel);
-    mv.batcher.submit({ feeds, batch, fetches: m.fetches, signal: cancel, id: m.rid || undefined }).then(
+    mv.submit({ feeds, batch, fetches: m.fetches, signal: cancel, id: m.rid || undefined }).then(
       (r) => {
         f.pending.delete(m.id);
         const transfer: ArrayBuffer[] = [];
         const outputs = tensorsToWire(r.outputs, transfer);
-        f.worker.postMessage({ t: 'result', id: m.id, outputs, queueMs: r.queueMs, computeMs: r.computeMs, batchSize: r.batchSize } satisfies ToFrontend, transfer);
+        f.worker.postMessage({ t: 'result', id: m.id, outputs, queueMs: r.queueMs, computeMs: r.computeMs, batchSize: r.batchSize, ...(r.parameters ? { parameters: r.parameters } : {}) } satisfies ToFrontend, transfer);
       },
       (err: unknown) => {
         f.pending.delete(m.id);

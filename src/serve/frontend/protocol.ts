@@ -54,7 +54,7 @@ export type FromFrontend =
 
 /** main → front end */
 export type ToFrontend =
-  | { t: 'result'; id: number; outputs: Record<string, WireTensor>; queueMs: number; computeMs: number; batchSize: number }
+  | { t: 'result'; id: number; outputs: Record<string, WireTensor>; queueMs: number; computeMs: number; batchSize: number; parameters?: Record<string, string | number | boolean> }
   | { t: 'control-result'; id: number; answer: ControlAnswer }
   | { t: 'error'; id: number; error: WireError }
   | { t: 'catalog'; entries: CatalogEntry[] }

@@ -71,7 +71,7 @@ export class RemoteBackend implements ServeBackend {
     const answer = this.ask(id, msg, transfer);
     req.signal?.addEventListener('abort', () => this.post({ t: 'cancel', id }), { once: true });
     const r = (await answer) as Extract<ToFrontend, { t: 'result' }>;
-    return { outputs: tensorsFromWire(r.outputs), queueMs: r.queueMs, computeMs: r.computeMs, batchSize: r.batchSize };
+    return { outputs: tensorsFromWire(r.outputs), queueMs: r.queueMs, computeMs: r.computeMs, batchSize: r.batchSize, ...(r.parameters ? { parameters: r.parameters } : {}) };
   }
 
   async control(req: ControlRequest): Promise<ControlAnswer> {

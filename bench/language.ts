@@ -1,0 +1,229 @@
+/**
+ * Issue 12's targets for the spam text classifier, peers in the same run:
+ *  - test accuracy of a trained `transformer` (fp32 and dynamic int8) against two classic baselines on
+ *    the same split, written here: multinomial naive Bayes and logistic regression on TF-IDF (both on
+ *    lower-cased word tokens of the whole raw email);
+ *  - training samples/s of `transformer:2,128,4` (sequence 256, batch 32) against PyTorch CPU on the
+ *    same architecture (bench/peers/torch_text.py; needs /tmp/peers with torch);
+ *  - inference throughput at batch 32, fp32 vs dynamic int8;
+ *  - `trainfer serve` p99 latency for one raw email per request at 100 requests/s (tokenization
+ *    included), open loop, latency from each request's scheduled time.
+ *
+ * Run: flock -x /tmp/trainfer-cpu.lock npx tsx bench/language.ts --model DIR [--json out.json]
+ * [--only accuracy,throughput,training,served] [--steps 12] [--seconds 10]
+ * where DIR holds model.onnx + tokenizer.json from
+ * `trainfer train --model transformer --data spam --out DIR/model.onnx` (about 8 minutes on a quiet
+ * 2-core machine); the bench itself takes about 3 minutes.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getColumn, type Table } from '../src/data/table.js';
+import { loadSpam } from '../src/data/spam.js';
+import { textFeeds } from '../src/data/text-feeds.js';
+import { TextTokenizer } from '../src/data/tokenizer.js';
+import { quantizeFile } from '../src/compress/quantize/pipeline.js';
+import { readModel } from '../src/onnx/model-io.js';
+import { Tensor } from '../src/onnx/tensor.js';
+import { Session } from '../src/runtime/session.js';
+import { buildTransformerPreset } from '../src/nn/presets-text.js';
+import { InferenceClient } from '../src/serve/client.js';
+import { InferenceServer } from '../src/serve/server.js';
+import { evaluate } from '../src/train/evaluate.js';
+import { fit } from '../src/train/fit.js';
+import { openTextFeedsFor } from '../src/train/job-text.js';
+
+const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const dir = arg('--model');
+if (!dir || !existsSync(join(dir, 'model.onnx')) || !existsSync(join(dir, 'tokenizer.json'))) {
+  console.error('usage: npx tsx bench/language.ts --model DIR (DIR/model.onnx + DIR/tokenizer.json from trainfer train --model transformer --data spam --out DIR/model.onnx)');
+  process.exit(2);
+}
+const DIR: string = dir;
+const out: Record<string, unknown> = {};
+const spam = loadSpam();
+const texts = (t: Table) => getColumn(t, 'text').data as string[];
+const labels = (t: Table) => [...(getColumn(t, 'label').data as BigInt64Array)].map(Number);
+
+// ---- classic baselines on the same split ----
+const words = (s: string) => s.toLowerCase().match(/[a-z0-9$!']+/g) ?? [];
+function baselines(): { naiveBayes: number; tfidfLogistic: number } {
+  const tr = texts(spam.train).map(words);
+  const ytr = labels(spam.train);
+  const te = texts(spam.test!).map(words);
+  const yte = labels(spam.test!);
+  const vocab = new Map<string, number>();
+  const df = new Map<string, number>();
+  for (const doc of tr) for (const w of new Set(doc)) df.set(w, (df.get(w) ?? 0) + 1);
+  for (const [w, n] of df) if (n >= 2) vocab.set(w, vocab.size);
+  const V = vocab.size;
+  // Multinomial naive Bayes, Laplace smoothing.
+  const counts = [new Float64Array(V), new Float64Array(V)];
+  const prior = [0, 0];
+  tr.forEach((doc, i) => {
+    prior[ytr[i]!]!++;
+    for (const w of doc) {
+      const j = vocab.get(w);
+      if (j !== undefined) counts[ytr[i]!]![j]!++;
+    }
+  });
+  const logp = counts.map((c) => {
+    const total = c.reduce((a, b) => a + b, 0) + V;
+    return Float64Array.from(c, (v) => Math.log((v + 1) / total));
+  });
+  let nbRight = 0;
+  te.forEach((doc, i) => {
+    const s = [Math.log(prior[0]!), Math.log(prior[1]!)];
+    for (const w of doc) {
+      const j = vocab.get(w);
+      if (j !== undefined) for (const c of [0, 1]) s[c]! += logp[c]![j]!;
+    }
+    if ((s[1]! > s[0]! ? 1 : 0) === yte[i]) nbRight++;
+  });
+  // Logistic regression on L2-normalised TF-IDF (sublinear tf), Adam, L2 1e-5, 30 epochs.
+  const idf = new Float64Array(V);
+  for (const [w, j] of vocab) idf[j] = Math.log((1 + tr.length) / (1 + df.get(w)!)) + 1;
+  const vec = (doc: string[]) => {
+    const tf = new Map<number, number>();
+    for (const w of doc) {
+      const j = vocab.get(w);
+      if (j !== undefined) tf.set(j, (tf.get(j) ?? 0) + 1);
+    }
+    const idx = [...tf.keys()];
+    const val = idx.map((j) => (1 + Math.log(tf.get(j)!)) * idf[j]!);
+    const norm = Math.hypot(...val) || 1;
+    return { idx, val: val.map((v) => v / norm) };
+  };
+  const Xtr = tr.map(vec);
+  const Xte = te.map(vec);
+  const w = new Float64Array(V);
+  let b = 0;
+  const lr = 0.5;
+  for (let epoch = 0; epoch < 30; epoch++) {
+    for (let i = 0; i < Xtr.length; i++) {
+      const x = Xtr[i]!;
+      let z = b;
+      x.idx.forEach((j, k) => (z += w[j]! * x.val[k]!));
+      const g = 1 / (1 + Math.exp(-z)) - ytr[i]!;
+      x.idx.forEach((j, k) => (w[j]! -= lr * (g * x.val[k]! + 1e-5 * w[j]!)));
+      b -= lr * g;
+    }
+  }
+  let lrRight = 0;
+  Xte.forEach((x, i) => {
+    let z = b;
+    x.idx.forEach((j, k) => (z += w[j]! * x.val[k]!));
+    if ((z > 0 ? 1 : 0) === yte[i]) lrRight++;
+  });
+  return { naiveBayes: nbRight / te.length, tfidfLogistic: lrRight / te.length };
+}
+const only = arg('--only');
+const part = (name: string) => !only || only.split(',').includes(name);
+if (part('accuracy')) {
+  out.baselines = baselines();
+  console.log('baselines (same split):', out.baselines);
+}
+
+// ---- trained model: fp32 and dynamic int8 accuracy ----
+const work = mkdtempSync(join(tmpdir(), 'trainfer-bench-lang-'));
+const fp32 = join(DIR, 'model.onnx');
+const int8Dir = join(work, 'int8');
+mkdirSync(int8Dir);
+const int8 = join(int8Dir, 'model.onnx');
+await quantizeFile({ input: fp32, output: int8, mode: 'dynamic', measure: false, threads: 1 });
+copyFileSync(join(DIR, 'tokenizer.json'), join(int8Dir, 'tokenizer.json'));
+const accuracy = async (file: string) => {
+  const model = readModel(file);
+  const feeds = (await openTextFeedsFor({ model, file, data: spam.test! }))!;
+  try {
+    return (await evaluate({ model, data: spam.test!, target: 'label', feeds: feeds.feeds })).accuracy;
+  } finally {
+    await feeds.close();
+  }
+};
+if (part('accuracy')) {
+  out.accuracy = { fp32: await accuracy(fp32), int8: await accuracy(int8) };
+  console.log('test accuracy:', out.accuracy);
+}
+
+// ---- inference throughput at batch 32 (full 256-token rows, as tokenized emails are) ----
+const tokenizer = TextTokenizer.load(join(DIR, 'tokenizer.json'));
+const enc = await tokenizer.encodeBatch(texts(spam.test!).slice(0, 32));
+const L = enc.length;
+const batch = { input_ids: new Tensor('int64', [32, L], BigInt64Array.from(enc.ids, BigInt)), attention_mask: new Tensor('int64', [32, L], BigInt64Array.from(enc.mask, BigInt)) };
+const throughput = async (file: string) => {
+  const s = await Session.create({ path: file });
+  for (let i = 0; i < 3; i++) await s.run(batch);
+  let best = 0;
+  for (let w = 0; w < 3; w++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) await s.run(batch);
+    best = Math.max(best, (10 * 32) / ((performance.now() - t0) / 1000));
+  }
+  await s.release();
+  return best;
+};
+if (part('throughput')) {
+  const tp = { fp32: await throughput(fp32), int8: await throughput(int8) };
+  out.throughputBatch32 = { ...tp, speedup: tp.int8 / tp.fp32 };
+  console.log('samples/s at batch 32:', out.throughputBatch32);
+}
+
+if (part('training')) await training();
+
+// ---- served: one raw email per request at 100 requests/s ----
+if (part('served')) await served();
+rmSync(work, { recursive: true, force: true });
+const json = arg('--json');
+if (json) writeFileSync(json, `${JSON.stringify(out, null, 2)}\n`);
+
+/** Training speed vs PyTorch CPU, same architecture / sequence / batch. */
+async function training(): Promise<void> {
+  const steps = Number(arg('--steps') ?? 12);
+  const net = buildTransformerPreset({ spec: 'transformer:2,128,4', vocabSize: tokenizer.vocabSize, maxLength: 256, numClasses: 2 });
+  const tf = await textFeeds({ tokenizer, column: 'text', inputs: ['input_ids', 'attention_mask'] });
+  const r = await fit({ model: net, train: spam.train, target: 'label', feeds: tf.feeds, epochs: 1, maxSteps: steps, batchSize: 32, optimizer: { type: 'adamw', weightDecay: 0.01 }, lr: 0.001, progress: 'none' });
+  const waited = tf.stats().waitedMs;
+  await tf.close();
+  const ours = r.samplesPerSecond;
+  const py = '/tmp/peers/bin/python';
+  let torch: unknown = 'not run: /tmp/peers/bin/python not found';
+  if (existsSync(py)) {
+    const p = spawnSync(py, [join(import.meta.dirname, 'peers', 'torch_text.py'), '2', '128', '4', String(tokenizer.vocabSize), '256', '32', String(Math.ceil(steps / 2)), '2', '2'], { encoding: 'utf8' });
+    torch = p.status === 0 ? JSON.parse(p.stdout.trim().split('\n').pop()!) : `failed: ${p.stderr.split('\n').slice(-3).join(' ')}`;
+  }
+  const torchSps = typeof torch === 'object' ? (torch as { samplesPerSecond: number }).samplesPerSecond : undefined;
+  out.training = { trainfer: ours, tokenizerWaitMs: waited, steps, torch, ratio: torchSps ? ours / torchSps : undefined };
+  console.log('training samples/s:', out.training);
+}
+
+/** `trainfer serve`: one raw email per request at 100 requests/s. */
+async function served(): Promise<void> {
+const repo = join(work, 'repo');
+mkdirSync(join(repo, 'spam', '1'), { recursive: true });
+copyFileSync(int8, join(repo, 'spam', '1', 'model.onnx'));
+copyFileSync(join(DIR, 'tokenizer.json'), join(repo, 'spam', '1', 'tokenizer.json'));
+const server = await InferenceServer.start({ repository: repo, port: 0, logLevel: 'silent', processMetrics: false });
+const client = new InferenceClient(server.url);
+const emails = texts(spam.test!);
+for (let i = 0; i < 50; i++) await client.infer('spam', { inputs: { text: new Tensor('string', [1], [emails[i]!]) } });
+const rate = 100;
+const seconds = Number(arg('--seconds') ?? 10);
+const lat: number[] = [];
+let failed = 0;
+const t0 = performance.now();
+const pending: Promise<void>[] = [];
+for (let i = 0; i < rate * seconds; i++) {
+  const at = t0 + (i * 1000) / rate;
+  const wait = at - performance.now();
+  if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+  pending.push(client.infer('spam', { inputs: { text: new Tensor('string', [1], [emails[i % emails.length]!]) } }).then(() => void lat.push(performance.now() - at), () => void failed++));
+}
+await Promise.all(pending);
+await server.close();
+lat.sort((a, b) => a - b);
+const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!;
+out.served = { model: 'dynamic int8', rate, requests: lat.length, failed, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: lat.at(-1) };
+console.log('served (int8, raw text, tokenization included):', out.served);
+}
