@@ -54,10 +54,11 @@ export type { NetworkOptions, NetworkInput, NetworkHead, ModelInput, ModelHead, 
 export { ParamStore, initWeight } from './nn/layer.js';
 export type { Layer, BuildContext, ForwardContext, InitScheme } from './nn/layer.js';
 export { Linear, Activation, ReLU, GELU, Sigmoid, Tanh, Flatten, Dropout, Embedding, Normalize, Rescale } from './nn/layers-dense.js';
-export type { LinearOptions, ActivationKind, EmbeddingOptions } from './nn/layers-dense.js';
+export type { LinearOptions, ActivationKind, ActivationOptions, DropoutOptions, EmbeddingOptions, NormalizeOptions, RescaleOptions } from './nn/layers-dense.js';
 export { Conv2d, Pool2d, MaxPool2d, AvgPool2d, GlobalAvgPool, BatchNorm, LayerNorm } from './nn/layers-conv.js';
-export type { Conv2dOptions, Pool2dOptions, BatchNormOptions } from './nn/layers-conv.js';
+export type { Conv2dOptions, Pool2dOptions, BatchNormOptions, LayerNormOptions } from './nn/layers-conv.js';
 export { Sequential, Residual } from './nn/compose.js';
+export type { SequentialOptions, ResidualOptions } from './nn/compose.js';
 export { buildPreset, isPreset, PRESET_NAMES } from './nn/presets.js';
 export type { PresetOptions, CategoricalInput } from './nn/presets.js';
 export { attachLosses, defaultLoss } from './nn/loss.js';

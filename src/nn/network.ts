@@ -147,7 +147,7 @@ interface Branch {
  * // Two inputs (numeric features + a categorical id), concatenated, one regression head:
  * new Network({
  *   inputs: [{ name: 'dense', shape: [3] }, { name: 'city', shape: [1], dtype: 'int64', layers: [new Embedding({ numEmbeddings: 9, dim: 4 }), new Flatten()] }],
- *   layers: [new Linear({ outFeatures: 32 }), ReLU(), new Linear({ outFeatures: 1 })],
+ *   layers: [new Linear({ outFeatures: 32 }), new ReLU(), new Linear({ outFeatures: 1 })],
  *   task: 'regression',
  * });
  */
@@ -196,7 +196,7 @@ export class Network {
       },
     };
     this.branches = defs.map((d) => {
-      const body = new Sequential(d.layers ?? []);
+      const body = new Sequential({ layers: d.layers ?? [] });
       return { input: { name: d.name, shape: [...d.shape], dtype: d.dtype ?? 'float32' }, body, out: body.build(ctx, d.shape) };
     });
     this.inputs = this.branches.map((b) => ({ name: b.input.name, dtype: b.input.dtype, shape: b.input.shape }));
@@ -209,11 +209,11 @@ export class Network {
       }
       trunkIn = [this.branches.reduce((s, b) => s + b.out[0]!, 0)];
     }
-    this.body = new Sequential(single ? [] : options.layers);
+    this.body = new Sequential({ layers: single ? [] : options.layers });
     const trunkOut = this.body.build(ctx, trunkIn);
     const headDefs: NetworkHead[] = options.heads?.length ? [...options.heads] : [{ name: (options.task ?? 'classification') === 'regression' ? 'predictions' : 'logits', task: options.task ?? 'classification' }];
     this.headBodies = headDefs.map((h) => {
-      const body = new Sequential(h.layers ?? []);
+      const body = new Sequential({ layers: h.layers ?? [] });
       const shape = body.build(ctx, trunkOut);
       return { head: { name: h.name, task: h.task ?? 'classification', shape, output: h.name }, body };
     });
