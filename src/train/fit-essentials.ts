@@ -10,7 +10,7 @@ import type { TrainStep } from '../autodiff/types.js';
 import type { Graph } from '../onnx/ir.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
-import { saveCheckpoint } from './checkpoint.js';
+import { CHECKPOINT_VERSION, saveCheckpoint } from './checkpoint.js';
 import { type PlateauState, type Schedule, assumesEnd, formatSchedule } from './schedule.js';
 
 /** What `paramGroups` decides. */
@@ -81,7 +81,7 @@ export function updateTopK(o: { dir: string; k: number; list: readonly TopEntry[
   const ranks = o.list.length < o.k || o.list.some((e) => better(o.value, e.value));
   if (!ranks) return [...o.list];
   const file = join(o.dir, `best-epoch-${o.epoch}.trainfer`);
-  saveCheckpoint(file, { meta: { version: 1, fingerprint: 'weights', step: 0, epoch: o.epoch, batchInEpoch: 0, finished: true, shuffleRngAtEpochStart: [], dropoutRng: [], trainer: { monitor: o.monitor, value: o.value, weightsOnly: true } }, tensors: o.weights() });
+  saveCheckpoint(file, { meta: { version: CHECKPOINT_VERSION, fingerprint: 'weights', step: 0, epoch: o.epoch, batchInEpoch: 0, finished: true, shuffleRngAtEpochStart: [], dropoutRng: [], trainer: { monitor: o.monitor, value: o.value, weightsOnly: true } }, tensors: o.weights() });
   const list = [...o.list.filter((e) => e.epoch !== o.epoch), { epoch: o.epoch, value: o.value, file }].sort((a, b) => (better(a.value, b.value) ? -1 : better(b.value, a.value) ? 1 : a.epoch - b.epoch));
   for (const e of list.slice(o.k)) rmSync(e.file, { force: true });
   return list.slice(0, o.k);

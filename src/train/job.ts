@@ -18,12 +18,13 @@ import type { Task } from '../nn/loss.js';
 import { lrFor, resolveDefaults } from './defaults.js';
 import { evaluate } from './evaluate.js';
 import { annotateModel, exportModel } from './export.js';
-import { type FitResult, fit } from './fit.js';
+import { type FitOptions, type FitResult, fit } from './fit.js';
+import { type FindLrOptions, type FindLrResult, findLr } from './find-lr.js';
 import type { TrainingExtension } from './extension.js';
 import { buildJobModel, checkJobOptions, jobLoss, loadJobData, optimizerConfig, parseWeights, targetColumns, targetStats } from './job-setup.js';
 import type { MetricsResult } from './metrics.js';
 import type { EpochMetrics, ProgressMode, ProgressReporter } from './progress.js';
-import { type Schedule, formatSchedule, parseSchedule } from './schedule.js';
+import { type Schedule, assumesEnd, formatSchedule, parseSchedule } from './schedule.js';
 import { inferTask } from './task.js';
 import type { Trainable } from './trainable.js';
 
@@ -82,6 +83,21 @@ export interface TrainJobOptions {
   trainable?: string;
   /** Fine-tuning: regular expression of initializers to keep fixed. */
   freeze?: string;
+  /**
+   * Any model: keep parameters whose name matches this regular expression fixed (e.g. `^linear1\.`);
+   * `trainfer train --freeze` sets it for presets, `freeze` for imported .onnx models.
+   */
+  freezeLayers?: string;
+  /** Weight decay on biases and normalisation parameters too (default: not on rank ≤ 1 parameters). */
+  weightDecayAll?: boolean;
+  /** Gradient accumulation: one optimizer step per N batches (exactly a batch N times larger). */
+  accumulate?: number;
+  /** Weight EMA decay (e.g. 0.999); the exported model holds the EMA weights. */
+  ema?: number;
+  /** Export the best epoch's weights by the monitor (also without early stopping). */
+  keepBest?: boolean;
+  /** Keep the best K epochs' weights in the checkpoint directory. */
+  saveTopK?: number;
   metricsLog?: string;
   threads?: number;
   /** Where onnxruntime runs: `cpu` (default) or `cuda` (needs a CUDA build of onnxruntime-node). */
@@ -145,6 +161,25 @@ export function defaultOut(model: string, name: string): string {
 
 /** Runs a training job end to end. Nothing is written to `out` unless training succeeds and the file loads and runs. */
 export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
+  const job = setupTrainJob(o);
+  const { model, targets, inputs, loss, schedule, seed, out, choice, schema, tables, streams, test } = job;
+  const task = model.heads[0]!.task;
+  const r = await fit(job.fit);
+  return finishTrainJob({ o, r, model, targets, inputs, loss, schedule, seed, out, choice, schema, tables, streams, test, task });
+}
+
+/**
+ * `trainfer train --find-lr`: the same data, model, batch size and optimizer as the training job would
+ * use, run through the LR range test (`findLr`) instead of training; nothing is written.
+ */
+export async function runFindLrJob(o: TrainJobOptions & { findLr?: Pick<FindLrOptions, 'minLr' | 'maxLr' | 'steps'> }): Promise<FindLrResult> {
+  const job = setupTrainJob(o);
+  const f = job.fit;
+  return findLr({ ...f, ...o.findLr, model: f.model, train: f.train });
+}
+
+/** Everything before `fit`: options checked, data loaded, task chosen, model built, fit's options resolved. */
+function setupTrainJob(o: TrainJobOptions) {
   checkJobOptions({ ...o, optimizer: o.optimizer });
   if (o.out && existsSync(o.out) && statSync(o.out).isDirectory()) throw new TrainferError(`--out ${o.out}: is a directory`);
   const seed = o.seed ?? 0;
@@ -171,7 +206,9 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
   if (batchSize > train.count) throw new TrainferError(`--batch-size ${batchSize} is larger than the ${train.count} training samples of ${o.data}`);
   const optimizer = optimizerConfig(o, d.optimizer);
   const lr = o.lr ?? lrFor(optimizer, d.lr, d.optimizer);
-  const schedule = typeof o.schedule === 'string' ? parseSchedule(o.schedule) : (o.schedule ?? d.schedule);
+  // With early stopping and no --schedule: ReduceLROnPlateau (with a warm-up) instead of a schedule planned for the last epoch.
+  const plateauDefault = !o.schedule && !!o.patience && assumesEnd(d.schedule);
+  const schedule: Schedule = typeof o.schedule === 'string' ? parseSchedule(o.schedule) : (o.schedule ?? (plateauDefault ? { type: 'plateau', patience: Math.max(1, Math.floor(o.patience! / 2)), warmup: Math.min(500, Math.floor(train.count / batchSize)) } : d.schedule));
   const outputs = typeof model.heads[0]!.shape[0] === 'number' ? model.heads[0]!.shape[0] : choice.outputs;
   const loss = jobLoss({
     task, loss: o.loss, labelSmoothing: o.labelSmoothing, huberDelta: o.huberDelta,
@@ -185,15 +222,21 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
   const epochs = o.epochs ?? d.epochs;
   const n = (x: number) => x.toLocaleString('en-US');
   const opt = optimizer.type === 'sgd' ? `sgd (momentum ${optimizer.momentum ?? 0}${optimizer.nesterov ? ', Nesterov' : ''})` : optimizer.type;
-  say(`training ${model.name} (${n(model.parameterCount())} parameters) on ${o.data}: ${n(train.count)} train / ${n(validation?.count ?? 0)} validation / ${n(test.count)} test samples${data.kind === 'streams' ? ' (streamed)' : ''}; ${opt}, lr ${lr} ${formatSchedule(schedule)}, batch ${batchSize}, ${epochs} epoch${epochs === 1 ? '' : 's'}`);
+  say(`training ${model.name} (${n(model.parameterCount())} parameters) on ${o.data}: ${n(train.count)} train / ${n(validation?.count ?? 0)} validation / ${n(test.count)} test samples${data.kind === 'streams' ? ' (streamed)' : ''}; ${opt}, lr ${lr} ${formatSchedule(schedule)}${plateauDefault ? ' (--patience: a schedule that does not assume the last epoch)' : ''}, batch ${batchSize}, ${epochs} epoch${epochs === 1 ? '' : 's'}`);
   const feeds = inputs;
-  const r = await fit({
+  const fitOptions: FitOptions = {
     model, train, validation, target: targets, feeds, loss, epochs, batchSize, optimizer, lr, schedule,
     clipGradNorm: o.clipGradNorm, seed, monitor: o.monitor,
     earlyStopping: o.patience ? { patience: o.patience } : undefined,
     checkpointDir: o.checkpointDir, checkpointEverySteps: o.checkpointEverySteps, resume: o.resume, overwrite: o.overwrite,
     metricsLog, progress: o.progress, threads: o.threads, device: o.device, maxSteps: o.maxSteps, onEpochEnd: o.onEpochEnd, signal: o.signal, extensions: o.extensions,
-  });
+    freeze: o.freezeLayers, weightDecayAll: o.weightDecayAll, accumulate: o.accumulate, ema: o.ema !== undefined ? { decay: o.ema } : undefined, keepBest: o.keepBest, saveTopK: o.saveTopK,
+  };
+  return { fit: fitOptions, model, targets, inputs, loss, schedule, seed, out, choice, schema, tables, streams, test };
+}
+
+/** Export with metadata (verified), then score the exported file on the test split. */
+async function finishTrainJob({ o, r, model, targets, inputs, loss, schedule, seed, out, choice, schema, tables, streams, test, task }: Omit<ReturnType<typeof setupTrainJob>, 'fit'> & { o: TrainJobOptions; r: FitResult; task: Task }): Promise<TrainJobResult> {
   // Export with metadata, verified on a real batch; then score the exported file itself: what users deploy is what we score.
   const exported = annotateModel(model.inferenceGraph({ weights: r.weights }), { heads: model.heads, losses: [{ loss }], targets: { [model.heads[0]!.name]: targets }, table: schema, inputs, classNames: choice.classNames });
   const sampleFrom = tables ? tables.test : (streams!.test.batches(8).next().value as Table);

@@ -16,11 +16,13 @@ export type Schedule =
    * ReduceLROnPlateau: the rate is multiplied by `factor` (default 0.5) when the monitored metric has not
    * improved for `patience` epochs (default 2), never below `minFactor`·peak (default 0.001).
    */
-  | { type: 'plateau'; factor?: number; patience?: number; minFactor?: number; warmup?: number };
+  | { type: 'plateau'; factor?: number; patience?: number; minFactor?: number; warmup?: number }
+  /** Exponential ramp from `startFactor`·peak at the first step to the peak at the last (the LR range test's). */
+  | { type: 'range'; startFactor: number };
 
 /** True for schedules whose shape depends on the total step count (one-cycle, cosine): early stopping cuts them short. */
 export function assumesEnd(s: Schedule): boolean {
-  return s.type === 'onecycle' || s.type === 'cosine';
+  return s.type === 'onecycle' || s.type === 'cosine' || s.type === 'range';
 }
 
 /** What `fit` keeps (and checkpoints) for a `plateau` schedule. */
@@ -73,6 +75,7 @@ export function learningRate(s: Schedule, baseLr: number, p: SchedulePoint): num
     const f = (t - up) / Math.max(1, total - 1 - up);
     return end + (baseLr - end) * 0.5 * (1 + Math.cos(Math.PI * f));
   }
+  if (s.type === 'range') return baseLr * s.startFactor ** (1 - t / Math.max(1, total - 1));
   const warmup = s.warmup ?? 0;
   if (t < warmup) return (baseLr * (t + 1)) / (warmup + 1);
   switch (s.type) {
@@ -130,8 +133,14 @@ export function parseSchedule(text: string): Schedule {
       if (patience !== undefined && !(Number.isInteger(patience) && patience >= 1)) throw new TrainferError(`--schedule '${text}': patience must be a positive integer, got ${patience}`);
       return { type: 'plateau', factor, patience, minFactor: kv.get('min'), warmup };
     }
+    case 'range': {
+      allow(['start']);
+      const start = kv.get('start') ?? 1e-6;
+      if (!(start > 0 && start < 1)) throw new TrainferError(`--schedule '${text}': start must be in (0, 1), got ${start}`);
+      return { type: 'range', startFactor: start };
+    }
     default:
-      throw new TrainferError(`--schedule '${text}': unknown schedule '${name}' (expected constant, step, cosine, onecycle, plateau; e.g. cosine,warmup=200)`);
+      throw new TrainferError(`--schedule '${text}': unknown schedule '${name}' (expected constant, step, cosine, onecycle, plateau, range; e.g. cosine,warmup=200)`);
   }
 }
 
@@ -144,5 +153,6 @@ export function formatSchedule(s: Schedule): string {
     case 'cosine': return `cosine${kv({ min: s.minFactor, warmup: s.warmup })}`;
     case 'onecycle': return `onecycle${kv({ pct: s.pctStart, div: s.divFactor, final: s.finalDivFactor })}`;
     case 'plateau': return `plateau${kv({ factor: s.factor, patience: s.patience, min: s.minFactor, warmup: s.warmup })}`;
+    case 'range': return `range${kv({ start: s.startFactor })}`;
   }
 }
