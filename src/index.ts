@@ -93,6 +93,10 @@ export type { Dataset, DataSplits } from './data/dataset.js';
 // Training: fit, metrics, schedules, checkpoints, evaluation, fine-tuning imported ONNX models, the CLI job
 export { fit, DEFAULT_OPTIMIZER, defaultLr } from './train/fit.js';
 export type { FitOptions, FitResult } from './train/fit.js';
+export type { TopEntry } from './train/fit-essentials.js';
+export { findLr } from './train/find-lr.js';
+export type { FindLrOptions, FindLrResult, LrPoint } from './train/find-lr.js';
+export type { TrainingExtension, StepContext, EpochContext, ExtensionState, PrepareContext, PrepareResult, ExtensionFeed } from './train/extension.js';
 export { createMetrics, rankingMetrics } from './train/metrics.js';
 export type { MetricAccumulator, MetricsResult, MetricsOptions } from './train/metrics.js';
 export { inferTask } from './train/task.js';
@@ -114,7 +118,7 @@ export { StepRunner } from './train/step-runner.js';
 export type { StepFeed, StepFetch, StepRunnerOptions } from './train/step-runner.js';
 export { createReporter, formatEpoch, MetricsLog } from './train/progress.js';
 export type { EpochMetrics, ProgressMode, ProgressReporter } from './train/progress.js';
-export { runTrainJob } from './train/job.js';
+export { runTrainJob, runFindLrJob } from './train/job.js';
 export type { TrainJobOptions, TrainJobResult } from './train/job.js';
 export { FAMILY_DEFAULTS, resolveDefaults } from './train/defaults.js';
 
