@@ -57,6 +57,8 @@ const PUBLIC_VALUES = [
   'checkProfiles', 'writeReport', 'buildCharts', 'paretoFrontier', 'markdownSummary', 'summaryTable', 'runLab', 'WORKLOADS',
   'mnistWorkload', 'mnistMlpWorkload', 'mnistCnnWorkload', 'fp32Variant', 'dynamicInt8Variant', 'staticInt8Variant', 'fp16Variant',
   'int4Variant', 'qatVariant', 'readLabRun', 'costInputs',
+  // recsys
+  'readInteractions', 'interactionTable', 'itemCounts', 'selectInteractions', 'INTERACTION_COLUMNS', 'leaveLastOut', 'timeSplit', 'splitInteractions', 'parseSplit', 'userHistory', 'generateInteractions', 'parseSyntheticSpec', 'isSyntheticSource', 'SyntheticOracle', 'negativeSampler', 'itemLogQ', 'AliasTable', 'ctrTable', 'userCounts', 'bprLoss', 'sampledSoftmaxLoss', 'softplus', 'RetrievalModel', 'RECSYS_METADATA_KEY', 'retrievalLoss', 'RETRIEVAL_LOSSES', 'buildDlrm', 'guardSparseIds', 'DotInteraction', 'SparseEmbeddings', 'SparseRowOptimizer', 'SPARSE_OPTIMIZERS', 'RankingAccumulator', 'evaluateRetrieval', 'readRecsysMetadata', 'exportRetrieval', 'itemVectors', 'runRetrievalJob', 'runCtrJob', 'loadRecsysData', 'quantizeEmbeddingTables', 'Recommender', 'retrievalInfo', 'buildAnnIndex', 'ANN_KINDS', 'recsysWorkload', 'recsysTwoTower', 'embeddingTablesVariant',
   // web
   'startUiServer', 'findLabReport', 'scanModels', 'runBrowserBenchmark', 'benchFilesInBrowser', 'nodeLatency', 'formatBrowserBench',
 ];

@@ -4,7 +4,8 @@
  * file of its own implementing `Workload` (see docs/lab.md, "Adding a workload").
  */
 import { mnistCnn, mnistMlp } from './mnist.js';
+import { recsysTwoTower } from './recsys.js';
 import type { Workload } from './workload.js';
 
 /** The lab's workloads. */
-export const WORKLOADS: readonly Workload[] = [mnistMlp, mnistCnn];
+export const WORKLOADS: readonly Workload[] = [mnistMlp, mnistCnn, recsysTwoTower];
