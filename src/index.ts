@@ -96,7 +96,6 @@ export type { FitOptions, FitResult } from './train/fit.js';
 export type { TopEntry } from './train/fit-essentials.js';
 export { findLr } from './train/find-lr.js';
 export type { FindLrOptions, FindLrResult, LrPoint } from './train/find-lr.js';
-export type { TrainingExtension, StepContext, EpochContext, ExtensionState, PrepareContext, PrepareResult, ExtensionFeed } from './train/extension.js';
 export { createMetrics, rankingMetrics } from './train/metrics.js';
 export type { MetricAccumulator, MetricsResult, MetricsOptions } from './train/metrics.js';
 export { inferTask } from './train/task.js';
