@@ -27,8 +27,8 @@ const subset = (n: number): Table => ({ ...mnist, count: n, columns: mnist.colum
 
 const norm = () => new Normalize({ mean: [0.1307], std: [0.3081] });
 const CASES = [
-  { id: 'mlp:256', batch: 128, train: subset(25600), epochs: 2, net: () => new Network({ inputShape: [1, 28, 28], seed: 1, layers: [norm(), new Flatten(), new Linear({ outFeatures: 256 }), ReLU(), new Linear({ outFeatures: 10 })] }) },
-  { id: 'lenet', batch: 64, train: subset(3200), epochs: 1, net: () => new Network({ inputShape: [1, 28, 28], seed: 1, layers: [norm(), new Conv2d({ outChannels: 32, kernelSize: 5, padding: 2 }), ReLU(), MaxPool2d({ kernelSize: 2 }), new Conv2d({ outChannels: 64, kernelSize: 5, padding: 2 }), ReLU(), MaxPool2d({ kernelSize: 2 }), new Flatten(), new Linear({ outFeatures: 128 }), ReLU(), new Linear({ outFeatures: 10 })] }) },
+  { id: 'mlp:256', batch: 128, train: subset(25600), epochs: 2, net: () => new Network({ inputShape: [1, 28, 28], seed: 1, layers: [norm(), new Flatten(), new Linear({ outFeatures: 256 }), new ReLU(), new Linear({ outFeatures: 10 })] }) },
+  { id: 'lenet', batch: 64, train: subset(3200), epochs: 1, net: () => new Network({ inputShape: [1, 28, 28], seed: 1, layers: [norm(), new Conv2d({ outChannels: 32, kernelSize: 5, padding: 2 }), new ReLU(), new MaxPool2d({ kernelSize: 2 }), new Conv2d({ outChannels: 64, kernelSize: 5, padding: 2 }), new ReLU(), new MaxPool2d({ kernelSize: 2 }), new Flatten(), new Linear({ outFeatures: 128 }), new ReLU(), new Linear({ outFeatures: 10 })] }) },
 ];
 
 const median = (xs: number[]): number => {

@@ -60,7 +60,7 @@ async function trained(spec: string, file: string, epochs?: number): Promise<Mod
 /** The first `cnn` preset's layout (speed only: seeded random weights). */
 function firstCnn(c1: number, c2: number): Model {
   const net = new Network({
-    layers: [new Conv2d({ outChannels: c1, kernelSize: 3, padding: 'same', bias: false }), new BatchNorm(), ReLU(), MaxPool2d({ kernelSize: 2 }), new Conv2d({ outChannels: c2, kernelSize: 3, padding: 'same', bias: false }), new BatchNorm(), ReLU(), MaxPool2d({ kernelSize: 2 }), new Flatten(), new Linear({ outFeatures: 128 }), ReLU(), new Linear({ outFeatures: 10 })],
+    layers: [new Conv2d({ outChannels: c1, kernelSize: 3, padding: 'same', bias: false }), new BatchNorm(), new ReLU(), new MaxPool2d({ kernelSize: 2 }), new Conv2d({ outChannels: c2, kernelSize: 3, padding: 'same', bias: false }), new BatchNorm(), new ReLU(), new MaxPool2d({ kernelSize: 2 }), new Flatten(), new Linear({ outFeatures: 128 }), new ReLU(), new Linear({ outFeatures: 10 })],
     inputShape: [1, 28, 28], seed: 1, name: `cnn_${c1}_${c2}`,
   });
   return net.inferenceGraph({});

@@ -49,7 +49,7 @@ if (!existsSync(cli)) throw new Error(`${cli} not found: run npm run build first
 const work = mkdtempSync(join(tmpdir(), 'trainfer-e2e-'));
 
 const lenetPath = join(work, 'lenet.onnx');
-const lenet = new Network({ inputShape: [1, 28, 28], layers: [new Normalize({ mean: [0.1307], std: [0.3081] }), new Conv2d({ outChannels: 32, kernelSize: 5, padding: 2 }), ReLU(), MaxPool2d({ kernelSize: 2 }), new Conv2d({ outChannels: 64, kernelSize: 5, padding: 2 }), ReLU(), MaxPool2d({ kernelSize: 2 }), new Flatten(), new Linear({ outFeatures: 128 }), ReLU(), new Linear({ outFeatures: 10 })] });
+const lenet = new Network({ inputShape: [1, 28, 28], layers: [new Normalize({ mean: [0.1307], std: [0.3081] }), new Conv2d({ outChannels: 32, kernelSize: 5, padding: 2 }), new ReLU(), new MaxPool2d({ kernelSize: 2 }), new Conv2d({ outChannels: 64, kernelSize: 5, padding: 2 }), new ReLU(), new MaxPool2d({ kernelSize: 2 }), new Flatten(), new Linear({ outFeatures: 128 }), new ReLU(), new Linear({ outFeatures: 10 })] });
 writeModel(lenetPath, lenet.inferenceGraph());
 
 interface Case {

@@ -30,8 +30,8 @@ const cores = availableParallelism();
 const mnist = loadTable({ source: 'mnist' }).train;
 
 const net = (): Network => model === 'mlp'
-  ? new Network({ inputShape: [1, 28, 28], layers: [new Normalize({ mean: [0.1307], std: [0.3081] }), new Flatten(), new Linear({ outFeatures: 256 }), ReLU(), new Linear({ outFeatures: 10 })] })
-  : new Network({ inputShape: [1, 28, 28], layers: [new Normalize({ mean: [0.1307], std: [0.3081] }), new Conv2d({ outChannels: 32, kernelSize: 5, padding: 2 }), ReLU(), MaxPool2d({ kernelSize: 2 }), new Conv2d({ outChannels: 64, kernelSize: 5, padding: 2 }), ReLU(), MaxPool2d({ kernelSize: 2 }), new Flatten(), new Linear({ outFeatures: 128 }), ReLU(), new Linear({ outFeatures: 10 })] });
+  ? new Network({ inputShape: [1, 28, 28], layers: [new Normalize({ mean: [0.1307], std: [0.3081] }), new Flatten(), new Linear({ outFeatures: 256 }), new ReLU(), new Linear({ outFeatures: 10 })] })
+  : new Network({ inputShape: [1, 28, 28], layers: [new Normalize({ mean: [0.1307], std: [0.3081] }), new Conv2d({ outChannels: 32, kernelSize: 5, padding: 2 }), new ReLU(), new MaxPool2d({ kernelSize: 2 }), new Conv2d({ outChannels: 64, kernelSize: 5, padding: 2 }), new ReLU(), new MaxPool2d({ kernelSize: 2 }), new Flatten(), new Linear({ outFeatures: 128 }), new ReLU(), new Linear({ outFeatures: 10 })] });
 
 interface Variant { label: string; threads: number; spinning: boolean }
 const VARIANTS: Variant[] = [

@@ -78,8 +78,8 @@ interface Variant { runner: StepRunner; step: () => Promise<void>; fill: () => v
 async function variant(parts: number): Promise<Variant> {
   const width = 64 / parts;
   const net = parts === 1
-    ? new Network({ inputShape: [64], seed: 1, layers: [new Linear({ outFeatures: 256 }), ReLU(), new Linear({ outFeatures: 10 })] })
-    : new Network({ seed: 1, inputs: Array.from({ length: parts }, (_, p) => ({ name: `in${p}`, shape: [width] })), layers: [new Linear({ outFeatures: 256 }), ReLU(), new Linear({ outFeatures: 10 })] });
+    ? new Network({ inputShape: [64], seed: 1, layers: [new Linear({ outFeatures: 256 }), new ReLU(), new Linear({ outFeatures: 10 })] })
+    : new Network({ seed: 1, inputs: Array.from({ length: parts }, (_, p) => ({ name: `in${p}`, shape: [width] })), layers: [new Linear({ outFeatures: 256 }), new ReLU(), new Linear({ outFeatures: 10 })] });
   const tg = net.trainingGraph({ normalizeInput: 'batcher' });
   const bindings = Object.fromEntries(net.inputs.map((inp, p) => [inp.name, { columns: columns.slice(p * width, (p + 1) * width).map((c) => c.name) }]));
   const plan = planFeeds({ specs: tg.feeds, table, bindings: { ...bindings, target: { columns: ['label'] } } });

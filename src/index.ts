@@ -54,10 +54,11 @@ export type { NetworkOptions, NetworkInput, NetworkHead, ModelInput, ModelHead, 
 export { ParamStore, initWeight } from './nn/layer.js';
 export type { Layer, BuildContext, ForwardContext, InitScheme } from './nn/layer.js';
 export { Linear, Activation, ReLU, GELU, Sigmoid, Tanh, Flatten, Dropout, Embedding, Normalize, Rescale } from './nn/layers-dense.js';
-export type { LinearOptions, ActivationKind, EmbeddingOptions } from './nn/layers-dense.js';
+export type { LinearOptions, ActivationKind, ActivationOptions, DropoutOptions, EmbeddingOptions, NormalizeOptions, RescaleOptions } from './nn/layers-dense.js';
 export { Conv2d, Pool2d, MaxPool2d, AvgPool2d, GlobalAvgPool, BatchNorm, LayerNorm } from './nn/layers-conv.js';
-export type { Conv2dOptions, Pool2dOptions, BatchNormOptions } from './nn/layers-conv.js';
+export type { Conv2dOptions, Pool2dOptions, BatchNormOptions, LayerNormOptions } from './nn/layers-conv.js';
 export { Sequential, Residual } from './nn/compose.js';
+export type { SequentialOptions, ResidualOptions } from './nn/compose.js';
 export { buildPreset, isPreset, PRESET_NAMES } from './nn/presets.js';
 export type { PresetOptions, CategoricalInput } from './nn/presets.js';
 export { TokenEmbedding, SelfAttention, TransformerBlock, SequencePool } from './nn/layers-text.js';
@@ -103,6 +104,9 @@ export type { Dataset, DataSplits } from './data/dataset.js';
 // Training: fit, metrics, schedules, checkpoints, evaluation, fine-tuning imported ONNX models, the CLI job
 export { fit, DEFAULT_OPTIMIZER, defaultLr } from './train/fit.js';
 export type { FitOptions, FitResult } from './train/fit.js';
+export type { TopEntry } from './train/fit-essentials.js';
+export { findLr } from './train/find-lr.js';
+export type { FindLrOptions, FindLrResult, LrPoint } from './train/find-lr.js';
 export { createMetrics, rankingMetrics } from './train/metrics.js';
 export type { MetricAccumulator, MetricsResult, MetricsOptions } from './train/metrics.js';
 export { inferTask } from './train/task.js';
@@ -124,7 +128,7 @@ export { StepRunner } from './train/step-runner.js';
 export type { StepFeed, StepFetch, StepRunnerOptions } from './train/step-runner.js';
 export { createReporter, formatEpoch, MetricsLog } from './train/progress.js';
 export type { EpochMetrics, ProgressMode, ProgressReporter } from './train/progress.js';
-export { runTrainJob } from './train/job.js';
+export { runTrainJob, runFindLrJob } from './train/job.js';
 export type { TrainJobOptions, TrainJobResult } from './train/job.js';
 export { FAMILY_DEFAULTS, resolveDefaults } from './train/defaults.js';
 

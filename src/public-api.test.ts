@@ -39,7 +39,7 @@ const PUBLIC_VALUES = [
   // train
   'fit', 'DEFAULT_OPTIMIZER', 'defaultLr', 'learningRate', 'parseSchedule', 'formatSchedule', 'saveCheckpoint', 'loadCheckpoint',
   'checkpointPath', 'CHECKPOINT_FILE', 'evaluate', 'OnnxModelTrainable', 'modelHeads', 'StepRunner', 'createReporter', 'formatEpoch', 'MetricsLog',
-  'runTrainJob', 'FAMILY_DEFAULTS', 'resolveDefaults', 'createMetrics', 'rankingMetrics', 'inferTask', 'teacherOutputs',
+  'runTrainJob', 'runFindLrJob', 'findLr', 'FAMILY_DEFAULTS', 'resolveDefaults', 'createMetrics', 'rankingMetrics', 'inferTask', 'teacherOutputs',
   'annotateModel', 'readTrainfer', 'exportModel', 'METADATA_KEYS',
   // serve
   'InferenceServer', 'EXTENSIONS', 'InferenceClient', 'buildRequest', 'InferenceError', 'DEFAULT_MODEL_CONFIG', 'parseModelConfig',

@@ -50,6 +50,12 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   for (const bf of buffers) if (!src.initializers.has(bf.name)) throw new TrainferError(`buildTrainStep: buffer '${bf.name}' is not an initializer of graph '${src.name}'`);
   if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) throw new TrainferError(`buildTrainStep: clipGradNorm must be > 0, got ${options.clipGradNorm}`);
   const gradOutputs = options.gradOutputs ?? [];
+  const accumulate = options.accumulate ?? 1;
+  if (!(Number.isInteger(accumulate) && accumulate >= 1)) throw new TrainferError(`buildTrainStep: accumulate must be a positive integer, got ${accumulate}`);
+  if (accumulate > 1 && gradOutputs.length) throw new TrainferError('buildTrainStep: gradient accumulation cannot be combined with gradOutputs (host-updated tables apply their gradients every micro-batch)');
+  const emaDecay = options.ema?.decay;
+  if (emaDecay !== undefined && !(emaDecay >= 0 && emaDecay < 1)) throw new TrainferError(`buildTrainStep: ema decay must be in [0, 1), got ${emaDecay}`);
+  const noDecay = new Set(options.noDecay ?? []);
   for (const x of gradOutputs) {
     const v = src.inputs.find((i) => i.name === x && !src.initializers.has(x));
     if (!v) throw new TrainferError(`buildTrainStep: gradOutputs '${x}' is not a data input of graph '${src.name}'`);
@@ -90,9 +96,26 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
     masks.push({ param: p, input });
     maskOf.set(p, input);
   }
-  const grads = new Map([...rawGrads].map(([p, d]) => [p, maskOf.has(p) ? b.mul(d, maskOf.get(p)!) : d]));
+  let grads = new Map([...rawGrads].map(([p, d]) => [p, maskOf.has(p) ? b.mul(d, maskOf.get(p)!) : d]));
   const lr = b.input(g.uniqueName('lr'), 'float32', []);
   const stepInput = optimizer.type !== 'sgd' ? b.input(g.uniqueName('step'), 'float32', []) : undefined;
+  // Gradient accumulation: acc' = acc + dW every micro-batch; the update sees mean = acc' / N.
+  let applyInput: string | undefined;
+  let applyBool = '';
+  const accOf = new Map<string, { input: string; sum: string }>();
+  if (accumulate > 1) {
+    applyInput = b.input(g.uniqueName('apply'), 'float32', []);
+    applyBool = b.op1('Greater', [applyInput, b.scalar(0.5)]);
+    grads = new Map([...grads].map(([p, d]) => {
+      const t = src.initializers.get(p)!;
+      const input = b.input(`${p}/grad_acc`, t.dtype, [...t.dims]);
+      const sum = b.add(input, d);
+      accOf.set(p, { input, sum });
+      return [p, b.mul(sum, b.constant(Tensor.scalar(t.dtype, 1 / accumulate), 'inv_accumulate'))];
+    }));
+  }
+  /** With accumulation, `next` only on the applying micro-batch (else `cur`); otherwise `next`. */
+  const gated = (next: string, cur: string): string => (applyInput ? b.where(applyBool, next, cur) : next);
 
   // Global L2 norm of all gradients (reported unless gradNorm: false), optional clipping to clipGradNorm.
   const wantNorm = options.gradNorm !== false || options.clipGradNorm !== undefined;
@@ -120,6 +143,7 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   outputs.push({ name: lossOut, type: lossType ?? { dtype: 'float32', shape: [] } });
   outputs.push({ name: norm, type: { dtype: 'float32', shape: [] } });
   const paramInits = new Map(params.map((p) => [p, carried(p)]));
+  const emaSlots: { param: string; input: string }[] = [];
   const bufferInits = new Map(buffers.map((bf) => [bf.name, carried(bf.name)]));
   for (const p of params) {
     const init = paramInits.get(p)!;
@@ -128,12 +152,17 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
       const name = b.input(`${p}/${role}`, init.dtype, [...init.dims]);
       stateIn[role] = name;
     }
-    const upd = emitUpdate(b, { config: optimizer, p, g: clipped.get(p)!, dtype: init.dtype, scalars, state: stateIn });
+    const config = noDecay.has(p) && optimizer.weightDecay ? { ...optimizer, weightDecay: 0 } : optimizer;
+    const upd = emitUpdate(b, { config, p, g: clipped.get(p)!, dtype: init.dtype, scalars, state: stateIn });
     const mask = maskOf.get(p);
     if (mask) {
       // W_next = mask ⊙ update(W); the optimizer state of pruned weights is zeroed with them.
       upd.param = b.mul(upd.param, mask);
       for (const role of Object.keys(upd.state)) upd.state[role] = b.mul(upd.state[role]!, mask);
+    }
+    if (applyInput) {
+      upd.param = gated(upd.param, p);
+      for (const role of Object.keys(upd.state)) upd.state[role] = gated(upd.state[role]!, stateIn[role]!);
     }
     renameValue(g, upd.param, `${p}/next`);
     state.push({ kind: 'param', input: p, output: `${p}/next`, initial: init });
@@ -142,6 +171,25 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
       renameValue(g, upd.state[role]!, `${p}/${role}/next`);
       state.push({ kind: 'optimizer', param: p, input: stateIn[role]!, output: `${p}/${role}/next`, initial: new Tensor(init.dtype, init.dims) });
       outputs.push({ name: `${p}/${role}/next`, type: { dtype: init.dtype, shape: [...init.dims] } });
+    }
+    const acc = accOf.get(p);
+    if (acc) {
+      // acc_next = 0 after the applying micro-batch, else the running sum.
+      const zero = b.constant(Tensor.scalar(init.dtype, 0), 'acc_zero');
+      const nextAcc = b.op1('Where', [applyBool, b.mul(acc.sum, zero), acc.sum], {}, { output: `${p}/grad_acc/next` });
+      state.push({ kind: 'optimizer', param: p, input: acc.input, output: nextAcc, initial: new Tensor(init.dtype, init.dims) });
+      outputs.push({ name: nextAcc, type: { dtype: init.dtype, shape: [...init.dims] } });
+    }
+    if (emaDecay !== undefined) {
+      // ema_next = decay·ema + (1 − decay)·W_next (only when the parameters moved)
+      const input = b.input(`${p}/ema`, init.dtype, [...init.dims]);
+      const k = (v: number): string => b.constant(Tensor.scalar(init.dtype, v), 'ema_k');
+      let nextEma = b.add(b.mul(input, k(emaDecay)), b.mul(`${p}/next`, k(1 - emaDecay)));
+      if (mask) nextEma = b.mul(nextEma, mask);
+      nextEma = b.op1('Identity', [gated(nextEma, input)], {}, { output: `${p}/ema/next` });
+      state.push({ kind: 'optimizer', param: p, input, output: nextEma, initial: init.clone() });
+      outputs.push({ name: nextEma, type: { dtype: init.dtype, shape: [...init.dims] } });
+      emaSlots.push({ param: p, input });
     }
   }
   for (const bf of buffers) {
@@ -165,7 +213,7 @@ export function buildTrainStep(options: TrainStepOptions): TrainStep {
   eliminateDeadNodes(g);
   const model = new Model(g);
   model.opsets = new Map([['', options.opset ?? 21]]);
-  return { model, lrInput: lr, stepInput, lossOutput: lossOut, gradNormOutput: norm, state, dataInputs, extraOutputs: extra, masks, gradOutputs: gradOuts };
+  return { model, lrInput: lr, stepInput, lossOutput: lossOut, gradNormOutput: norm, state, dataInputs, extraOutputs: extra, masks, gradOutputs: gradOuts, applyInput, ...(emaDecay !== undefined ? { ema: emaSlots } : {}) };
 }
 
 /** Renames a value produced by a step node (its producer and every reader), so outputs need no Identity copy. */

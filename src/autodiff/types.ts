@@ -73,6 +73,28 @@ export interface TrainStepOptions {
    * the global gradient norm and are clipped with the parameters' gradients.
    */
   gradOutputs?: readonly string[];
+  /**
+   * Parameters updated without weight decay (parameter groups: biases and normalisation scales, by
+   * convention). The optimizer's `weightDecay` applies to every other parameter.
+   */
+  noDecay?: readonly string[];
+  /**
+   * Gradient accumulation over `accumulate` micro-batches (default 1: none). Each parameter gets a
+   * gradient accumulator (optimizer-kind state `<param>/grad_acc`) and the step a float32 scalar input
+   * `apply` (`TrainStep.applyInput`): every step adds its gradient to the accumulator; a step fed
+   * apply = 1 uses the mean of the accumulated gradients (clipping and the reported norm see that mean),
+   * updates the parameters and optimizer state and zeroes the accumulator; apply = 0 leaves parameters
+   * and optimizer state as they were. With a mean loss over equal micro-batches this is exactly the step
+   * of one batch `accumulate` times larger (buffers such as BatchNorm statistics still update per
+   * micro-batch). Not combinable with `gradOutputs`.
+   */
+  accumulate?: number;
+  /**
+   * An exponential moving average of the parameters, kept in the step graph: optimizer-kind state
+   * `<param>/ema` (listed in `TrainStep.ema`), starting at the initial weights and updated after each
+   * parameter update as ema ← decay·ema + (1 − decay)·W.
+   */
+  ema?: { decay: number };
 }
 
 /** Equivalent ways to emit some gradients; all are exact, they differ only in speed. */
@@ -126,6 +148,10 @@ export interface TrainStep {
   masks?: { param: string; input: string }[];
   /** `gradOutputs`: each input and the step output holding its gradient. */
   gradOutputs: { input: string; output: string }[];
+  /** With `accumulate` > 1: the float32 scalar input, 1 on the micro-batch that applies the update, else 0. */
+  applyInput?: string;
+  /** With `ema`: each parameter and the state input holding its moving average. */
+  ema?: { param: string; input: string }[];
 }
 
 /** One carried tensor: fed as `input`, replaced by `output` after each step. */

@@ -5,7 +5,7 @@
  * report the exported file's test metrics, time and throughput, as text or one JSON object.
  */
 import type { Command } from 'commander';
-import { runTrainJob, type TrainJobOptions } from '../train/job.js';
+import { runFindLrJob, runTrainJob, type TrainJobOptions } from '../train/job.js';
 import type { Device } from '../runtime/session.js';
 import { COLUMN_TYPE_HINTS, type ColumnTypeHint } from '../data/sniff.js';
 import type { Task } from '../nn/loss.js';
@@ -60,6 +60,14 @@ interface TrainFlags {
   maxSteps?: number;
   progress?: string;
   json?: boolean;
+  accumulate?: number;
+  ema?: number;
+  keepBest?: boolean;
+  saveTopK?: number;
+  decayAll?: boolean;
+  findLr?: boolean;
+  findLrSteps?: number;
+  findLrRange?: string;
 }
 
 /** `--column-type name=type[,name=type…]`, repeatable; collects into one map. */
@@ -120,7 +128,15 @@ export const trainCommand: CliCommand = {
       .option('--test-data <file>', 'a separate test file (default: hold out 20% of --data)')
       .option('--limit <n>', 'use only the first N training samples', parsePositiveInt('--limit'))
       .option('--trainable <regex>', '.onnx: train only initializers whose name matches (default: the weights of MatMul/Gemm/Conv, embeddings, normalisation)')
-      .option('--freeze <regex>', '.onnx: keep initializers whose name matches fixed')
+      .option('--freeze <regex>', 'keep parameters whose name matches fixed (any model; e.g. ^linear1\\. or conv)')
+      .option('--accumulate <n>', 'gradient accumulation: one optimizer step per N batches (exactly a batch N times larger)', parsePositiveInt('--accumulate'))
+      .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999); validation and the exported model use it', parseFraction('--ema'))
+      .option('--keep-best', 'export the best epoch\'s weights by --monitor (implied by --patience)')
+      .option('--save-top-k <k>', 'keep the weights of the K best epochs as best-epoch-<n>.trainfer in --checkpoint-dir', parsePositiveInt('--save-top-k'))
+      .option('--decay-all', 'apply --weight-decay to biases and normalisation parameters too (default: not to rank ≤ 1 parameters)')
+      .option('--find-lr', 'LR range test: ramp the learning rate exponentially for --find-lr-steps steps, print the loss curve and a suggested --lr; trains nothing')
+      .option('--find-lr-steps <n>', 'steps of the LR range test (default 100)', parsePositiveInt('--find-lr-steps'))
+      .option('--find-lr-range <min,max>', 'learning rates the range test spans (default 1e-6,1)')
       .option('--metrics-log <file.jsonl>', 'append per-epoch (and every 100 steps) metrics as JSON lines')
       .option('--threads <n>', 'onnxruntime threads (default: all cores)', parsePositiveInt('--threads'))
       .option('--spin', "let onnxruntime's idle threads spin between operators (default off: on a shared machine spinning threads take the cores the work needs)")
@@ -189,7 +205,12 @@ async function runTrain(f: TrainFlags): Promise<void> {
     testData: f.testData,
     trainLimit: f.limit,
     trainable: f.trainable,
-    freeze: f.freeze,
+    ...(f.model.toLowerCase().endsWith('.onnx') ? { freeze: f.freeze } : { freezeLayers: f.freeze }),
+    accumulate: f.accumulate,
+    ema: f.ema,
+    keepBest: f.keepBest,
+    saveTopK: f.saveTopK,
+    weightDecayAll: f.decayAll,
     metricsLog: f.metricsLog,
     threads: f.threads,
     spinning: f.spin,
@@ -197,6 +218,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
     maxSteps: f.maxSteps,
     progress: (f.progress as TrainJobOptions['progress']) ?? 'auto',
   };
+  if (f.findLr) return printFindLr(f, opts);
   // Ctrl-C: finish the step, write a checkpoint, exit 130 (a second Ctrl-C kills as usual).
   const abort = new AbortController();
   const onInt = () => {
@@ -222,6 +244,26 @@ async function runTrain(f: TrainFlags): Promise<void> {
   console.log(`${r.model} on ${r.data} (${r.task}): ${score} (loss ${r.testLoss.toFixed(4)}) after ${r.epochs} epoch${r.epochs === 1 ? '' : 's'} / ${r.steps} steps${r.bestEpoch !== r.epochs ? `; weights of epoch ${r.bestEpoch}` : ''}`);
   console.log(`trained in ${r.trainSeconds.toFixed(1)} s at ${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s; ${r.parameters.toLocaleString('en-US')} parameters`);
   console.log(`wrote ${r.out}${r.stopReason === 'completed' ? '' : ` (stopped: ${r.stopReason})`}`);
+}
+
+/** `--find-lr`: the range test's curve (a table or JSON) and the suggested rate. */
+async function printFindLr(f: TrainFlags, opts: TrainJobOptions): Promise<void> {
+  let range: { minLr?: number; maxLr?: number } = {};
+  if (f.findLrRange !== undefined) {
+    const [a, b, ...rest] = f.findLrRange.split(',').map((x) => Number(x.trim()));
+    if (rest.length || !(a! > 0 && b! > a!)) throw new Error(`--find-lr-range expects min,max with 0 < min < max (e.g. 1e-6,1), got '${f.findLrRange}'`);
+    range = { minLr: a, maxLr: b };
+  }
+  const r = await runFindLrJob({ ...opts, findLr: { ...range, steps: f.findLrSteps } });
+  if (f.json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return;
+  }
+  const every = Math.max(1, Math.ceil(r.points.length / 25));
+  console.log('step  lr          loss      smoothed');
+  for (const p of r.points.filter((_, i) => i % every === 0 || i === r.points.length - 1)) console.log(`${String(p.step).padEnd(5)} ${p.lr.toExponential(2).padEnd(11)} ${p.loss.toFixed(4).padEnd(9)} ${p.smoothed.toFixed(4)}`);
+  console.log(`lowest smoothed loss at lr ${r.minLossLr.toPrecision(3)}; steepest descent at lr ${r.steepestLr.toPrecision(3)}${r.diverged ? '; the loss diverged after' : ''}`);
+  console.log(`suggested --lr ${r.suggestedLr.toPrecision(2)} (a tenth of the rate at the lowest loss)`);
 }
 
 /** Runs `job` with Ctrl-C finishing the step, writing a checkpoint and exiting 130 (a second Ctrl-C kills as usual). */

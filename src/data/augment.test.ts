@@ -125,7 +125,7 @@ function quadrants(n: number, seed: number): Table {
 
 test('fit --augment: resumed mid-epoch it ends with the same weights; augmentation changes training', async () => {
   const train = quadrants(256, 1);
-  const net = () => new Network({ inputShape: [1, 8, 8], seed: 3, layers: [new Flatten(), new Linear({ outFeatures: 16 }), ReLU(), new Linear({ outFeatures: 4 })] });
+  const net = () => new Network({ inputShape: [1, 8, 8], seed: 3, layers: [new Flatten(), new Linear({ outFeatures: 16 }), new ReLU(), new Linear({ outFeatures: 4 })] });
   const common = { train, epochs: 2, batchSize: 32, lr: 0.1, seed: 9, threads: 1, progress: 'none' as const, augment: { shift: 1, rotate: 10 } };
   const straight = await fit({ model: net(), ...common });
   const dir = mkdtempSync(join(tmpdir(), 'trainfer-augment-'));

@@ -3,14 +3,22 @@
  * (y = x + body(x)), with an optional projection when the body changes the shape.
  */
 import { TrainferError } from '../util/errors.js';
-import { type BuildContext, type ForwardContext, type Layer, fmtShape } from './layer.js';
+import { type BuildContext, type ForwardContext, type Layer, fmtShape, layerOptions } from './layer.js';
 
-/** Layers applied one after another. */
+/** Options for `Sequential`. */
+export interface SequentialOptions {
+  /** The layers, applied in order. */
+  layers: readonly Layer[];
+}
+
+/** Layers applied one after another: `new Sequential({ layers: [...] })`. */
 export class Sequential implements Layer {
   readonly type = 'Sequential';
   readonly layers: readonly Layer[];
-  constructor(layers: readonly Layer[]) {
-    this.layers = [...layers];
+  constructor(readonly options: SequentialOptions) {
+    layerOptions('Sequential', options, 'new Sequential({ layers: [new Linear({ outFeatures: 8 }), new ReLU()] })');
+    if (!Array.isArray(options.layers)) throw new TrainferError('Sequential: layers must be an array of layers');
+    this.layers = [...options.layers];
   }
   build(ctx: BuildContext, inputShape: readonly number[]): number[] {
     let s = [...inputShape];
@@ -27,14 +35,23 @@ export class Sequential implements Layer {
   }
 }
 
+/** Options for `Residual`. */
+export interface ResidualOptions {
+  /** The residual branch. */
+  body: readonly Layer[];
+  /** Layers on the skip path, needed when the body changes the shape (e.g. a bias-free Linear). */
+  projection?: readonly Layer[];
+}
+
 /** y = x + body(x), or y = projection(x) + body(x) when a projection is given. */
 export class Residual implements Layer {
   readonly type = 'Residual';
   private readonly body: Sequential;
   private readonly projection?: Sequential;
-  constructor(options: { body: readonly Layer[]; projection?: readonly Layer[] }) {
-    this.body = new Sequential(options.body);
-    if (options.projection) this.projection = new Sequential(options.projection);
+  constructor(readonly options: ResidualOptions) {
+    layerOptions('Residual', options, 'new Residual({ body: [new Linear({ outFeatures: 8 })] })');
+    this.body = new Sequential({ layers: options.body });
+    if (options.projection) this.projection = new Sequential({ layers: options.projection });
   }
   build(ctx: BuildContext, inputShape: readonly number[]): number[] {
     const out = this.body.build(ctx, inputShape);

@@ -54,8 +54,8 @@ export function buildDlrm(o: DlrmOptions): Network {
   const inputs: NetworkInput[] = [];
   if (o.dense > 0) {
     const bottom: Layer[] = o.normalize ? [new Normalize(o.normalize)] : [];
-    for (const h of o.bottom ?? [64]) bottom.push(new Linear({ outFeatures: h }), ReLU());
-    bottom.push(new Linear({ outFeatures: D }), ReLU());
+    for (const h of o.bottom ?? [64]) bottom.push(new Linear({ outFeatures: h }), new ReLU());
+    bottom.push(new Linear({ outFeatures: D }), new ReLU());
     inputs.push({ name: 'dense', shape: [o.dense], layers: bottom });
   }
   for (const f of o.sparse) {
@@ -64,7 +64,7 @@ export function buildDlrm(o: DlrmOptions): Network {
   }
   const F = inputs.length;
   const trunk: Layer[] = F >= 2 ? [new DotInteraction({ fields: F, dim: D })] : [];
-  for (const h of o.top ?? [64, 32]) trunk.push(new Linear({ outFeatures: h }), ReLU());
+  for (const h of o.top ?? [64, 32]) trunk.push(new Linear({ outFeatures: h }), new ReLU());
   trunk.push(new Linear({ outFeatures: 1, init: 'xavier-uniform' }));
   return new Network({ inputs, layers: trunk, heads: [{ name: 'click', task: 'binary' }], seed: o.seed, name: o.name ?? 'dlrm' });
 }

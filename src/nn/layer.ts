@@ -1,10 +1,14 @@
 /**
- * The layer contract: a layer creates its parameters once (`build`, given the per-sample input shape)
- * and emits ONNX nodes (`forward`) into either a training or an inference graph. Parameters live in a
+ * The layer contract and the one construction convention every layer follows: a layer is a class,
+ * constructed with `new` and at most one options object (`new Linear({ outFeatures: 10 })`,
+ * `new Dropout({ rate: 0.1 })`, `new ReLU()`); the object is kept as `layer.options`, and a bare
+ * number or array where the object belongs is a one-line error. The contract itself: a layer creates
+ * its parameters once (`build`, given the per-sample input shape) and emits ONNX nodes (`forward`) into either a training or an inference graph. Parameters live in a
  * `ParamStore` owned by the network; randomness (dropout) is a graph input fed by the trainer.
  */
 import type { GraphBuilder } from '../onnx/builder.js';
 import { Tensor } from '../onnx/tensor.js';
+import { TrainferError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 
 /** Trainable parameters and non-trainable buffers of a network, by full name (e.g. `conv1.weight`). */
@@ -89,4 +93,19 @@ export function filled(dims: readonly number[], value: number): Tensor {
 /** Formats a per-sample shape as `[a, b]`. */
 export function fmtShape(s: readonly number[]): string {
   return `[${s.join(', ')}]`;
+}
+
+/**
+ * Checks that a layer constructor got one options object (not a bare number or array, as from plain
+ * JavaScript or an older call form); `example` shows the right call in the error.
+ */
+export function layerOptions(type: string, options: unknown, example: string): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TrainferError(`${type}: takes one options object, e.g. ${example} (got ${Array.isArray(options) ? 'an array' : String(options)})`);
+  }
+}
+
+/** Throws unless `value` (option `name` of layer `type`) is a positive integer. */
+export function positiveInt(type: string, name: string, value: unknown): void {
+  if (!(typeof value === 'number' && Number.isInteger(value) && value > 0)) throw new TrainferError(`${type}: ${name} must be a positive integer, got ${String(value)}`);
 }

@@ -1,22 +1,28 @@
 /**
- * Convolution, pooling and normalisation layers: Conv2d, MaxPool2d, AvgPool2d, GlobalAvgPool, BatchNorm
+ * Convolution, pooling and normalisation layers (classes, `new Layer(options)`): Conv2d, MaxPool2d, AvgPool2d, GlobalAvgPool, BatchNorm
  * (batch statistics and running-stat updates in training, running stats in inference) and LayerNorm.
  */
 import { attr } from '../onnx/attr.js';
 import { TrainferError } from '../util/errors.js';
-import { type BuildContext, type ForwardContext, type InitScheme, type Layer, filled, fmtShape, initWeight } from './layer.js';
+import { type BuildContext, type ForwardContext, type InitScheme, type Layer, filled, fmtShape, initWeight, layerOptions, positiveInt } from './layer.js';
 
 /** Options for `Conv2d`. */
 export interface Conv2dOptions {
+  /** Output channels. */
   outChannels: number;
   /** Square kernel size or [kh, kw]. */
   kernelSize: number | [number, number];
+  /** Stride in both spatial axes (default 1). */
   stride?: number;
   /** Symmetric zero padding (default 0), or `'same'` for stride-1 same-size output. */
   padding?: number | 'same';
+  /** Dilation in both spatial axes (default 1). */
   dilation?: number;
+  /** Channel groups (default 1; `groups = in = out` is depthwise). */
   groups?: number;
+  /** Add a bias (default true). */
   bias?: boolean;
+  /** Weight initialisation (default `he-normal`). */
   init?: InitScheme;
 }
 
@@ -35,7 +41,10 @@ export class Conv2d implements Layer {
   private b = '';
   private pads: number[] = [];
   private inShape: number[] = [];
-  constructor(readonly options: Conv2dOptions) {}
+  constructor(readonly options: Conv2dOptions) {
+    layerOptions('Conv2d', options, 'new Conv2d({ outChannels: 16, kernelSize: 3 })');
+    positiveInt('Conv2d', 'outChannels', options.outChannels);
+  }
 
   build(ctx: BuildContext, inputShape: readonly number[]): number[] {
     if (inputShape.length !== 3) throw new TrainferError(`Conv2d: expects [C, H, W] samples, got ${fmtShape(inputShape)} (add the layer before Flatten)`);
@@ -86,18 +95,22 @@ export class Conv2d implements Layer {
 
 /** Options for pooling layers. */
 export interface Pool2dOptions {
+  /** Square window size. */
   kernelSize: number;
   /** Default: the kernel size. */
   stride?: number;
+  /** Symmetric zero padding (default 0). */
   padding?: number;
 }
 
-/** Max or average pooling over [C, H, W] samples. */
-export class Pool2d implements Layer {
+/** Max or average pooling over [C, H, W] samples: the shared base of `MaxPool2d` and `AvgPool2d`. */
+export abstract class Pool2d implements Layer {
   readonly type: string;
   private inShape: number[] = [];
-  constructor(readonly kind: 'max' | 'avg', readonly options: Pool2dOptions) {
+  protected constructor(readonly kind: 'max' | 'avg', readonly options: Pool2dOptions) {
     this.type = kind === 'max' ? 'MaxPool2d' : 'AvgPool2d';
+    layerOptions(this.type, options, `new ${this.type}({ kernelSize: 2 })`);
+    positiveInt(this.type, 'kernelSize', options.kernelSize);
   }
   build(_ctx: BuildContext, inputShape: readonly number[]): number[] {
     if (inputShape.length !== 3) throw new TrainferError(`${this.type}: expects [C, H, W] samples, got ${fmtShape(inputShape)}`);
@@ -120,9 +133,17 @@ export class Pool2d implements Layer {
 }
 
 /** 2-D max pooling. */
-export const MaxPool2d = (options: Pool2dOptions): Pool2d => new Pool2d('max', options);
+export class MaxPool2d extends Pool2d {
+  constructor(options: Pool2dOptions) {
+    super('max', options);
+  }
+}
 /** 2-D average pooling (padding excluded from the count). */
-export const AvgPool2d = (options: Pool2dOptions): Pool2d => new Pool2d('avg', options);
+export class AvgPool2d extends Pool2d {
+  constructor(options: Pool2dOptions) {
+    super('avg', options);
+  }
+}
 
 /** Averages each channel over H×W and drops the spatial axes: [C, H, W] → [C]. */
 export class GlobalAvgPool implements Layer {
@@ -144,6 +165,7 @@ export class GlobalAvgPool implements Layer {
 export interface BatchNormOptions {
   /** Running-stat momentum as in ONNX: running = running·momentum + batch·(1 − momentum). Default 0.9. */
   momentum?: number;
+  /** Added to the variance (default 1e-5). */
   epsilon?: number;
 }
 
@@ -155,7 +177,9 @@ export class BatchNorm implements Layer {
   readonly type = 'BatchNorm';
   private names = { scale: '', bias: '', mean: '', var: '' };
   private c = 0;
-  constructor(readonly options: BatchNormOptions = {}) {}
+  constructor(readonly options: BatchNormOptions = {}) {
+    layerOptions('BatchNorm', options, 'new BatchNorm({ momentum: 0.9 })');
+  }
 
   build(ctx: BuildContext, inputShape: readonly number[]): number[] {
     if (inputShape.length === 0) throw new TrainferError('BatchNorm: input must have a channel axis');
@@ -191,13 +215,21 @@ export class BatchNorm implements Layer {
   }
 }
 
+/** Options for `LayerNorm`. */
+export interface LayerNormOptions {
+  /** Added to the variance (default 1e-5). */
+  epsilon?: number;
+}
+
 /** Layer normalisation over the last axis with a learned scale and bias. */
 export class LayerNorm implements Layer {
   readonly type = 'LayerNorm';
   private scale = '';
   private bias = '';
   private f = 0;
-  constructor(readonly options: { epsilon?: number } = {}) {}
+  constructor(readonly options: LayerNormOptions = {}) {
+    layerOptions('LayerNorm', options, 'new LayerNorm({ epsilon: 1e-5 })');
+  }
   build(ctx: BuildContext, inputShape: readonly number[]): number[] {
     this.f = inputShape[inputShape.length - 1] ?? 1;
     const p = ctx.scope('ln');

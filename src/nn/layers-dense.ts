@@ -1,11 +1,11 @@
 /**
- * Dense and elementwise layers: Linear, activations (ReLU, GELU, Sigmoid, Tanh), Flatten, Dropout,
+ * Dense and elementwise layers (every one a class: `new Layer(options)`, one options object, or none): Linear, activations (ReLU, GELU, Sigmoid, Tanh), Flatten, Dropout,
  * Embedding, Normalize (constant per-channel or per-feature standardisation inside the graph) and Rescale
  * (its inverse: a constant affine map, e.g. standardised regression outputs back to the targets' units).
  */
 import { Tensor } from '../onnx/tensor.js';
 import { TrainferError } from '../util/errors.js';
-import { type BuildContext, type ForwardContext, type InitScheme, type Layer, filled, fmtShape, initWeight } from './layer.js';
+import { type BuildContext, type ForwardContext, type InitScheme, type Layer, filled, fmtShape, initWeight, layerOptions, positiveInt } from './layer.js';
 
 /** Options for `Linear`. */
 export interface LinearOptions {
@@ -24,7 +24,10 @@ export class Linear implements Layer {
   private b = '';
   private rank = 1;
   private inF = 0;
-  constructor(readonly options: LinearOptions) {}
+  constructor(readonly options: LinearOptions) {
+    layerOptions('Linear', options, 'new Linear({ outFeatures: 10 })');
+    positiveInt('Linear', 'outFeatures', options.outFeatures);
+  }
 
   build(ctx: BuildContext, inputShape: readonly number[]): number[] {
     if (inputShape.length === 0) throw new TrainferError('Linear: input must have at least one axis per sample');
@@ -58,11 +61,30 @@ export class Linear implements Layer {
 /** Elementwise activation functions. */
 export type ActivationKind = 'relu' | 'gelu' | 'sigmoid' | 'tanh';
 
-/** An elementwise activation. Shape is unchanged. */
+/** Options for `Activation`. */
+export interface ActivationOptions {
+  /** Which function. */
+  kind: ActivationKind;
+}
+
+const ACTIVATION_KINDS = { relu: 'ReLU', gelu: 'GELU', sigmoid: 'Sigmoid', tanh: 'Tanh' } satisfies Record<ActivationKind, string>;
+
+/**
+ * An elementwise activation chosen by `kind` (shape unchanged). `new ReLU()` etc. are the same layer
+ * with the kind fixed; use `Activation` when the kind is data (e.g. read from a config).
+ */
 export class Activation implements Layer {
   readonly type: string;
-  constructor(readonly kind: ActivationKind) {
-    this.type = ({ relu: 'ReLU', gelu: 'GELU', sigmoid: 'Sigmoid', tanh: 'Tanh' } satisfies Record<ActivationKind, string>)[kind];
+  readonly kind: ActivationKind;
+  constructor(options: ActivationOptions) {
+    layerOptions('Activation', options, 'new Activation({ kind: \'relu\' })');
+    if (!Object.hasOwn(ACTIVATION_KINDS, options.kind)) throw new TrainferError(`Activation: kind must be one of ${Object.keys(ACTIVATION_KINDS).join(', ')}, got ${String(options.kind)}`);
+    this.kind = options.kind;
+    this.type = ACTIVATION_KINDS[options.kind];
+  }
+  /** The options this layer was built with. */
+  get options(): ActivationOptions {
+    return { kind: this.kind };
   }
   build(_ctx: BuildContext, inputShape: readonly number[]): number[] {
     return [...inputShape];
@@ -81,16 +103,32 @@ export class Activation implements Layer {
   }
 }
 
-/** ReLU activation. */
-export const ReLU = (): Activation => new Activation('relu');
+/** ReLU activation: max(x, 0). */
+export class ReLU extends Activation {
+  constructor() {
+    super({ kind: 'relu' });
+  }
+}
 /** GELU activation (exact, erf form). */
-export const GELU = (): Activation => new Activation('gelu');
-/** Sigmoid activation. */
-export const Sigmoid = (): Activation => new Activation('sigmoid');
+export class GELU extends Activation {
+  constructor() {
+    super({ kind: 'gelu' });
+  }
+}
+/** Sigmoid activation: 1 / (1 + e^−x). */
+export class Sigmoid extends Activation {
+  constructor() {
+    super({ kind: 'sigmoid' });
+  }
+}
 /** Tanh activation. */
-export const Tanh = (): Activation => new Activation('tanh');
+export class Tanh extends Activation {
+  constructor() {
+    super({ kind: 'tanh' });
+  }
+}
 
-/** Flattens every axis after the batch: [N, a, b, …] → [N, a·b·…]. */
+/** Flattens every axis after the batch (no options): [N, a, b, …] → [N, a·b·…]. */
 export class Flatten implements Layer {
   readonly type = 'Flatten';
   private shape: number[] = [];
@@ -106,6 +144,12 @@ export class Flatten implements Layer {
   }
 }
 
+/** Options for `Dropout`. */
+export interface DropoutOptions {
+  /** Probability p of zeroing an element, in [0, 1). */
+  rate: number;
+}
+
 /**
  * Dropout with rate `p`, active only in the training graph. The mask comes from a uniform input `u`
  * fed by the trainer's seeded RNG (so a resumed run draws the same masks): y = x · (u ≥ p) / (1 − p).
@@ -113,8 +157,13 @@ export class Flatten implements Layer {
 export class Dropout implements Layer {
   readonly type = 'Dropout';
   private shape: number[] = [];
-  constructor(readonly p: number) {
+  /** The drop rate. */
+  readonly p: number;
+  constructor(readonly options: DropoutOptions) {
+    layerOptions('Dropout', options, 'new Dropout({ rate: 0.1 })');
+    const p = options.rate;
     if (!(p >= 0 && p < 1)) throw new TrainferError(`Dropout: rate must be in [0, 1), got ${p}`);
+    this.p = p;
   }
   build(_ctx: BuildContext, inputShape: readonly number[]): number[] {
     this.shape = [...inputShape];
@@ -148,7 +197,11 @@ export interface EmbeddingOptions {
 export class Embedding implements Layer {
   readonly type = 'Embedding';
   private w = '';
-  constructor(readonly options: EmbeddingOptions) {}
+  constructor(readonly options: EmbeddingOptions) {
+    layerOptions('Embedding', options, 'new Embedding({ numEmbeddings: 1000, dim: 16 })');
+    positiveInt('Embedding', 'numEmbeddings', options.numEmbeddings);
+    positiveInt('Embedding', 'dim', options.dim);
+  }
   build(ctx: BuildContext, inputShape: readonly number[]): number[] {
     this.w = `${ctx.scope('embedding')}.weight`;
     const { numEmbeddings: n, dim } = this.options;
@@ -166,6 +219,14 @@ export class Embedding implements Layer {
   }
 }
 
+/** Options for `Normalize`. */
+export interface NormalizeOptions {
+  /** One mean, or one per channel (images) / feature (tabular). */
+  mean: readonly number[];
+  /** Standard deviations, as many as `mean`. */
+  std: readonly number[];
+}
+
 /**
  * Constant standardisation inside the graph: y = (x − mean) / std, per channel (images, axis 1) or per
  * feature (tabular). Not trainable; lets exported image models take raw [0, 1] pixels.
@@ -173,7 +234,8 @@ export class Embedding implements Layer {
 export class Normalize implements Layer {
   readonly type = 'Normalize';
   private shape: number[] = [];
-  constructor(readonly options: { mean: readonly number[]; std: readonly number[] }) {
+  constructor(readonly options: NormalizeOptions) {
+    layerOptions('Normalize', options, 'new Normalize({ mean: [0.13], std: [0.31] })');
     if (options.mean.length !== options.std.length) throw new TrainferError('Normalize: mean and std must have the same length');
   }
   build(_ctx: BuildContext, inputShape: readonly number[]): number[] {
@@ -196,6 +258,14 @@ export class Normalize implements Layer {
   }
 }
 
+/** Options for `Rescale`. */
+export interface RescaleOptions {
+  /** One scale, or one per element of the last axis. */
+  scale: readonly number[];
+  /** Shifts, as many as `scale`. */
+  shift: readonly number[];
+}
+
 /**
  * A constant affine map over the last axis: y = x · scale + shift (one value, or one per element).
  * Not trainable. Regression presets end with it so the network learns standardised targets while the
@@ -204,7 +274,8 @@ export class Normalize implements Layer {
 export class Rescale implements Layer {
   readonly type = 'Rescale';
   private shape: number[] = [];
-  constructor(readonly options: { scale: readonly number[]; shift: readonly number[] }) {
+  constructor(readonly options: RescaleOptions) {
+    layerOptions('Rescale', options, 'new Rescale({ scale: [2], shift: [1] })');
     if (options.scale.length !== options.shift.length) throw new TrainferError('Rescale: scale and shift must have the same length');
   }
   build(_ctx: BuildContext, inputShape: readonly number[]): number[] {

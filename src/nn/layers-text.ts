@@ -91,7 +91,7 @@ export class SelfAttention implements Layer {
   private readonly dropout?: Dropout;
   constructor(readonly options: SelfAttentionOptions) {
     if (!(Number.isInteger(options.heads) && options.heads > 0)) throw new TrainferError(`SelfAttention: heads must be a positive integer, got ${options.heads}`);
-    if (options.dropout) this.dropout = new Dropout(options.dropout);
+    if (options.dropout) this.dropout = new Dropout({ rate: options.dropout });
   }
   build(ctx: BuildContext, inputShape: readonly number[]): number[] {
     if (inputShape.length !== 2) throw new TrainferError(`SelfAttention: input must be [sequence, dim] per sample, got ${fmtShape(inputShape)}`);
@@ -176,9 +176,9 @@ export class TransformerBlock implements Layer {
   private dim = 0;
   constructor(readonly options: TransformerBlockOptions) {
     const p = options.dropout ?? 0.1;
-    const drop = p > 0 ? [new Dropout(p)] : [];
+    const drop = p > 0 ? [new Dropout({ rate: p })] : [];
     this.attention = new Residual({ body: [new LayerNorm(), new SelfAttention({ heads: options.heads, mask: options.mask, causal: options.causal, dropout: options.attentionDropout }), ...drop] });
-    this.ffn = new Residual({ body: [new LayerNorm(), new LazyLinear(() => options.ffn ?? 4 * this.dim), GELU(), new LazyLinear(() => this.dim), ...(p > 0 ? [new Dropout(p)] : [])] });
+    this.ffn = new Residual({ body: [new LayerNorm(), new LazyLinear(() => options.ffn ?? 4 * this.dim), new GELU(), new LazyLinear(() => this.dim), ...(p > 0 ? [new Dropout({ rate: p })] : [])] });
   }
   build(ctx: BuildContext, inputShape: readonly number[]): number[] {
     if (inputShape.length !== 2) throw new TrainferError(`TransformerBlock: input must be [sequence, dim] per sample, got ${fmtShape(inputShape)}`);

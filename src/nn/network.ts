@@ -163,7 +163,7 @@ function buildShape(shape: readonly (number | string)[]): number[] {
  * // Two inputs (numeric features + a categorical id), concatenated, one regression head:
  * new Network({
  *   inputs: [{ name: 'dense', shape: [3] }, { name: 'city', shape: [1], dtype: 'int64', layers: [new Embedding({ numEmbeddings: 9, dim: 4 }), new Flatten()] }],
- *   layers: [new Linear({ outFeatures: 32 }), ReLU(), new Linear({ outFeatures: 1 })],
+ *   layers: [new Linear({ outFeatures: 32 }), new ReLU(), new Linear({ outFeatures: 1 })],
  *   task: 'regression',
  * });
  */
@@ -212,7 +212,7 @@ export class Network {
       },
     };
     this.branches = defs.map((d) => {
-      const body = new Sequential(d.layers ?? []);
+      const body = new Sequential({ layers: d.layers ?? [] });
       if (d.context && d.layers?.length) throw new TrainferError(`Network: context input '${d.name}' cannot have layers (layers read it with ctx.input)`);
       return { input: { name: d.name, shape: [...d.shape], dtype: d.dtype ?? 'float32', context: !!d.context }, body, out: body.build(ctx, buildShape(d.shape)) };
     });
@@ -228,11 +228,11 @@ export class Network {
       }
       trunkIn = [concatenated.reduce((s, b) => s + b.out[0]!, 0)];
     }
-    this.body = new Sequential(single ? [] : options.layers);
+    this.body = new Sequential({ layers: single ? [] : options.layers });
     const trunkOut = this.body.build(ctx, trunkIn);
     const headDefs: NetworkHead[] = options.heads?.length ? [...options.heads] : [{ name: (options.task ?? 'classification') === 'regression' ? 'predictions' : 'logits', task: options.task ?? 'classification' }];
     this.headBodies = headDefs.map((h) => {
-      const body = new Sequential(h.layers ?? []);
+      const body = new Sequential({ layers: h.layers ?? [] });
       const shape = body.build(ctx, trunkOut);
       return { head: { name: h.name, task: h.task ?? 'classification', shape, output: h.name }, body };
     });

@@ -61,7 +61,7 @@ export function buildTransformerPreset(o: TransformerPresetOptions): Network {
   return new Network({
     name: `transformer_${layers}_${dim}_${heads}`,
     inputs: [
-      { name: 'input_ids', shape: ['sequence'], dtype: 'int64', layers: [new TokenEmbedding({ vocabSize: o.vocabSize, dim, maxLength: o.maxLength }), ...(p > 0 ? [new Dropout(p)] : []), ...blocks, new LayerNorm(), new SequencePool({ mode: o.pool ?? 'mean', mask })] },
+      { name: 'input_ids', shape: ['sequence'], dtype: 'int64', layers: [new TokenEmbedding({ vocabSize: o.vocabSize, dim, maxLength: o.maxLength }), ...(p > 0 ? [new Dropout({ rate: p })] : []), ...blocks, new LayerNorm(), new SequencePool({ mode: o.pool ?? 'mean', mask })] },
       { name: mask, shape: ['sequence'], dtype: 'int64', context: true },
     ],
     layers: [new Linear({ outFeatures: o.numClasses, init: 'xavier-uniform' })],

@@ -72,7 +72,7 @@ export function buildPreset(o: PresetOptions): Network {
     const hidden = spec === 'mlp' ? [] : spec.slice(4).split(',').filter((s) => s.trim() !== '').map((s) => Number(s));
     if (hidden.some((h) => !Number.isInteger(h) || h <= 0)) throw new TrainferError(`--model ${o.spec}: hidden sizes must be positive integers, e.g. mlp:256 or mlp:512,256`);
     const trunk: Layer[] = [];
-    for (const h of hidden) trunk.push(new Linear({ outFeatures: h }), ReLU());
+    for (const h of hidden) trunk.push(new Linear({ outFeatures: h }), new ReLU());
     trunk.push(new Linear({ outFeatures: o.numClasses }), ...head);
     const name = o.spec === 'lenet300' ? 'lenet300' : `mlp_${hidden.join('_') || 'linear'}`;
     const numeric: Layer[] = [];
@@ -106,15 +106,15 @@ function cnnLayers(numClasses: number): Layer[] {
   return [
     new Conv2d({ outChannels: 32, kernelSize: 3, stride: 2, padding: 'same', bias: false }),
     new BatchNorm(),
-    ReLU(),
+    new ReLU(),
     new Conv2d({ outChannels: 64, kernelSize: 3, padding: 'same', bias: false }),
     new BatchNorm(),
-    ReLU(),
-    MaxPool2d({ kernelSize: 2 }),
+    new ReLU(),
+    new MaxPool2d({ kernelSize: 2 }),
     new Conv2d({ outChannels: 128, kernelSize: 3, padding: 'same', bias: false }),
     new BatchNorm(),
-    ReLU(),
-    MaxPool2d({ kernelSize: 2 }),
+    new ReLU(),
+    new MaxPool2d({ kernelSize: 2 }),
     new Flatten(),
     new Linear({ outFeatures: numClasses }),
   ];

@@ -289,7 +289,7 @@ function transpose2d(t: Tensor): Tensor {
 class Tower {
   private readonly table: string;
   private readonly features: { lookup: Tensor; table: string; dim: number }[];
-  private readonly layers: (Linear | ReturnType<typeof ReLU>)[] = [];
+  private readonly layers: (Linear | ReLU)[] = [];
 
   constructor(readonly side: 'user' | 'item', readonly count: number, readonly dim: number, features: readonly TowerFeature[], mlp: readonly number[], kind: 'mf' | 'two-tower', store: ParamStore, rng: Rng) {
     this.table = `${side}_embedding`;
@@ -310,7 +310,7 @@ class Tower {
       const lin = new Linear({ outFeatures: h, init: 'he-normal' });
       lin.build(ctx, [width]);
       this.layers.push(lin);
-      if (this.layers.length < 2 * mlp.length + 1) this.layers.push(ReLU());
+      if (this.layers.length < 2 * mlp.length + 1) this.layers.push(new ReLU());
       width = h;
     }
   }

@@ -57,10 +57,14 @@ export interface StepContext {
   weights(): Map<string, Tensor>;
 }
 
-/** Epoch end as extensions see it. */
+/** Epoch end (and validation end) as extensions see it. */
 export interface EpochContext {
+  /** 0-based epoch that just ended. */
   epoch: number;
+  /** The epoch's metrics (validation included once it ran). */
   metrics: EpochMetrics;
+  /** 1-based epoch whose weights keep-best holds so far (0 before any), at `onEpochEnd`. */
+  bestEpoch?: number;
 }
 
 /** Checkpointed state: JSON meta + tensors, restored bit-exactly on resume. */
@@ -69,9 +73,18 @@ export interface ExtensionState {
   tensors?: ReadonlyMap<string, Tensor>;
 }
 
-/** A plug-in to fit's loop. */
+/**
+ * A plug-in to fit's loop; every hook is optional. Library callbacks are extensions too: an object with
+ * a `name` and `afterStep` / `onValidationEnd` / `onEpochEnd` (each may return `'stop'`).
+ *
+ * @example
+ * const stopAtLoss: TrainingExtension = { name: 'stop-at-loss', afterStep: ({ loss }) => (loss < 0.05 ? 'stop' : undefined) };
+ * await fit({ model, train, extensions: [stopAtLoss] });
+ */
 export interface TrainingExtension {
+  /** Unique name (keys the extension's checkpointed state). */
   readonly name: string;
+  /** Rewrites the forward training graph before autodiff; declares feeds, fetches, removed parameters. */
   prepareGraph?(ctx: PrepareContext): PrepareResult | void;
   /** Options passed through to `buildTrainStep` (e.g. `gradOutputs`). */
   stepOptions?(): Partial<TrainStepOptions>;
@@ -80,10 +93,20 @@ export interface TrainingExtension {
    * adds): buffers the extension owns and may rewrite in place in `beforeStep`.
    */
   stepFeeds?(o: { step: TrainStep; batchSize: number }): StepFeed[];
+  /** Before each step's run (after the batch is filled): fill the extension's feeds. */
   beforeStep?(ctx: StepContext): void | Promise<void>;
-  afterStep?(ctx: StepContext & { fetched: ReadonlyMap<string, Float32Array> }): void | 'stop' | Promise<void | 'stop'>;
+  /**
+   * After each step (step-end callback): `loss` is the step's (micro-batch's) loss. Returning `'stop'`
+   * ends training after this step: a checkpoint is written and `fit` returns with stopReason `callback`.
+   */
+  afterStep?(ctx: StepContext & { fetched: ReadonlyMap<string, Float32Array>; loss: number }): void | 'stop' | Promise<void | 'stop'>;
+  /** After each epoch's validation, before keep-best and early stopping look at it; `'stop'` ends training after this epoch. */
+  onValidationEnd?(ctx: EpochContext): void | 'stop' | Promise<void | 'stop'>;
+  /** At each epoch end (after keep-best, early stopping and the checkpoint decision); `'stop'` ends training. */
   onEpochEnd?(ctx: EpochContext): void | 'stop' | Promise<void | 'stop'>;
+  /** Host state to checkpoint (restored bit-exactly by `restore` on resume). */
   state?(): ExtensionState;
+  /** Restores what `state` returned. */
   restore?(s: ExtensionState): void;
   /** The weights evaluation and export use (e.g. with host-held tables added). */
   finalizeWeights?(weights: Map<string, Tensor>): Map<string, Tensor>;

@@ -8,7 +8,7 @@ import type { Tensor } from '../onnx/tensor.js';
 import type { TrainStep, TrainStepOptions } from '../autodiff/types.js';
 import type { FeedPlan } from '../data/feed-plan.js';
 import type { TrainingGraph } from '../nn/network.js';
-import type { StepContext, TrainingExtension } from './extension.js';
+import type { EpochContext, StepContext, TrainingExtension } from './extension.js';
 import type { StepFeed, StepFetch } from './step-runner.js';
 
 /** Extensions after `prepareGraph`: what the step builder and runner need, and the per-step hooks. */
@@ -72,9 +72,23 @@ export class ExtensionSet {
   }
 
   /** Runs `afterStep` hooks; true when one asks to stop. */
-  async after(ctx: StepContext, fetched: ReadonlyMap<string, Float32Array>): Promise<boolean> {
+  async after(ctx: StepContext, fetched: ReadonlyMap<string, Float32Array>, loss: number): Promise<boolean> {
     let stop = false;
-    for (const e of this.list) if ((await e.afterStep?.({ ...ctx, fetched })) === 'stop') stop = true;
+    for (const e of this.list) if (e.afterStep && (await e.afterStep({ ...ctx, fetched, loss })) === 'stop') stop = true;
+    return stop;
+  }
+
+  /** Runs `onValidationEnd` hooks; true when one asks to stop. */
+  async validationEnd(ctx: EpochContext): Promise<boolean> {
+    let stop = false;
+    for (const e of this.list) if (e.onValidationEnd && (await e.onValidationEnd(ctx)) === 'stop') stop = true;
+    return stop;
+  }
+
+  /** Runs `onEpochEnd` hooks; true when one asks to stop. */
+  async epochEnd(ctx: EpochContext): Promise<boolean> {
+    let stop = false;
+    for (const e of this.list) if (e.onEpochEnd && (await e.onEpochEnd(ctx)) === 'stop') stop = true;
     return stop;
   }
 

@@ -45,7 +45,7 @@ function resumable(): Network {
   return new Network({
     inputShape: [1, 28, 28],
     seed: 3,
-    layers: [new Normalize({ mean: [0.13], std: [0.31] }), new Flatten(), new Linear({ outFeatures: 32 }), new BatchNorm(), ReLU(), new Dropout(0.2), new Linear({ outFeatures: 10 })],
+    layers: [new Normalize({ mean: [0.13], std: [0.31] }), new Flatten(), new Linear({ outFeatures: 32 }), new BatchNorm(), new ReLU(), new Dropout({ rate: 0.2 }), new Linear({ outFeatures: 10 })],
   });
 }
 

@@ -5,131 +5,34 @@
  * validates each epoch (every head's metrics), logs, checkpoints atomically, keeps the best weights by
  * the monitored metric and stops early when it stops improving. A resumed run continues bit for bit: the
  * checkpoint holds every carried tensor, the best weights, the position (stream included) and every RNG.
+ * The essentials around the loop (parameter groups, freezing, accumulation, EMA, top-k, plateau) live in
+ * fit-essentials.ts; extensions and callbacks in fit-extensions.ts.
  */
 import { availableParallelism } from 'node:os';
 import { buildTrainStep } from '../autodiff/index.js';
 import type { OptimizerConfig } from '../autodiff/types.js';
 import type { Tensor } from '../onnx/tensor.js';
-import type { Device } from '../runtime/session.js';
 import { TrainferError } from '../util/errors.js';
 import { Batcher } from '../data/batcher.js';
-import type { FeedBinding } from '../data/feed-plan.js';
-import type { TableStream } from '../data/stream.js';
 import type { Table } from '../data/table.js';
 import { Rng, type RngState } from '../util/rng.js';
-import { type HeadLoss, type LossSpec, describeLoss } from '../nn/loss.js';
+import { describeLoss } from '../nn/loss.js';
 import { resolveLosses } from '../nn/network.js';
 import { availableMetrics } from './metrics.js';
 import { CHECKPOINT_VERSION, checkpointPath, saveCheckpoint } from './checkpoint.js';
-import { type TargetColumns, checkPlanTargets, evaluate } from './evaluate.js';
+import { checkPlanTargets, evaluate } from './evaluate.js';
 import { type EpochSource, dataIdentity, describePlan, openCheckpoint, parseMonitor, planTraining, streamSource, tableSource } from './fit-setup.js';
 import { TrainTracker } from './train-tracker.js';
-import { type EpochMetrics, MetricsLog, type ProgressMode, type ProgressReporter, createReporter } from './progress.js';
-import { type Schedule, formatSchedule, learningRate } from './schedule.js';
+import { type EpochMetrics, MetricsLog, createReporter } from './progress.js';
+import { type PlateauState, formatSchedule, learningRate, plateauStep } from './schedule.js';
+import { type TopEntry, accumulationPoint, exportWeights, initialPlateau, paramGroups, scheduleWarning, updateTopK } from './fit-essentials.js';
 import { StepRunner, type StepFeed } from './step-runner.js';
-import type { Trainable } from './trainable.js';
-import type { TrainingExtension } from './extension.js';
 import { ExtensionSet } from './fit-extensions.js';
-import { type AugmentSpec, formatAugment } from '../data/augment.js';
+import { formatAugment } from '../data/augment.js';
 import { augmentedSource } from './augment-source.js';
+import type { FitOptions, FitResult } from './fit-options.js';
 
-/** Options for `fit` (one object; every field but `model` and `train` has a default). */
-export interface FitOptions extends TargetColumns {
-  model: Trainable;
-  /** Training rows: a table in memory, or a stream over a file larger than memory. */
-  train: Table | TableStream;
-  /** Evaluated after every epoch (metrics, keep-best, early stopping). */
-  validation?: Table | TableStream;
-  /**
-   * Where feeds come from, by feed name: model inputs from columns (default: an input named like a
-   * column reads it; a single remaining input reads every unused column), custom-loss targets from
-   * columns or providers (e.g. `teacherOutputs`).
-   */
-  feeds?: Readonly<Record<string, FeedBinding>>;
-  /** Loss on the first head (default: its task's: cross-entropy, BCE, MSE). */
-  loss?: LossSpec;
-  /** Several loss terms (multi-output models, custom losses); instead of `loss`. */
-  losses?: readonly HeadLoss[];
-  /** Default 1. */
-  epochs?: number;
-  /** Default 128. The last partial batch of each epoch is dropped (fixed shapes, no reallocation). */
-  batchSize?: number;
-  /** Default SGD, momentum 0.9, Nesterov. */
-  optimizer?: OptimizerConfig;
-  /** Peak learning rate (default 0.05 for SGD, 0.002 for Adam/AdamW). */
-  lr?: number;
-  /** Default constant. */
-  schedule?: Schedule;
-  clipGradNorm?: number;
-  /** Compute the global gradient norm every step and log it in the metrics' step records (one extra pass over all gradients; default false). */
-  trackGradNorm?: boolean;
-  /** Seed for shuffling and dropout (default 0). Weight init is seeded when the model is built. */
-  seed?: number;
-  /**
-   * What keep-best and early stopping watch: `val_loss` (default with validation data), `val_accuracy`,
-   * `val_f1`, `val_auc`, `val_pr_auc`, `val_rmse`, `val_mae`, `val_r2`, …, or training `loss`.
-   */
-  monitor?: string;
-  /**
-   * Stop when the monitored metric has not improved by `minDelta` for `patience` epochs. With early
-   * stopping the result holds the best epoch's weights (`bestEpoch`).
-   */
-  earlyStopping?: { patience: number; minDelta?: number };
-  /** Directory for `checkpoint.trainfer` (written each epoch, every `checkpointEverySteps`, and on stop). */
-  checkpointDir?: string;
-  checkpointEverySteps?: number;
-  /** Continue from the checkpoint in `checkpointDir` (error if there is none). */
-  resume?: boolean;
-  /** Start over in a `checkpointDir` that holds another run (its checkpoint and metrics log are replaced). */
-  overwrite?: boolean;
-  /** JSONL metrics file (appended; truncated with `overwrite`). */
-  metricsLog?: string;
-  /** Step records in the metrics log every this many steps (default 100; 0 = epochs only). */
-  logEvery?: number;
-  progress?: ProgressMode | ProgressReporter;
-  /** onnxruntime intra-op threads (default: every core). */
-  threads?: number;
-  /**
-   * Whether onnxruntime's idle intra-op threads spin waiting for the next operator (default false: a
-   * step is many small operators, and on a machine shared with other processes spinning threads take the
-   * cores the work needs, so steps slow down and vary; bench/train-step-profile.ts measures both).
-   */
-  spinning?: boolean;
-  /** Where onnxruntime runs: `cpu` (default) or `cuda` (needs a CUDA build of onnxruntime-node). */
-  device?: Device;
-  /** Stop after this many steps in total (the checkpoint lets a later run continue). */
-  maxSteps?: number;
-  /** Abort (e.g. on Ctrl-C): the current step finishes, a checkpoint is written (with `checkpointDir`), and `fit` throws. */
-  signal?: AbortSignal;
-  /** Called after each epoch's validation; return `'stop'` to end training. */
-  onEpochEnd?: (m: EpochMetrics) => void | 'stop' | Promise<void | 'stop'>;
-  /** Plug-ins to the loop (e.g. `SparseEmbeddings`), run in order. */
-  extensions?: readonly TrainingExtension[];
-  /**
-   * Image augmentation of the training data's image input (random shift, rotation, flip), made on a
-   * worker thread ahead of the step; seeded by `seed`, replayed exactly on resume. In-memory tables only.
-   */
-  augment?: AugmentSpec;
-}
-
-/** What `fit` returns. */
-export interface FitResult {
-  /** Trained parameters and buffers by initializer name (already set on the model); the best epoch's with early stopping. */
-  weights: Map<string, Tensor>;
-  history: EpochMetrics[];
-  /** Epochs completed. */
-  epochs: number;
-  steps: number;
-  /** The epoch whose weights `weights` are (the last, or the best by the monitor with early stopping). */
-  bestEpoch: number;
-  /** Wall-clock seconds of the whole run (resumed runs include earlier sessions). */
-  trainSeconds: number;
-  /** Training samples per second over the step loop (validation excluded). */
-  samplesPerSecond: number;
-  stopReason: 'completed' | 'early-stopping' | 'max-steps' | 'callback';
-  /** The resolved configuration (optimizer, lr, schedule, batch size…). */
-  config: { epochs: number; batchSize: number; optimizer: OptimizerConfig; lr: number; schedule: string; seed: number; monitor: string };
-}
+export type { FitOptions, FitResult } from './fit-options.js';
 
 /** Default optimizer: SGD with Nesterov momentum 0.9. */
 export const DEFAULT_OPTIMIZER: OptimizerConfig = { type: 'sgd', momentum: 0.9, nesterov: true };
@@ -152,6 +55,10 @@ interface TrainerState {
   badEpochs: number;
   /** Why a finished run ended. */
   stopReason?: FitResult['stopReason'];
+  /** `plateau` schedule state. */
+  plateau?: PlateauState;
+  /** `saveTopK` entries, best first. */
+  topK?: TopEntry[];
 }
 
 /**
@@ -178,8 +85,13 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   if (o.resume && !o.checkpointDir) throw new TrainferError('--resume needs --checkpoint-dir');
   const monitor = parseMonitor(o.monitor, !!o.validation);
   const config = { epochs, batchSize, optimizer, lr: baseLr, schedule: formatSchedule(schedule), seed, monitor: monitor.name };
-  const stepsPerEpoch = Math.floor(o.train.count / batchSize);
-  if (stepsPerEpoch === 0) throw new TrainferError(`${o.train.source}: ${o.train.count} training samples are fewer than one batch of ${batchSize} (lower --batch-size)`);
+  const accumulate = o.accumulate ?? 1;
+  if (!(Number.isInteger(accumulate) && accumulate >= 1)) throw new TrainferError(`--accumulate must be a positive integer, got ${accumulate}`);
+  if (o.saveTopK !== undefined && !(Number.isInteger(o.saveTopK) && o.saveTopK >= 1)) throw new TrainferError(`--save-top-k must be a positive integer, got ${o.saveTopK}`);
+  if (o.saveTopK && !o.checkpointDir) throw new TrainferError('--save-top-k needs --checkpoint-dir');
+  // Whole optimizer steps per epoch: with accumulation the batches left over at the epoch end are dropped.
+  const stepsPerEpoch = Math.floor(o.train.count / (batchSize * accumulate)) * accumulate;
+  if (stepsPerEpoch === 0) throw new TrainferError(`${o.train.source}: ${o.train.count} training samples are fewer than one batch of ${batchSize * accumulate}${accumulate > 1 ? ` (${accumulate} × ${batchSize})` : ''} (lower --batch-size${accumulate > 1 ? ' or --accumulate' : ''})`);
   const totalSteps = stepsPerEpoch * epochs;
 
   // The step graph (forward + losses + backward + optimizer), built once, and what feeds it.
@@ -202,15 +114,22 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const headSize = head.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
   const headTarget = plan.feeds.find((f) => f.spec.role === 'target' && f.spec.head === head.name);
   const track = !!headTarget && headSize <= 4096 && head.shape.every((d) => typeof d === 'number') && (head.task !== 'classification' || head.shape.length === 1);
-  const ext = ExtensionSet.prepare(o.extensions ?? [], tg, plan, batchSize);
-  const step = buildTrainStep({ ...ext.stepOptions, graph: tg.graph, loss: tg.loss, params: ext.params, optimizer, clipGradNorm: o.clipGradNorm, gradNorm: o.trackGradNorm ?? false, buffers: tg.buffers, extraOutputs: track ? [head.value] : [] });
+  const groups = paramGroups({ params: tg.params, graph: tg.graph, freeze: o.freeze, decayAll: o.weightDecayAll });
+  const ext = ExtensionSet.prepare(o.extensions ?? [], { ...tg, params: groups.params }, plan, batchSize);
+  const noDecay = groups.noDecay.filter((p) => ext.params.includes(p));
+  const step = buildTrainStep({
+    ...ext.stepOptions, graph: tg.graph, loss: tg.loss, params: ext.params, optimizer, clipGradNorm: o.clipGradNorm, gradNorm: o.trackGradNorm ?? false, buffers: tg.buffers, extraOutputs: track ? [head.value] : [],
+    noDecay, accumulate, ema: o.ema,
+  });
+  const trained = (): Map<string, Tensor> => exportWeights({ step, current: runner.weights(), snapshot: () => runner.snapshot(), frozen: groups.frozen, graph: tg.graph });
 
   const augmenting = !!o.augment && formatAugment(o.augment) !== 'none';
   if (augmenting && stream) throw new TrainferError(`--augment: ${o.train.source} is streamed; augmentation needs the training data in memory`);
   const ckptFile = o.checkpointDir ? checkpointPath(o.checkpointDir) : undefined;
   const fingerprint = ckptFile
     ? JSON.stringify({
-      model: model.name, params: step.state.map((s) => `${s.input}:${s.initial.dims.join('x')}`), batchSize, optimizer, lr: baseLr, schedule: config.schedule, epochs, seed,
+      model: model.name, params: step.state.map((s) => `${s.input}:${s.initial.dims.join('x')}`), batchSize, optimizer, lr: baseLr, schedule: config.schedule, seed,
+      ...(noDecay.length && (optimizer.weightDecay ?? 0) > 0 ? { noDecay } : {}), ...(o.ema ? { ema: o.ema.decay } : {}), ...(o.keepBest ? { keepBest: true } : {}),
       clipGradNorm: o.clipGradNorm ?? null, losses: losses.map((l) => ({ head: l.head ?? null, weight: l.weight ?? 1, ...describeLoss(l.loss) })), tasks: model.heads.map((h) => h.task),
       earlyStopping: o.earlyStopping ?? null, monitor: monitor.name, feeds: describePlan(plan), samples: o.train.count,
       data: dataIdentity(o.train), validationData: o.validation ? dataIdentity(o.validation) : null, ...ext.fingerprint(),
@@ -260,7 +179,20 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const logEvery = o.logEvery ?? 100;
   let stopReason: FitResult['stopReason'] = 'completed';
   let finished = !!ckpt?.meta.finished;
-  if (ckpt) reporter.message(`resuming from ${ckptFile} at step ${stepNo} (epoch ${epoch + 1}, batch ${startBatch})${finished ? ': the run had finished' : ''}`);
+  // `--resume --epochs N` with N above the epochs a finished run was planned with continues it: the
+  // schedule now spans N epochs (an early-stopped run continues from its last epoch's state).
+  const plannedEpochs = (ckpt?.meta.trainer as { epochs?: number } | undefined)?.epochs ?? (ckpt ? epoch : undefined);
+  const continued = finished && plannedEpochs !== undefined && epochs > plannedEpochs;
+  if (continued) {
+    finished = false;
+    st.badEpochs = 0;
+    st.stopReason = undefined;
+  }
+  if (ckpt) reporter.message(`resuming from ${ckptFile} at step ${stepNo} (epoch ${epoch + 1}, batch ${startBatch})${continued ? `: the run had finished after ${epoch} epochs; continuing to ${epochs} (the schedule now spans ${epochs} epochs)` : finished ? ': the run had finished' : plannedEpochs !== undefined && plannedEpochs !== epochs ? `; --epochs ${epochs} instead of ${plannedEpochs}: the schedule is re-planned` : ''}`);
+  (st as unknown as { epochs: number }).epochs = epochs;
+  const warning = scheduleWarning(schedule, epochs, o.earlyStopping?.patience);
+  if (warning && !ckpt) reporter.message(warning);
+  if (schedule.type === 'plateau') st.plateau ??= initialPlateau();
   const targetBuf = headTarget ? batcher.buffer(headTarget.spec.name).data : undefined;
 
   const save = (epochStart: RngState, ep: number, batch: number, position: unknown): void => {
@@ -304,14 +236,15 @@ export async function fit(o: FitOptions): Promise<FitResult> {
         const pending = batcher.provide({ size: batchSize, phase: 'train', step: stepNo + 1, rows });
         if (pending) await pending;
         for (const r of random) dropoutRng.fillUniform(r.data);
-        lr = learningRate(schedule, baseLr, { step: stepNo, totalSteps, stepsPerEpoch });
+        const at = accumulationPoint(stepNo, accumulate);
+        lr = learningRate(schedule, baseLr, { step: at.optimizerStep, totalSteps: totalSteps / accumulate, stepsPerEpoch: stepsPerEpoch / accumulate }) * (st.plateau?.scale ?? 1);
         const stepCtx = { step: stepNo + 1, totalSteps, epoch, lr, feeds: feedMap, weights: () => runner.weights() };
         await ext.before(stepCtx);
-        const { loss, gradNorm } = await runner.run(lr, stepNo + 1);
+        const { loss, gradNorm } = await runner.run(lr, at.optimizerStep + 1, at.apply);
         if (!Number.isFinite(loss)) {
           throw new TrainferError(`loss became ${loss} at step ${stepNo + 1} (epoch ${epoch + 1}, lr ${lr.toPrecision(3)}); training diverged — try a lower learning rate, e.g. --lr ${(baseLr / 10).toPrecision(2)}`);
         }
-        await ext.after(stepCtx, fetchedMap);
+        const callbackStop = await ext.after(stepCtx, fetchedMap, loss);
         stepNo++;
         lossSum += loss;
         steps++;
@@ -323,6 +256,17 @@ export async function fit(o: FitOptions): Promise<FitResult> {
         if (o.checkpointEverySteps && stepNo % o.checkpointEverySteps === 0 && b + 1 < stepsPerEpoch) {
           partial();
           save(epochStart, epoch, b + 1, source.position());
+        }
+        if (callbackStop) {
+          st.stepSeconds += (performance.now() - tEpoch) / 1000;
+          st.samples += seen - seenBefore;
+          partial();
+          finished = true;
+          st.stopReason = 'callback';
+          save(epochStart, epoch, b + 1, source.position());
+          stopReason = 'callback';
+          reporter.message(`stopped by a callback at step ${stepNo} (epoch ${epoch + 1})`);
+          break outer;
         }
         if (o.signal?.aborted) {
           partial();
@@ -348,34 +292,46 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       const train = track ? tracker.result() : {};
       const m: EpochMetrics = { epoch: epoch + 1, step: stepNo, loss: lossSum / Math.max(1, steps), accuracy: train.accuracy ?? NaN, train, lr, seconds: 0, samplesPerSecond: (seen - seenBefore) / Math.max(stepSecs, 1e-9) };
       if (o.validation) {
-        const v = await evaluate({ model: model.inferenceGraph({ weights: ext.finalize(runner.weights()) }), heads: model.heads, losses, data: o.validation, target: o.target, targets: o.targets, feeds: o.feeds, threads, device: o.device, modelName: `model '${model.name}'` });
+        const v = await evaluate({ model: model.inferenceGraph({ weights: ext.finalize(trained()) }), heads: model.heads, losses, data: o.validation, target: o.target, targets: o.targets, feeds: o.feeds, threads, device: o.device, modelName: `model '${model.name}'` });
         m.valLoss = v.loss;
         m.valAccuracy = v.metrics.accuracy;
         m.val = v.metrics;
       }
       m.seconds = elapsedBefore + (performance.now() - t0) / 1000;
+      let stop = false;
+      let callbackStopped = await ext.validationEnd({ epoch, metrics: m });
       st.history.push(m);
       reporter.epochEnd(m, epochs);
       log?.write({ type: 'epoch', ...m });
-      let stop = false;
       const value = monitor.split === 'val' ? m.val?.[monitor.key] : monitor.key === 'loss' ? m.loss : m.train?.[monitor.key];
-      if (o.earlyStopping && value !== undefined && !Number.isNaN(value)) {
-        const delta = o.earlyStopping.minDelta ?? 0;
+      if (schedule.type === 'plateau' && value !== undefined) {
+        const r = plateauStep(schedule, st.plateau!, value, monitor.direction);
+        st.plateau = r.state;
+        if (r.reduced) reporter.message(`plateau: ${monitor.name} has not improved for ${schedule.patience ?? 2} epochs; learning rate now ${(baseLr * r.state.scale).toPrecision(3)}`);
+      }
+      if (o.saveTopK && o.checkpointDir && value !== undefined) {
+        st.topK = updateTopK({ dir: o.checkpointDir, k: o.saveTopK, list: st.topK ?? [], epoch: epoch + 1, value, direction: monitor.direction, weights: () => ext.finalize(trained()), monitor: monitor.name });
+      }
+      if ((o.earlyStopping || o.keepBest) && value !== undefined && !Number.isNaN(value)) {
+        const delta = o.earlyStopping?.minDelta ?? 0;
         const better = st.best === undefined || (monitor.direction === 'min' ? value < st.best - delta : value > st.best + delta);
         if (better) {
           st.best = value;
           st.bestEpoch = epoch + 1;
           st.badEpochs = 0;
-          best = ext.snapshot(runner.weights());
-        } else if (++st.badEpochs >= o.earlyStopping.patience && epoch + 1 < epochs) {
+          best = ext.snapshot(trained());
+        } else if (o.earlyStopping && ++st.badEpochs >= o.earlyStopping.patience && epoch + 1 < epochs) {
           stop = true;
           stopReason = 'early-stopping';
           reporter.message(`early stopping: ${monitor.name} has not improved for ${st.badEpochs} epochs; keeping epoch ${st.bestEpoch}'s weights (${monitor.name} ${st.best!.toPrecision(4)})`);
         }
       }
-      if ((await o.onEpochEnd?.(m)) === 'stop' && !stop) {
+      if (await ext.epochEnd({ epoch, metrics: m, bestEpoch: st.bestEpoch })) callbackStopped = true;
+      if ((await o.onEpochEnd?.(m)) === 'stop') callbackStopped = true;
+      if (callbackStopped && !stop) {
         stop = true;
         stopReason = 'callback';
+        reporter.message(`stopped by a callback after epoch ${epoch + 1}`);
       }
       finished = stop || epoch + 1 >= epochs;
       if (finished) st.stopReason = stop ? stopReason : 'completed';
@@ -394,9 +350,9 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     reporter.stop();
     if ('close' in source) await (source as { close(): Promise<void> }).close();
   }
-  if (ckpt?.meta.finished) stopReason = st.stopReason ?? 'completed';
-  const useBest = !!o.earlyStopping && !!best && (stopReason === 'early-stopping' || finished);
-  const weights = useBest ? best! : ext.finalize(runner.weights());
+  if (ckpt?.meta.finished && !continued) stopReason = st.stopReason ?? 'completed';
+  const useBest = (!!o.earlyStopping || !!o.keepBest) && !!best && (stopReason === 'early-stopping' || finished);
+  const weights = useBest ? best! : ext.finalize(trained());
   await runner.release();
   for (const p of providers) await p?.close?.();
   model.setWeights(weights);
@@ -410,5 +366,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     samplesPerSecond: st.samples / Math.max(st.stepSeconds, 1e-9),
     stopReason,
     config,
+    ...(st.topK ? { topK: st.topK } : {}),
+    frozen: groups.frozen,
   };
 }

@@ -51,7 +51,7 @@ export function checkJobOptions(o: {
   }
   if (o.trainable !== undefined) compilePattern('--trainable', o.trainable);
   if (o.freeze !== undefined) compilePattern('--freeze', o.freeze);
-  if ((o.trainable !== undefined || o.freeze !== undefined) && isPreset(o.model)) throw new TrainferError(`--trainable/--freeze select initializers of an imported .onnx; '${o.model}' is a preset (every weight trains)`);
+  if (o.trainable !== undefined && isPreset(o.model)) throw new TrainferError(`--trainable selects initializers of an imported .onnx; '${o.model}' is a preset (every weight trains; --freeze keeps matching ones fixed)`);
   if (o.task !== undefined && !(TASKS as readonly string[]).includes(o.task)) throw new TrainferError(`--task must be ${TASKS.join(', ')}, got '${o.task}'`);
   if (o.loss !== undefined && !(LOSS_NAMES as readonly string[]).includes(o.loss)) throw new TrainferError(`--loss must be ${LOSS_NAMES.join(', ')}, got '${o.loss}'`);
   if (o.monitor !== undefined) {

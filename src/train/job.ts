@@ -20,13 +20,14 @@ import { lrFor, resolveDefaults } from './defaults.js';
 import { evaluate } from './evaluate.js';
 import { type AugmentSpec, parseAugment } from '../data/augment.js';
 import { annotateModel, exportModel } from './export.js';
-import { type FitResult, fit } from './fit.js';
+import { type FitOptions, type FitResult, fit } from './fit.js';
+import { type FindLrOptions, type FindLrResult, findLr } from './find-lr.js';
 import type { TrainingExtension } from './extension.js';
 import { type JobData, buildJobModel, checkJobOptions, jobLoss, loadJobData, optimizerConfig, parseWeights, targetColumns, targetStats } from './job-setup.js';
 import { type TextSetup, recordText, saveTokenizerBeside, setupText, textColumn } from './job-text.js';
 import type { MetricsResult } from './metrics.js';
 import type { EpochMetrics, ProgressMode, ProgressReporter } from './progress.js';
-import { type Schedule, formatSchedule, parseSchedule } from './schedule.js';
+import { type Schedule, assumesEnd, formatSchedule, parseSchedule } from './schedule.js';
 import { type TaskChoice, inferTask } from './task.js';
 import type { Trainable } from './trainable.js';
 import { isTextPreset } from '../nn/presets-text.js';
@@ -96,6 +97,21 @@ export interface TrainJobOptions {
   trainable?: string;
   /** Fine-tuning: regular expression of initializers to keep fixed. */
   freeze?: string;
+  /**
+   * Any model: keep parameters whose name matches this regular expression fixed (e.g. `^linear1\.`);
+   * `trainfer train --freeze` sets it for presets, `freeze` for imported .onnx models.
+   */
+  freezeLayers?: string;
+  /** Weight decay on biases and normalisation parameters too (default: not on rank ≤ 1 parameters). */
+  weightDecayAll?: boolean;
+  /** Gradient accumulation: one optimizer step per N batches (exactly a batch N times larger). */
+  accumulate?: number;
+  /** Weight EMA decay (e.g. 0.999); the exported model holds the EMA weights. */
+  ema?: number;
+  /** Export the best epoch's weights by the monitor (also without early stopping). */
+  keepBest?: boolean;
+  /** Keep the best K epochs' weights in the checkpoint directory. */
+  saveTopK?: number;
   metricsLog?: string;
   threads?: number;
   /** onnxruntime's idle intra-op threads spin (default false; see `FitOptions.spinning`). */
@@ -164,6 +180,22 @@ export function defaultOut(model: string, name: string, text = false): string {
 
 /** Runs a training job end to end. Nothing is written to `out` unless training succeeds and the file loads and runs. */
 export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
+  return withJobSetup(o, (c) => trainAndExport(c));
+}
+
+/**
+ * `trainfer train --find-lr`: the same data, model, batch size and optimizer as the training job would
+ * use, run through the LR range test (`findLr`) instead of training; nothing is written.
+ */
+export async function runFindLrJob(o: TrainJobOptions & { findLr?: Pick<FindLrOptions, 'minLr' | 'maxLr' | 'steps'> }): Promise<FindLrResult> {
+  return withJobSetup(o, async (c) => {
+    const f = fitOptionsFor(c).fit;
+    return findLr({ ...f, ...o.findLr, model: f.model, train: f.train });
+  });
+}
+
+/** Everything before fitting: options checked, data loaded, task chosen, the model (and its tokenizer for text) built; then `body`. */
+async function withJobSetup<T>(o: TrainJobOptions, body: (c: JobContext) => Promise<T>): Promise<T> {
   checkJobOptions({ ...o, optimizer: o.optimizer });
   if (o.out && existsSync(o.out) && statSync(o.out).isDirectory()) throw new TrainferError(`--out ${o.out}: is a directory`);
   const seed = o.seed ?? 0;
@@ -200,53 +232,23 @@ export async function runTrainJob(o: TrainJobOptions): Promise<TrainJobResult> {
     ({ model, inputs: presetInputs } = buildJobModel({ model: o.model, train: trainTable ?? schema, targets, task: choice, seed, exclude, trainable: o.trainable, freeze: o.freeze }));
   }
   try {
-    return await trainAndExport({ o, data, train, trainTable, schema, targets, choice, model, presetInputs, text, textCol, seed, augment, say });
+    return await body({ o, data, train, trainTable, schema, targets, choice, model, presetInputs, text, textCol, seed, augment, say });
   } finally {
     await text?.text.close();
   }
 }
 
-/** The rest of `runTrainJob` once the model and its feeds are known: fit, export, score the exported file. */
-async function trainAndExport(c: {
+/** What the job knows once the model and its feeds are built. */
+interface JobContext {
   o: TrainJobOptions; data: JobData; train: Table | TableStream; trainTable?: Table; schema: Table; targets: string[]; choice: TaskChoice;
   model: Trainable; presetInputs: Record<string, FeedBinding>; text?: TextSetup; textCol?: string; seed: number; augment?: AugmentSpec; say: (line: string) => void;
-}): Promise<TrainJobResult> {
-  const { o, data, train, trainTable, schema, targets, choice, model, presetInputs, text, seed, augment, say } = c;
-  const splits = data.splits;
-  const tables = data.kind === 'tables' ? data.splits : undefined;
-  const streams = data.kind === 'streams' ? data.splits : undefined;
-  const { validation, test } = splits;
-  const task = model.heads[0]!.task;
-  const mapping = o.inputs ? parseFeedMapping(o.inputs, schema.columns.map((k) => k.name)) : undefined;
-  const inputs: Record<string, FeedBinding> = mapping ? Object.fromEntries(Object.entries(mapping).map(([k, v]) => [k, { columns: v }])) : presetInputs;
-  const d = resolveDefaults({ spec: o.model, trainCount: train.count, task });
-  const batchSize = o.batchSize ?? d.batchSize;
-  if (batchSize > train.count) throw new TrainferError(`--batch-size ${batchSize} is larger than the ${train.count} training samples of ${o.data}`);
-  const optimizer = optimizerConfig(o, d.optimizer);
-  const lr = o.lr ?? lrFor(optimizer, d.lr, d.optimizer);
-  const schedule = typeof o.schedule === 'string' ? parseSchedule(o.schedule) : (o.schedule ?? d.schedule);
-  const outputs = typeof model.heads[0]!.shape[0] === 'number' ? model.heads[0]!.shape[0] : choice.outputs;
-  const loss = jobLoss({
-    task, loss: o.loss, labelSmoothing: o.labelSmoothing, huberDelta: o.huberDelta,
-    classWeights: o.classWeights ? parseWeights('--class-weights', o.classWeights, trainTable, targets, task, outputs) : undefined,
-    posWeight: o.posWeight ? parseWeights('--pos-weight', o.posWeight, trainTable, targets, task, outputs) : undefined,
-    // Presets learn standardised targets: the loss divides residuals by the targets' std.
-    scale: task === 'regression' && trainTable && !o.model.toLowerCase().endsWith('.onnx') ? targetStats(trainTable, targets).std : undefined,
-  });
-  const out = o.out ?? defaultOut(o.model, model.name, !!text && isTextPreset(o.model));
-  const metricsLog = o.metricsLog ?? (o.checkpointDir ? join(o.checkpointDir, 'metrics.jsonl') : undefined);
-  const epochs = o.epochs ?? d.epochs;
-  const n = (x: number) => x.toLocaleString('en-US');
-  const opt = optimizer.type === 'sgd' ? `sgd (momentum ${optimizer.momentum ?? 0}${optimizer.nesterov ? ', Nesterov' : ''})` : optimizer.type;
-  say(`training ${model.name} (${n(model.parameterCount())} parameters) on ${o.data}: ${n(train.count)} train / ${n(validation?.count ?? 0)} validation / ${n(test.count)} test samples${data.kind === 'streams' ? ' (streamed)' : ''}; ${opt}, lr ${lr} ${formatSchedule(schedule)}, batch ${batchSize}, ${epochs} epoch${epochs === 1 ? '' : 's'}`);
-  const feeds = inputs;
-  const r = await fit({
-    model, train, validation, target: targets, feeds, loss, epochs, batchSize, optimizer, lr, schedule,
-    clipGradNorm: o.clipGradNorm, seed, monitor: o.monitor, augment,
-    earlyStopping: o.patience ? { patience: o.patience } : undefined,
-    checkpointDir: o.checkpointDir, checkpointEverySteps: o.checkpointEverySteps, resume: o.resume, overwrite: o.overwrite,
-    metricsLog, progress: o.progress, threads: o.threads, spinning: o.spinning, device: o.device, maxSteps: o.maxSteps, onEpochEnd: o.onEpochEnd, signal: o.signal, extensions: o.extensions,
-  });
+}
+
+/** Fit, export with metadata (verified), then score the exported file on the test split. */
+async function trainAndExport(c: JobContext): Promise<TrainJobResult> {
+  const { o, model, text, seed, say } = c;
+  const { fit: fitOptions, targets, inputs, loss, schedule, out, choice, schema, tables, streams, test, task } = fitOptionsFor(c);
+  const r = await fit(fitOptions);
   // Export with metadata, verified on a real batch; then score the exported file itself: what users deploy is what we score.
   const exported = annotateModel(model.inferenceGraph({ weights: r.weights }), { heads: model.heads, losses: [{ loss }], targets: { [model.heads[0]!.name]: targets }, table: schema, inputs, classNames: text?.classNames ?? choice.classNames });
   if (text) {
@@ -285,4 +287,48 @@ async function trainAndExport(c: {
     stopReason: r.stopReason,
     history: r.history,
   };
+}
+
+/** fit's options for the job: defaults for the model family, the loss, the schedule (plateau with --patience unless one is given). */
+function fitOptionsFor(c: JobContext) {
+  const { o, data, train, trainTable, schema, targets, choice, model, presetInputs, text, seed, augment, say } = c;
+  const splits = data.splits;
+  const tables = data.kind === 'tables' ? data.splits : undefined;
+  const streams = data.kind === 'streams' ? data.splits : undefined;
+  const { validation, test } = splits;
+  const task = model.heads[0]!.task;
+  const mapping = o.inputs ? parseFeedMapping(o.inputs, schema.columns.map((k) => k.name)) : undefined;
+  const inputs: Record<string, FeedBinding> = mapping ? Object.fromEntries(Object.entries(mapping).map(([k, v]) => [k, { columns: v }])) : presetInputs;
+  const d = resolveDefaults({ spec: o.model, trainCount: train.count, task });
+  const batchSize = o.batchSize ?? d.batchSize;
+  if (batchSize > train.count) throw new TrainferError(`--batch-size ${batchSize} is larger than the ${train.count} training samples of ${o.data}`);
+  const optimizer = optimizerConfig(o, d.optimizer);
+  const lr = o.lr ?? lrFor(optimizer, d.lr, d.optimizer);
+  // With early stopping and no --schedule: ReduceLROnPlateau (with a warm-up) instead of a schedule planned for the last epoch.
+  const plateauDefault = !o.schedule && !!o.patience && assumesEnd(d.schedule);
+  const schedule: Schedule = typeof o.schedule === 'string' ? parseSchedule(o.schedule) : (o.schedule ?? (plateauDefault ? { type: 'plateau', patience: Math.max(1, Math.floor(o.patience! / 2)), warmup: Math.min(500, Math.floor(train.count / batchSize)) } : d.schedule));
+  const outputs = typeof model.heads[0]!.shape[0] === 'number' ? model.heads[0]!.shape[0] : choice.outputs;
+  const loss = jobLoss({
+    task, loss: o.loss, labelSmoothing: o.labelSmoothing, huberDelta: o.huberDelta,
+    classWeights: o.classWeights ? parseWeights('--class-weights', o.classWeights, trainTable, targets, task, outputs) : undefined,
+    posWeight: o.posWeight ? parseWeights('--pos-weight', o.posWeight, trainTable, targets, task, outputs) : undefined,
+    // Presets learn standardised targets: the loss divides residuals by the targets' std.
+    scale: task === 'regression' && trainTable && !o.model.toLowerCase().endsWith('.onnx') ? targetStats(trainTable, targets).std : undefined,
+  });
+  const out = o.out ?? defaultOut(o.model, model.name, !!text && isTextPreset(o.model));
+  const metricsLog = o.metricsLog ?? (o.checkpointDir ? join(o.checkpointDir, 'metrics.jsonl') : undefined);
+  const epochs = o.epochs ?? d.epochs;
+  const n = (x: number) => x.toLocaleString('en-US');
+  const opt = optimizer.type === 'sgd' ? `sgd (momentum ${optimizer.momentum ?? 0}${optimizer.nesterov ? ', Nesterov' : ''})` : optimizer.type;
+  say(`training ${model.name} (${n(model.parameterCount())} parameters) on ${o.data}: ${n(train.count)} train / ${n(validation?.count ?? 0)} validation / ${n(test.count)} test samples${data.kind === 'streams' ? ' (streamed)' : ''}; ${opt}, lr ${lr} ${formatSchedule(schedule)}${plateauDefault ? ' (--patience: a schedule that does not assume the last epoch)' : ''}, batch ${batchSize}, ${epochs} epoch${epochs === 1 ? '' : 's'}`);
+  const feeds = inputs;
+  const fitOptions: FitOptions = {
+    model, train, validation, target: targets, feeds, loss, epochs, batchSize, optimizer, lr, schedule,
+    clipGradNorm: o.clipGradNorm, seed, monitor: o.monitor, augment,
+    earlyStopping: o.patience ? { patience: o.patience } : undefined,
+    checkpointDir: o.checkpointDir, checkpointEverySteps: o.checkpointEverySteps, resume: o.resume, overwrite: o.overwrite,
+    metricsLog, progress: o.progress, threads: o.threads, spinning: o.spinning, device: o.device, maxSteps: o.maxSteps, onEpochEnd: o.onEpochEnd, signal: o.signal, extensions: o.extensions,
+    freeze: o.freezeLayers, weightDecayAll: o.weightDecayAll, accumulate: o.accumulate, ema: o.ema !== undefined ? { decay: o.ema } : undefined, keepBest: o.keepBest, saveTopK: o.saveTopK,
+  };
+  return { fit: fitOptions, targets, inputs, loss, schedule, out, choice, schema, tables, streams, test, task };
 }

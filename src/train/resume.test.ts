@@ -31,7 +31,7 @@ function blobsCsv(n: number, seed: number): string {
 
 const data = parseCsv(blobsCsv(1200, 1), 'blobs.csv');
 const { rest: train, held: validation } = splitRows(data, 0.2, Rng.fromSeed(2), 'blobs.csv (validation)');
-const net = () => new Network({ inputShape: [4], seed: 7, layers: [new Linear({ outFeatures: 32 }), ReLU(), new Linear({ outFeatures: 3 })] });
+const net = () => new Network({ inputShape: [4], seed: 7, layers: [new Linear({ outFeatures: 32 }), new ReLU(), new Linear({ outFeatures: 3 })] });
 const common = (): Omit<FitOptions, 'model'> => ({ train, validation, epochs: 12, batchSize: 40, lr: 0.2, seed: 3, threads: 1, progress: 'none', earlyStopping: { patience: 1 }, monitor: 'val_loss' });
 
 test('early stopping + resume: interrupted before or after the first validation, the run ends with the same best weights and file', async () => {

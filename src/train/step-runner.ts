@@ -64,6 +64,7 @@ export class StepRunner {
   private readonly fetches: Record<string, ort.Tensor> = {};
   private readonly lr: Float32Array;
   private readonly stepNo: Float32Array;
+  private readonly apply = new Float32Array([1]);
   private readonly lossOut: Float32Array;
   private readonly normOut: Float32Array;
 
@@ -79,6 +80,7 @@ export class StepRunner {
     this.feeds[step.lrInput] = new ort.Tensor('float32', this.lr, []);
     this.stepNo = new Float32Array(1);
     if (step.stepInput) this.feeds[step.stepInput] = new ort.Tensor('float32', this.stepNo, []);
+    if (step.applyInput) this.feeds[step.applyInput] = new ort.Tensor('float32', this.apply, []);
     this.lossOut = new Float32Array(1);
     this.fetches[step.lossOutput] = new ort.Tensor('float32', this.lossOut, []);
     this.normOut = new Float32Array(1);
@@ -114,10 +116,14 @@ export class StepRunner {
     }
   }
 
-  /** Runs one step with learning rate `lr` (step number `n` is 1-based). Returns loss and gradient norm. */
-  async run(lr: number, n: number): Promise<{ loss: number; gradNorm: number }> {
+  /**
+   * Runs one step with learning rate `lr` (optimizer step number `n` is 1-based). With gradient
+   * accumulation, `apply` false only accumulates this micro-batch's gradient. Returns loss and gradient norm.
+   */
+  async run(lr: number, n: number, apply = true): Promise<{ loss: number; gradNorm: number }> {
     this.lr[0] = lr;
     this.stepNo[0] = n;
+    this.apply[0] = apply ? 1 : 0;
     try {
       await this.session.ort.run(this.feeds, this.fetches);
     } catch (err) {

@@ -79,7 +79,7 @@ function mixedNet(seed: number, heads?: ConstructorParameters<typeof Network>[0]
       { name: 'x', shape: [3], layers: [new Normalize({ mean: [50, 50, 50], std: [10, 10, 10] })] },
       { name: 'city', shape: [1], dtype: 'int64', layers: [new Embedding({ numEmbeddings: 7, dim: 4 }), new Flatten()] },
     ],
-    layers: [new Linear({ outFeatures: 32 }), ReLU()],
+    layers: [new Linear({ outFeatures: 32 }), new ReLU()],
     heads: heads ?? [{ name: 'logits', layers: [new Linear({ outFeatures: 3 })] }],
   });
 }
@@ -124,7 +124,7 @@ test('class weights raise the recall of a rare, overlapping class', async () => 
   });
   const train = parseCsv(`a,b,label\n${rows.join('\n')}\n`, 'rare.csv');
   const recall = async (classWeights?: number[]) => {
-    const net = new Network({ inputShape: [2], seed: 1, layers: [new Linear({ outFeatures: 16 }), ReLU(), new Linear({ outFeatures: 3 })] });
+    const net = new Network({ inputShape: [2], seed: 1, layers: [new Linear({ outFeatures: 16 }), new ReLU(), new Linear({ outFeatures: 3 })] });
     const r = await fit({ model: net, train, epochs: 6, batchSize: 50, lr: 0.05, seed: 1, loss: { type: 'cross-entropy', classWeights }, ...quiet });
     const ev = await evaluate({ model: net.inferenceGraph({ weights: r.weights }), data: train, threads: 1 });
     return ev.heads.logits!.perClass!.recall[2]!;
@@ -137,13 +137,13 @@ test('class weights raise the recall of a rare, overlapping class', async () => 
 test('distillation: teacher logits from onnxruntime per batch (a feed provider) train a student through a custom KL loss', async () => {
   // Teacher: a fixed random network on raw 4-d inputs. Student: standardises its inputs in the batcher,
   // so the provider must feed the teacher the raw columns, not the student's batch buffer.
-  const teacherNet = new Network({ inputShape: [4], seed: 11, layers: [new Linear({ outFeatures: 16 }), ReLU(), new Linear({ outFeatures: 5 })] });
+  const teacherNet = new Network({ inputShape: [4], seed: 11, layers: [new Linear({ outFeatures: 16 }), new ReLU(), new Linear({ outFeatures: 5 })] });
   const rng = Rng.fromSeed(5);
   const x = Float32Array.from({ length: 4 * 2000 }, () => rng.normal() * 3 + 2);
   const table: Table = { source: 'unlabelled', count: 2000, columns: [{ name: 'features', dtype: 'float32', shape: [4], data: x, kind: 'numeric' }] };
   const train = selectRows(table, Array.from({ length: 1600 }, (_, i) => i));
   const held = selectRows(table, Array.from({ length: 400 }, (_, i) => 1600 + i));
-  const student = new Network({ inputShape: [4], seed: 3, layers: [new Normalize({ mean: [2, 2, 2, 2], std: [3, 3, 3, 3] }), new Linear({ outFeatures: 32 }), ReLU(), new Linear({ outFeatures: 5 })] });
+  const student = new Network({ inputShape: [4], seed: 3, layers: [new Normalize({ mean: [2, 2, 2, 2], std: [3, 3, 3, 3] }), new Linear({ outFeatures: 32 }), new ReLU(), new Linear({ outFeatures: 5 })] });
   const teacher = await teacherOutputs({ model: teacherNet.inferenceGraph(), output: 'logits', threads: 1 });
   const kl = { type: 'custom' as const, name: 'distill', targets: [{ name: 'teacher', dtype: 'float32' as const, shape: [5] }], fn: (g: Parameters<typeof klDivergence>[0], io: { outputs: Readonly<Record<string, string>>; targets: Readonly<Record<string, string>> }) => klDivergence(g, { studentLogits: io.outputs.logits!, teacherLogits: io.targets.teacher!, temperature: 2 }) };
   const r = await fit({ model: student, train, validation: held, losses: [{ loss: kl }], feeds: { teacher: { provider: teacher } }, epochs: 8, batchSize: 50, optimizer: { type: 'adam' }, lr: 0.01, seed: 1, ...quiet });
