@@ -34,7 +34,7 @@ const variants: Variant[] = [
 async function runner(v: Variant): Promise<{ r: StepRunner; run: (i: number) => Promise<void> }> {
   const step = buildTrainStep({ graph: tg.graph, loss: tg.loss, params: tg.params, optimizer: { type: 'sgd', momentum: 0.9 }, buffers: tg.buffers, gradNorm: false, ...v.options });
   const feeds = tg.feeds.map((f) => {
-    const dims = [batch, ...(f.shape.slice(1) as number[])];
+    const dims = [batch, ...(f.shape as number[])];
     const n = dims.reduce((a, b) => a * b, 1);
     const data = f.dtype === 'int64' ? new BigInt64Array(n).map((_, i) => BigInt(i % 10)) : new Float32Array(n).map((_, i) => (i % 7) / 7);
     return { name: f.name, dtype: f.dtype, data, dims };
