@@ -63,8 +63,10 @@ function variantRows(run: LabRun): VariantRow[] {
 /** Every chart of the report, in order. */
 export function buildCharts(run: LabRun, cost: CostReport): Chart[] {
   const rows = variantRows(run);
-  const qualityName = run.workloads[0]?.quality.name ?? 'quality';
-  const qualityTitle = `${qualityName}${run.workloads[0]?.quality.percent ? ' (%)' : ''}`;
+  // Mixed workloads (accuracy, recall@10, …) share the axis as "quality"; each workload's metric is in the summary table.
+  const mixed = new Set(run.workloads.map((w) => w.quality.name)).size > 1;
+  const qualityName = mixed ? 'quality (each workload\'s metric)' : (run.workloads[0]?.quality.name ?? 'quality');
+  const qualityTitle = `${qualityName}${run.workloads.every((w) => w.quality.percent) ? ' (%)' : ''}`;
   const charts: Chart[] = [];
 
   const loss = run.workloads.flatMap((w) => (w.training.lossCurve.length > 0 ? w.training.lossCurve.map((p) => ({ workload: w.title, step: p.step, loss: p.loss })) : w.training.history.map((h) => ({ workload: w.title, step: h.step, loss: h.loss }))));

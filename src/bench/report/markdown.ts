@@ -23,15 +23,18 @@ export function duration(seconds: number): string {
 /** The per-variant summary table (Markdown). */
 export function summaryTable(run: LabRun, cost: CostReport): string {
   const profile = cost.rows[0];
+  // One quality metric for every workload names the column; mixed metrics (accuracy, recall@10, …) name each cell.
+  const names = new Set(run.workloads.map((w) => w.quality.name));
+  const shared = names.size === 1 ? run.workloads[0]!.quality.name : undefined;
   const lines = [
-    `| workload | variant | ${run.workloads[0]?.quality.name ?? 'quality'} | size | single-stream p50 / p99 (ms) | multi-stream p99 (ms) | offline (samples/s) | server QPS within p99 ≤ bound | compute ${cost.currency} / 1M predictions${profile ? ` (${profile.profile})` : ''} | + transfer | compute saved vs ${run.workloads[0]?.variants[0]?.label ?? 'baseline'} |`,
+    `| workload | variant | ${shared ?? 'quality'} | size | single-stream p50 / p99 (ms) | multi-stream p99 (ms) | offline (samples/s) | server QPS within p99 ≤ bound | compute ${cost.currency} / 1M predictions${profile ? ` (${profile.profile})` : ''} | + transfer | compute saved vs ${run.workloads[0]?.variants[0]?.label ?? 'baseline'} |`,
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const w of run.workloads) {
     const c = cost.rows.find((r) => r.workload === w.id && r.profile === profile?.profile);
     for (const v of w.variants) {
       const vc = c?.variants.find((x) => x.variant === v.id);
-      const q = w.quality.percent ? `${(v.quality * 100).toFixed(2)}%` : v.quality.toFixed(4);
+      const q = `${w.quality.percent ? `${(v.quality * 100).toFixed(2)}%` : v.quality.toFixed(4)}${shared ? '' : ` ${w.quality.name}`}`;
       const b = v.bench;
       lines.push(`| ${w.title} | ${v.label} | ${q} | ${size(v.storedBytes)} | ${ms(b.singleStream.latencyMs.p50)} / ${ms(b.singleStream.latencyMs.p99)} | ${ms(b.multiStream.latencyMs.p99)} | ${n(b.offline.samplesPerSecond)} | ${n(b.server.bestQps)} (≤ ${b.server.latencyBoundMs} ms) | ${money(vc?.computePer1M)} | ${money(vc?.transferPer1M)} | ${v.id === w.variants[0]?.id || vc?.computeSavingsPercent === undefined ? '—' : `${Math.round(vc.computeSavingsPercent) || 0}%`} |`);
     }

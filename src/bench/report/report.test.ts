@@ -13,6 +13,7 @@ import { computeCosts } from '../cost/model.js';
 import { EXAMPLE_PROFILES } from '../cost/profiles.js';
 import { costInputs } from '../lab/lab-run.js';
 import { buildCharts, paretoFrontier } from './charts.js';
+import { summaryTable } from './markdown.js';
 import { sampleLabRun } from './test-lab-run.js';
 import { writeReport } from './write-report.js';
 
@@ -65,4 +66,19 @@ test('report renders in headless Chromium: every chart drawn, no console errors,
   } finally {
     await browser.close();
   }
+});
+
+test('mixed quality metrics (accuracy and recall@10): the summary names each cell, the charts call the axis quality', () => {
+  const mixed = sampleLabRun();
+  mixed.workloads[1] = { ...mixed.workloads[1]!, quality: { name: 'recall@10', percent: true, higherIsBetter: true } };
+  const table = summaryTable(mixed, computeCosts({ profiles: EXAMPLE_PROFILES, measured: costInputs(mixed) }));
+  const header = table.split('\n')[0]!;
+  assert.match(header, /\| workload \| variant \| quality \|/);
+  const rows = table.split('\n').slice(2);
+  assert.ok(rows.some((r) => /% top-1 test accuracy \|/.test(r)) && rows.some((r) => /% recall@10 \|/.test(r)), table);
+  const pareto = buildCharts(mixed, cost).find((c) => c.id === 'pareto-latency')!;
+  assert.match(pareto.title, /^quality \(each workload's metric\)/);
+  // One metric everywhere: the column is named after it and cells carry only the number.
+  const same = summaryTable(run, cost);
+  assert.match(same.split('\n')[0]!, /\| top-1 test accuracy \|/);
 });
