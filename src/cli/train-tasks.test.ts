@@ -11,23 +11,9 @@ import { join } from 'node:path';
 import { readModel, writeModel } from '../onnx/model-io.js';
 import { Rng } from '../util/rng.js';
 import { pytorchStyleTokenModel } from '../train/test-fixtures.js';
-import { main } from './main.js';
+import { runCli } from './test-run-cli.js';
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((stdout += s), true) : ow(s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((stderr += s), true) : ew(s, ...rest))) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
+const run = runCli;
 
 const dir = mkdtempSync(join(tmpdir(), 'trainfer-cli-tasks-'));
 const q = ['--threads', '1', '--progress', 'lines'];

@@ -11,24 +11,9 @@ import { IDX_FILES, encodeIdx } from '../data/idx.js';
 import { Rng } from '../util/rng.js';
 import { pytorchStyleMlp } from '../train/test-fixtures.js';
 import { availableDevices } from '../runtime/session.js';
-import { main } from './main.js';
+import { runCli } from './test-run-cli.js';
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  // Only strings are ours: the test runner itself reports through stdout with binary frames.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((stdout += s), true) : ow(s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((stderr += s), true) : ew(s, ...rest))) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
+const run = runCli;
 
 const dir = mkdtempSync(join(tmpdir(), 'trainfer-cli-'));
 
