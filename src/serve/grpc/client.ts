@@ -11,6 +11,7 @@ import { dtypeOf } from '../datatypes.js';
 import { InferenceError } from '../errors.js';
 import { datatypeOf, tensorToBinary } from '../protocol.js';
 import { tensorFromBinary } from '../tensor-binary.js';
+import { type GrpcParameter, grpcParameters, plainParameters } from './codec.js';
 import type { ModelMetadata, ServerMetadata } from '../client.js';
 import { inferenceService } from './proto.js';
 
@@ -25,6 +26,8 @@ export interface GrpcInferOptions {
   id?: string;
   /** Deadline for the call in ms from now. */
   timeoutMs?: number;
+  /** Request parameters (e.g. a retrieval model's `{ mode: 'ann', k: 10 }`). */
+  parameters?: Record<string, string | number | boolean>;
 }
 
 /** The result of `GrpcInferenceClient.infer`. */
@@ -33,6 +36,8 @@ export interface GrpcInferResult {
   modelVersion: string;
   id: string;
   outputs: Record<string, Tensor>;
+  /** Response parameters the server added (e.g. a retrieval model's `cold_start`). */
+  parameters: Record<string, string | number | boolean>;
 }
 
 /** What a failed call carries: the gRPC code, and the HTTP status it stands for. */
@@ -116,12 +121,12 @@ export class GrpcInferenceClient {
 
   /** `ModelInfer` with every input in `raw_input_contents`; outputs decoded from `raw_output_contents`. */
   async infer(model: string, o: GrpcInferOptions): Promise<GrpcInferResult> {
-    const res = await this.call<{ model_name: string; model_version: string; id: string; outputs: { name: string; datatype: string; shape: string[] }[]; raw_output_contents: Buffer[] }>('ModelInfer', inferRequest(model, o), o.timeoutMs);
+    const res = await this.call<{ model_name: string; model_version: string; id: string; parameters?: Record<string, GrpcParameter>; outputs: { name: string; datatype: string; shape: string[] }[]; raw_output_contents: Buffer[] }>('ModelInfer', inferRequest(model, o), o.timeoutMs);
     const outputs: Record<string, Tensor> = {};
     res.outputs.forEach((out, i) => {
       outputs[out.name] = tensorFromRaw(out.name, out.datatype, out.shape.map(Number), res.raw_output_contents[i]);
     });
-    return { modelName: res.model_name, modelVersion: res.model_version, id: res.id, outputs };
+    return { modelName: res.model_name, modelVersion: res.model_version, id: res.id, outputs, parameters: plainParameters(res.parameters) ?? {} };
   }
 
   /** Closes the channel. */
@@ -137,6 +142,7 @@ export function inferRequest(model: string, o: GrpcInferOptions): Record<string,
     model_name: model,
     model_version: o.version ?? '',
     id: o.id ?? '',
+    parameters: grpcParameters(o.parameters),
     inputs: names.map((name) => {
       const t = o.inputs[name]!;
       const datatype = datatypeOf(t.dtype);

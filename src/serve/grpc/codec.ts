@@ -68,6 +68,18 @@ function parameterValue(p: GrpcParameter): string | number | boolean | undefined
   }
 }
 
+/** The protocol's plain parameters as a gRPC `InferParameter` map (integers as int64, other numbers as double). */
+export function grpcParameters(p: Parameters | undefined): Record<string, GrpcParameter> {
+  const out: Record<string, GrpcParameter> = {};
+  for (const [k, v] of Object.entries(p ?? {})) {
+    if (typeof v === 'boolean') out[k] = { bool_param: v };
+    else if (typeof v === 'string') out[k] = { string_param: v };
+    else if (Number.isSafeInteger(v)) out[k] = { int64_param: String(v) };
+    else out[k] = { double_param: v };
+  }
+  return out;
+}
+
 /** A parameters map as the protocol's plain object. */
 export function plainParameters(map: Record<string, GrpcParameter> | undefined): Parameters | undefined {
   if (!map) return undefined;
@@ -133,12 +145,12 @@ export function requestFromGrpc(m: GrpcInferRequest): { body: Record<string, unk
 }
 
 /** The `ModelInferResponse` for a finished request: every output raw. */
-export function responseToGrpc(o: { model: string; version: string; id: string | undefined; outputs: AnsweredOutput[] }) {
+export function responseToGrpc(o: { model: string; version: string; id: string | undefined; outputs: AnsweredOutput[]; parameters?: Parameters }) {
   return {
     model_name: o.model,
     model_version: o.version,
     id: o.id ?? '',
-    parameters: {},
+    parameters: grpcParameters(o.parameters),
     outputs: o.outputs.map((x) => ({ name: x.name, datatype: x.datatype, shape: x.tensor.dims.map(String), parameters: {} })),
     raw_output_contents: o.outputs.map((x) => tensorToBinary(x.tensor)),
   };
