@@ -85,7 +85,7 @@ export function catalogVectors(model: Model, info: RetrievalInfo): Float32Array 
   const s = model.graph.initializers.get('item_matrix_scale');
   if (!q || !s) throw new TrainferError('the model holds no item catalog (item_matrix_t or item_matrix_q); re-export it with trainfer train');
   const qd = q.data as Int8Array;
-  const sd = s.data as Float32Array;
+  const sd = s.dtype === 'float16' ? Float32Array.from(s.data as Uint16Array, halfToFloat) : (s.data as Float32Array);
   for (let d = 0; d < D; d++) for (let i = 0; i < I; i++) out[i * D + d] = qd[d * I + i]! * sd[i]!;
   return out;
 }
