@@ -13,7 +13,9 @@ import { runRetrievalJob } from '../train/recsys-job.js';
 import { InferenceClient } from './client.js';
 import { addToRepository } from './example-models.js';
 import { GrpcInferenceClient } from './grpc/client.js';
+import { DEFAULT_MODEL_CONFIG } from './config.js';
 import { Recommender } from './retrieval.js';
+import { RetrievalFrontEnd } from './retrieval-serving.js';
 import { InferenceServer } from './server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trainfer-recsys-ann-'));
@@ -132,6 +134,8 @@ test('bad retrieval requests are 400s with a JSON error, over REST and gRPC', as
     assert.equal(r.status, 400, JSON.stringify(r.json));
     assert.match(r.json.error ?? '', re);
   }
+  // "ann" on a model that is not a retrieval model keeps it from loading, with the reason.
+  await assert.rejects(RetrievalFrontEnd.open({ file: 'cnn.onnx', name: 'cnn', metadata: new Map(), inputs: ['pixels'], config: { ...DEFAULT_MODEL_CONFIG, ann: 'usearch' }, configFile: 'models/cnn/config.json' }), /models\/cnn\/config\.json: "ann": "usearch" needs a retrieval model/);
   const grpc = new GrpcInferenceClient(server.grpcAddress!);
   try {
     await assert.rejects(grpc.infer('retrieval', ask(3, [250], { mode: 'ann' })), (err: Error & { status?: number }) => err.status === 400 && /not in the catalog/.test(err.message));
