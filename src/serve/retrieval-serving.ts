@@ -45,7 +45,7 @@ export class RetrievalFrontEnd {
     const ann = c.ann === 'off' ? undefined : await AnnWorker.start({
       file: o.file,
       recallSample: c.annRecallSample,
-      options: { ann: c.ann, connectivity: c.annConnectivity, expansionAdd: c.annExpansionAdd, expansionSearch: c.annExpansionSearch, quantization: c.annQuantization, threads: 0 },
+      options: { ann: c.ann, connectivity: c.annConnectivity, expansionAdd: c.annExpansionAdd, expansionSearch: c.annExpansionSearch, quantization: c.annQuantization, threads: 1, buildThreads: 0 },
     });
     return new RetrievalFrontEnd(info, o.name, ann);
   }
