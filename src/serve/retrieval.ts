@@ -107,7 +107,7 @@ export interface RecommenderOptions {
   buildThreads?: number;
   /** Build an ANN index too (for `mode: 'ann'`). */
   ann?: AnnKind;
-  /** ANN settings: graph degree (default 16), build and search beam widths (default 128 and 64). */
+  /** ANN settings: graph degree (default 16), build and search beam widths (default 128 and 128). */
   connectivity?: number;
   expansionAdd?: number;
   expansionSearch?: number;
