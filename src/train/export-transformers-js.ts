@@ -252,20 +252,23 @@ function chooseHead(model: Model, name: string): Head {
     const outs = g.outputs.length === 1 ? g.outputs : g.outputs.filter((v) => v.name === 'logits');
     if (outs.length !== 1) throw new TrainferError(`${name}: ${g.outputs.length} outputs (${g.outputs.map((v) => v.name).join(', ')}) and none named 'logits': which one holds the class scores?`);
     value = outs[0]!.name;
-    const producer = g.nodes.find((n) => n.outputs.includes(value));
+    // The output's width (a Softmax/Sigmoid keeps its input's shape).
+    const last = outs[0]!.type?.shape?.at(-1) ?? g.typeOf(value)?.shape?.at(-1);
+    const producerOf = (v: string) => g.nodes.find((n) => n.outputs.includes(v));
+    let producer = producerOf(value);
+    while (producer?.opType === 'Identity') producer = producerOf((value = producer.inputs[0]!));
     if (producer?.opType === 'Softmax' || producer?.opType === 'LogSoftmax') {
       value = producer.inputs[0]!;
       task = 'classification';
     } else if (producer?.opType === 'Sigmoid') {
       value = producer.inputs[0]!;
     }
-    const last = g.typeOf(value)?.shape?.at(-1);
     task ??= producer?.opType === 'Sigmoid' ? (last === 1 ? 'binary' : 'multilabel') : last === 1 ? undefined : 'classification';
     if (!task) throw new TrainferError(`${name}: output '${value}' holds one score per text and the model has no trainfer metadata: a binary logit cannot be told from a regression`);
   }
   if (task === 'regression') throw new TrainferError(`${name}: a regression model: transformers.js's text-classification pipeline turns 'logits' into label probabilities (softmax, or sigmoid for multi-label), so a regression output has no labels to give`);
-  const type = g.typeOf(value);
-  const last = type?.shape?.at(-1);
+  const type = g.typeOf(value) ?? g.outputs.find((v) => v.name === value)?.type;
+  const last = type?.shape?.at(-1) ?? g.outputs[0]?.type?.shape?.at(-1);
   const width = typeof last === 'number' ? last : undefined;
   return { value, task, classes: task === 'binary' ? 2 : width, dtype: type?.dtype };
 }
@@ -301,7 +304,8 @@ function renameUses(g: Graph, from: string, to: string): void {
 
 /** Renames a value everywhere (producer, readers, outputs, value info). */
 function renameValue(g: Graph, from: string, to: string): void {
-  renameUses(g, from, to);
+  for (const sg of walkGraphs(g)) for (const n of sg.nodes) n.inputs = n.inputs.map((i) => (i === from ? to : i));
+  g.outputs = g.outputs.map((v) => (v.name === from ? { ...v, name: to } : v));
   for (const n of g.nodes) n.outputs = n.outputs.map((o) => (o === from ? to : o));
   const vi = g.valueInfo.get(from);
   if (vi) {
