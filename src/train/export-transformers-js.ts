@@ -35,7 +35,7 @@ import { type TokenRole, tokenRole } from '../data/text-feeds.js';
 import { TextTokenizer } from '../data/tokenizer.js';
 import type { Task } from '../nn/loss.js';
 import { readTrainfer } from './export.js';
-import { readTextRecord } from './job-text.js';
+import { readTextRecord, tokenEmbeddingRows } from './job-text.js';
 
 /** Input names transformers.js feeds, by role. */
 export const HF_INPUT_NAMES: Readonly<Record<TokenRole, string>> = { ids: 'input_ids', mask: 'attention_mask', type_ids: 'token_type_ids' };
@@ -103,7 +103,7 @@ export async function exportTransformersJs(o: TransformersJsExportOptions): Prom
   const tokPath = o.tokenizer ?? join(dirname(o.model), rec?.tokenizer ?? 'tokenizer.json');
   if (!existsSync(tokPath)) throw new TrainferError(`${o.model}: no tokenizer: ${tokPath} is missing (pass --tokenizer FILE, the tokenizer.json the model was trained with)`);
   const tokenizer = TextTokenizer.load(tokPath, { maxLength: rec?.maxLength });
-  const rows = embeddingRows(model);
+  const rows = tokenEmbeddingRows(model);
   if (rows !== undefined && tokenizer.vocabSize > rows) throw new TrainferError(`${tokPath}: ${tokenizer.vocabSize} tokens, but ${o.model}'s embedding table has ${rows} rows: this is not the tokenizer the model was trained with`);
   const trailing = await tokenizer.trailingSpecials();
   const adapted = adaptForTransformersJs(model, { maxLength: tokenizer.maxLength, trailing, padId: tokenizer.padId, name: o.model, labels: o.labels });
@@ -316,19 +316,6 @@ function renameValue(g: Graph, from: string, to: string): void {
 
 function usesName(g: Graph, n: string): boolean {
   return g.initializers.has(n) || g.inputs.some((v) => v.name === n) || g.nodes.some((x) => x.outputs.includes(n));
-}
-
-/** Rows of the table the token ids index (a Gather from an initializer, through casts). */
-function embeddingRows(model: Model): number | undefined {
-  const g = model.graph;
-  const ids = g.feedInputs().find((i) => tokenRole(i.name) === 'ids');
-  if (!ids) return undefined;
-  const seen = new Set([ids.name]);
-  for (const n of g.nodes) {
-    if (n.opType === 'Cast' && seen.has(n.inputs[0]!)) n.outputs.forEach((x) => seen.add(x));
-    if (n.opType === 'Gather' && seen.has(n.inputs[1]!) && g.initializers.has(n.inputs[0]!)) return g.initializers.get(n.inputs[0]!)!.dims[0];
-  }
-  return undefined;
 }
 
 /** Feeds for the check run: tokenized texts, cut as transformers.js cuts them (one row fills the maximum length). */
