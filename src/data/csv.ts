@@ -66,7 +66,11 @@ function invalidUtf8At(bytes: Buffer): string {
         try {
           stream.decode(bytes.subarray(k, k + 1), { stream: true });
         } catch {
-          return `line ${line}: byte 0x${bytes[k]!.toString(16).padStart(2, '0')}`;
+          // A byte that validly starts a character fails only because the one before it is unfinished: name that one.
+          const validStart = (b: number) => b < 0x80 || (b >= 0xc2 && b <= 0xf4);
+          let at = k;
+          if (validStart(bytes[k]!) && k > start) for (at = k - 1; at > start && (bytes[at]! & 0xc0) === 0x80; ) at--;
+          return `line ${line}: byte 0x${bytes[at]!.toString(16).padStart(2, '0')}`;
         }
       }
       return `line ${line}: an unfinished character`;
