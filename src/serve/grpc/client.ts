@@ -9,10 +9,10 @@ import { type Client, Metadata, type ServiceError, credentials, status as GrpcSt
 import type { Tensor } from '../../onnx/tensor.js';
 import { dtypeOf } from '../datatypes.js';
 import { InferenceError } from '../errors.js';
-import { datatypeOf, tensorToBinary } from '../protocol.js';
+import { type Parameters, datatypeOf, tensorToBinary } from '../protocol.js';
 import { tensorFromBinary } from '../tensor-binary.js';
-import { type GrpcParameter, grpcParameters, plainParameters } from './codec.js';
 import type { ModelMetadata, ServerMetadata } from '../client.js';
+import { type GrpcParameter, grpcParameters, plainParameters } from './codec.js';
 import { inferenceService } from './proto.js';
 
 /** Options for one `GrpcInferenceClient.infer` call. */
@@ -36,8 +36,8 @@ export interface GrpcInferResult {
   modelVersion: string;
   id: string;
   outputs: Record<string, Tensor>;
-  /** Response parameters the server added (e.g. a retrieval model's `cold_start`). */
-  parameters: Record<string, string | number | boolean>;
+  /** The response's parameters (raw text: `truncated`, `truncated_rows`, `max_tokens`), when it has any. */
+  parameters?: Parameters;
 }
 
 /** What a failed call carries: the gRPC code, and the HTTP status it stands for. */
@@ -126,7 +126,8 @@ export class GrpcInferenceClient {
     res.outputs.forEach((out, i) => {
       outputs[out.name] = tensorFromRaw(out.name, out.datatype, out.shape.map(Number), res.raw_output_contents[i]);
     });
-    return { modelName: res.model_name, modelVersion: res.model_version, id: res.id, outputs, parameters: plainParameters(res.parameters) ?? {} };
+    const parameters = plainParameters(res.parameters);
+    return { modelName: res.model_name, modelVersion: res.model_version, id: res.id, outputs, ...(parameters ? { parameters } : {}) };
   }
 
   /** Closes the channel. */

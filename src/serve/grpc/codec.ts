@@ -68,18 +68,6 @@ function parameterValue(p: GrpcParameter): string | number | boolean | undefined
   }
 }
 
-/** The protocol's plain parameters as a gRPC `InferParameter` map (integers as int64, other numbers as double). */
-export function grpcParameters(p: Parameters | undefined): Record<string, GrpcParameter> {
-  const out: Record<string, GrpcParameter> = {};
-  for (const [k, v] of Object.entries(p ?? {})) {
-    if (typeof v === 'boolean') out[k] = { bool_param: v };
-    else if (typeof v === 'string') out[k] = { string_param: v };
-    else if (Number.isSafeInteger(v)) out[k] = { int64_param: String(v) };
-    else out[k] = { double_param: v };
-  }
-  return out;
-}
-
 /** A parameters map as the protocol's plain object. */
 export function plainParameters(map: Record<string, GrpcParameter> | undefined): Parameters | undefined {
   if (!map) return undefined;
@@ -144,7 +132,18 @@ export function requestFromGrpc(m: GrpcInferRequest): { body: Record<string, unk
   return { body, binary: sections.length === 1 ? sections[0]! : Buffer.concat(sections) };
 }
 
-/** The `ModelInferResponse` for a finished request: every output raw. */
+/** A protocol parameters object as an `InferParameter` map (integers as int64, other numbers as double). */
+export function grpcParameters(p: Parameters | undefined): Record<string, GrpcParameter> {
+  const out: Record<string, GrpcParameter> = {};
+  for (const [k, v] of Object.entries(p ?? {})) {
+    if (typeof v === 'boolean') out[k] = { bool_param: v };
+    else if (typeof v === 'number') out[k] = Number.isSafeInteger(v) ? { int64_param: String(v) } : { double_param: v };
+    else if (typeof v === 'string') out[k] = { string_param: v };
+  }
+  return out;
+}
+
+/** The `ModelInferResponse` for a finished request: every output raw; `parameters` as the REST response has them (raw text: `truncated`, …). */
 export function responseToGrpc(o: { model: string; version: string; id: string | undefined; outputs: AnsweredOutput[]; parameters?: Parameters }) {
   return {
     model_name: o.model,
