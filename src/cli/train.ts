@@ -104,7 +104,7 @@ export const trainCommand: CliCommand = {
       .option('--tokenizer <tokenizer.json>', 'a Hugging Face tokenizer.json for the text (default: a WordPiece vocabulary learned from the training split)')
       .option('--vocab-size <n>', 'vocabulary size of a learned tokenizer (default 8000)', parsePositiveInt('--vocab-size'))
       .option('--text-preprocess <how>', 'none | email: what the text column holds before tokenizing; email decodes MIME (quoted-printable, base64, HTML) and keeps Subject, From, compact headers and the body (default: email for raw emails, e.g. --data spam; else none)', (v: string) => parseTextPreprocess(v))
-      .option('--max-length <n>', 'tokens per text row, [CLS] and [SEP] included; longer texts are truncated (default 256)', parsePositiveInt('--max-length'))
+      .option('--max-length <n>', 'tokens per text row, [CLS] and [SEP] included; longer texts are truncated (default 128)', parsePositiveInt('--max-length'))
       .option('--stream', 'read a CSV/JSONL file in shards with a shuffle buffer instead of loading it (automatic from 512 MiB)')
       .option('--epochs <n>', 'epochs (default: mlp 6, cnn 3, .onnx 3; more for small data)', parsePositiveInt('--epochs'))
       .option('--batch-size <n>', 'batch size (default 128; smaller for small data)', parsePositiveInt('--batch-size'))

@@ -85,7 +85,7 @@ export interface TrainJobOptions {
   tokenizer?: string;
   /** Vocabulary size of a learned tokenizer (default 8000). */
   vocabSize?: number;
-  /** Longest token row, specials included (default 256, or the tokenizer file's). */
+  /** Longest token row, specials included (default 128, or the tokenizer file's). */
   maxLength?: number;
   /** Preparation of each text before tokenizing (default: `email` for a column of raw emails such as `--data spam`'s, else `none`). */
   textPreprocess?: TextPreprocess;
