@@ -13,8 +13,9 @@
  * Run: flock -x /tmp/trainfer-cpu.lock npx tsx bench/language.ts --model DIR [--json out.json]
  * [--only accuracy,throughput,training,served] [--steps 12] [--seconds 10]
  * where DIR holds model.onnx + tokenizer.json from
- * `trainfer train --model transformer --data spam --out DIR/model.onnx` (about 8 minutes on a quiet
- * 2-core machine); the bench itself takes about 3 minutes.
+ * `trainfer train --model transformer --data spam --out DIR/model.onnx` (256-token rows took about
+ * 8 minutes on a quiet 2-core machine; the 128-token default with the `email` preparation is not yet
+ * timed on a quiet one); the bench itself takes about 3 minutes.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
