@@ -190,7 +190,7 @@ async function training(): Promise<void> {
   const seq = tokenizer.maxLength;
   const net = buildTransformerPreset({ spec: 'transformer:2,128,4', vocabSize: tokenizer.vocabSize, maxLength: seq, numClasses: 2 });
   const tf = await textFeeds({ tokenizer, column: 'text', inputs: ['input_ids', 'attention_mask'], preprocess: 'email' });
-  const r = await fit({ model: net, train: spam.train, target: 'label', feeds: tf.feeds, epochs: 1, maxSteps: steps, batchSize: 32, optimizer: { type: 'adamw', weightDecay: 0.01 }, lr: 0.001, progress: 'none' });
+  const r = await fit({ model: net, train: spam.train, target: 'label', feeds: tf.feeds, epochs: 1, maxSteps: steps, batchSize: 32, optimizer: { type: 'adamw', weightDecay: 0.1 }, loss: { type: 'cross-entropy', labelSmoothing: 0.1 }, lr: 0.001, progress: 'none' });
   const waited = tf.stats().waitedMs;
   await tf.close();
   const ours = r.samplesPerSecond;

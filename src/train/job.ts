@@ -312,7 +312,9 @@ function fitOptionsFor(c: JobContext) {
   const schedule: Schedule = typeof o.schedule === 'string' ? parseSchedule(o.schedule) : (o.schedule ?? (plateauDefault ? { type: 'plateau', patience: Math.max(1, Math.floor(o.patience! / 2)), warmup: Math.min(500, Math.floor(train.count / batchSize)) } : d.schedule));
   const outputs = typeof model.heads[0]!.shape[0] === 'number' ? model.heads[0]!.shape[0] : choice.outputs;
   const loss = jobLoss({
-    task, loss: o.loss, labelSmoothing: o.labelSmoothing, huberDelta: o.huberDelta,
+    task, loss: o.loss, huberDelta: o.huberDelta,
+    // The family's default smoothing applies to a cross-entropy loss only (an explicit --loss bce keeps none).
+    labelSmoothing: o.labelSmoothing ?? (task === 'classification' && (!o.loss || o.loss === 'cross-entropy') ? d.labelSmoothing : undefined),
     classWeights: o.classWeights ? parseWeights('--class-weights', o.classWeights, trainTable, targets, task, outputs) : undefined,
     posWeight: o.posWeight ? parseWeights('--pos-weight', o.posWeight, trainTable, targets, task, outputs) : undefined,
     // Presets learn standardised targets: the loss divides residuals by the targets' std.
