@@ -84,6 +84,8 @@ export type { TrainTokenizerOptions } from './data/tokenizer-train.js';
 export { TokenizerWorker } from './data/tokenizer-worker.js';
 export { textFeeds, tokenRole } from './data/text-feeds.js';
 export type { TextFeeds, TextFeedsOptions, TokenRole } from './data/text-feeds.js';
+export { emailText, htmlText, preprocessTexts, parseTextPreprocess, TEXT_PREPROCESS } from './data/email-text.js';
+export type { TextPreprocess } from './data/email-text.js';
 export { readCsv, parseCsv } from './data/csv.js';
 export type { CsvOptions, TextTableOptions } from './data/csv.js';
 export { readJsonl, parseJsonl } from './data/jsonl.js';
