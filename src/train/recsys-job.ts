@@ -52,6 +52,8 @@ export interface RetrievalJobOptions {
   /** Embedding tables (default `rowwise-adagrad`); `dense` keeps them in the step graph (Adam on the whole table). */
   sparseOptimizer?: SparseOptimizerConfig['type'] | 'dense';
   sparseLr?: number;
+  /** L2 on the embedding rows a step touches (sparse optimizers only; default 0). */
+  sparseWeightDecay?: number;
   schedule?: string;
   split?: string;
   seed?: number;
@@ -149,7 +151,7 @@ export async function runRetrievalJob(o: RetrievalJobOptions): Promise<Retrieval
     feeds.rating = { columns: ['label'] };
   }
   const sparseOpt = o.sparseOptimizer ?? 'rowwise-adagrad';
-  const sparse = sparseOpt === 'dense' ? undefined : new SparseEmbeddings({ optimizer: { type: sparseOpt }, lr: o.sparseLr ?? d.sparseLr });
+  const sparse = sparseOpt === 'dense' ? undefined : new SparseEmbeddings({ optimizer: { type: sparseOpt }, lr: o.sparseLr ?? d.sparseLr, weightDecay: o.sparseWeightDecay });
   const extensions: TrainingExtension[] = sparse ? [sparse] : [];
   const batchSize = o.batchSize ?? Math.min(d.batchSize, Math.max(32, 2 ** Math.floor(Math.log2(Math.max(32, train.count / 50)))));
   const optimizer: OptimizerConfig = o.optimizer === 'sgd' ? { type: 'sgd', momentum: 0.9 } : { type: o.optimizer ?? 'adam' };

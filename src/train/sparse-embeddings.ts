@@ -24,6 +24,11 @@ export interface SparseEmbeddingsOptions {
   tables?: readonly string[];
   /** Default 1: every eligible table. */
   minRows?: number;
+  /**
+   * L2 on the rows a step touches (default 0): their gradient gains wd·w before the optimizer's update,
+   * as FBGEMM/TorchRec's `weight_decay` (L2 mode) on sparse tables — untouched rows are not decayed.
+   */
+  weightDecay?: number;
 }
 
 interface Lookup {
@@ -73,6 +78,7 @@ export class SparseEmbeddings implements TrainingExtension {
     this.optimizer = options.optimizer ?? { type: 'rowwise-adagrad' };
     checkSparseOptimizer(this.optimizer);
     if (options.lr !== undefined && !(options.lr > 0)) throw new TrainferError(`sparse embeddings: lr must be > 0, got ${options.lr}`);
+    if (options.weightDecay !== undefined && !(options.weightDecay >= 0)) throw new TrainferError(`sparse embeddings: weightDecay must be ≥ 0, got ${options.weightDecay}`);
   }
 
   /** The tables taken over (after `prepareGraph`). */
@@ -82,7 +88,7 @@ export class SparseEmbeddings implements TrainingExtension {
 
   /** One line: which tables, which optimizer. */
   describe(): string {
-    return `${this.tables.map((t) => `${t.name} [${t.rows}, ${t.dim}]`).join(', ') || 'no tables'}: ${this.optimizer.type}${this.options.lr ? ` lr ${this.options.lr}` : ''}`;
+    return `${this.tables.map((t) => `${t.name} [${t.rows}, ${t.dim}]`).join(', ') || 'no tables'}: ${this.optimizer.type}${this.options.lr ? ` lr ${this.options.lr}` : ''}${this.options.weightDecay ? ` weight decay ${this.options.weightDecay}` : ''}`;
   }
 
   prepareGraph(ctx: PrepareContext): PrepareResult {
@@ -177,6 +183,16 @@ export class SparseEmbeddings implements TrainingExtension {
     for (const t of this.tables) {
       const grad = ctx.fetched.get(t.gradOutput);
       if (!grad) throw new Error(`sparse embeddings: no fetched gradient '${t.gradOutput}'`);
+      const wd = this.options.weightDecay ?? 0;
+      if (wd > 0) {
+        // The fetched buffer is the runner's output, rewritten every step: add wd·w in place.
+        const D = t.dim;
+        for (let j = 0; j < t.n; j++) {
+          const w = t.uniq[j]! * D;
+          const g = j * D;
+          for (let d = 0; d < D; d++) grad[g + d] = grad[g + d]! + wd * t.data[w + d]!;
+        }
+      }
       t.opt.update(t.data, t.uniq, t.n, grad, lr, ctx.step);
     }
   }
@@ -206,7 +222,7 @@ export class SparseEmbeddings implements TrainingExtension {
   }
 
   fingerprint(): unknown {
-    return { optimizer: this.optimizer, lr: this.options.lr ?? null, tables: this.tables.map((t) => `${t.name}:${t.rows}x${t.dim}`) };
+    return { optimizer: this.optimizer, lr: this.options.lr ?? null, ...(this.options.weightDecay ? { weightDecay: this.options.weightDecay } : {}), tables: this.tables.map((t) => `${t.name}:${t.rows}x${t.dim}`) };
   }
 }
 
