@@ -96,6 +96,7 @@ export async function runRecommenderTrain(f: RecsysTrainFlags, signal: AbortSign
   console.log(line('model', e.model));
   console.log(line('popularity', e.popularity));
   if (e.oracle) console.log(`${line('oracle', e.oracle)}   (model/oracle recall@10: ${((e.model['recall@10']! / e.oracle['recall@10']!) * 100).toFixed(1)}%)`);
+  if (e.estimable) console.log(`${line('estimable', e.estimable)}   (the oracle's item factors, each user's estimated from their training items: ${((e.estimable['recall@10']! / e.oracle!['recall@10']!) * 100).toFixed(1)}% of the oracle)`);
   console.log(`trained in ${r.trainSeconds.toFixed(1)} s at ${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s; ${r.parameters.toLocaleString('en-US')} parameters; embeddings ${r.sparse}`);
   console.log(`wrote ${r.out}`);
 }
