@@ -36,6 +36,7 @@ export interface RecsysTrainFlags {
   lr?: number;
   sparseOptimizer?: string;
   sparseLr?: number;
+  sparseWeightDecay?: number;
   schedule?: string;
   split?: string;
   seed?: number;
@@ -70,7 +71,7 @@ export async function runRecommenderTrain(f: RecsysTrainFlags, signal: AbortSign
   const common = {
     data: f.data, out: f.out, dim: f.dim, negatives: f.negatives, epochs: f.epochs, batchSize: f.batchSize,
     optimizer: f.optimizer as 'sgd' | 'adam' | 'adamw' | undefined, lr: f.lr, sparseOptimizer: f.sparseOptimizer as SparseOptimizerConfig['type'] | 'dense' | undefined,
-    sparseLr: f.sparseLr, schedule: f.schedule, split: f.split, seed: f.seed, checkpointDir: f.checkpointDir, checkpointEverySteps: f.checkpointEvery,
+    sparseLr: f.sparseLr, sparseWeightDecay: f.sparseWeightDecay, schedule: f.schedule, split: f.split, seed: f.seed, checkpointDir: f.checkpointDir, checkpointEverySteps: f.checkpointEvery,
     resume: f.resume, overwrite: f.overwrite, maxSteps: f.maxSteps, threads: f.threads, progress, signal,
   };
   const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(2)}%`);

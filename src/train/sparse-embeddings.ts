@@ -52,9 +52,9 @@ interface SparseTable {
   gradOutput: string;
   capacity: number;
   opt: SparseRowOptimizer;
-  // Per-step scratch, allocated once.
-  mark: Int32Array;
-  local: Int32Array;
+  // Per-step scratch, allocated once. `slot[2r]` is the generation that last saw row r and
+  // `slot[2r + 1]` its index among the step's rows: one cache line per id lookup, not two.
+  slot: Int32Array;
   uniq: Int32Array;
   n: number;
   prevN: number;
@@ -125,7 +125,7 @@ export class SparseEmbeddings implements TrainingExtension {
       return {
         name, tensor, data: tensor.data as Float32Array, rows, dim, lookups, rowsInput, gradOutput: `${rowsInput}/grad`, capacity,
         opt: new SparseRowOptimizer(this.optimizer, rows, dim),
-        mark: new Int32Array(rows).fill(-1), local: new Int32Array(rows), uniq: new Int32Array(capacity), n: 0, prevN: capacity,
+        slot: new Int32Array(2 * rows).fill(-1), uniq: new Int32Array(capacity), n: 0, prevN: capacity,
       };
     });
     return { removeParams: wanted, feeds, fetch };
@@ -152,12 +152,13 @@ export class SparseEmbeddings implements TrainingExtension {
             const id = ids[e]!;
             throw new TrainferError(`input '${l.feed}' holds id ${id} (row ${Math.floor(e / l.perSample) + 1} of batch ${ctx.step}) but embedding table '${t.name}' has ${t.rows} rows (ids 0..${t.rows - 1})`);
           }
-          if (t.mark[lo] !== gen) {
-            t.mark[lo] = gen;
-            t.local[lo] = n;
+          const at = 2 * lo;
+          if (t.slot[at] !== gen) {
+            t.slot[at] = gen;
+            t.slot[at + 1] = n;
             t.uniq[n++] = lo;
           }
-          outWords[2 * e] = t.local[lo]!;
+          outWords[2 * e] = t.slot[at + 1]!;
           outWords[2 * e + 1] = 0;
         }
       }
@@ -171,10 +172,10 @@ export class SparseEmbeddings implements TrainingExtension {
       t.prevN = n;
       t.n = n;
     }
-    // Generations only need to differ between consecutive uses of a mark array.
+    // Generations only need to differ between consecutive uses of a slot array.
     if (this.gen > 0x3fffffff) {
       this.gen = 0;
-      for (const t of this.tables) t.mark.fill(-1);
+      for (const t of this.tables) t.slot.fill(-1);
     }
   }
 
