@@ -164,9 +164,12 @@ export class SparseEmbeddings implements TrainingExtension {
       }
       const rows = ctx.feeds.get(t.rowsInput) as Float32Array;
       const D = t.dim;
+      const data = t.data;
       for (let j = 0; j < n; j++) {
+        // A plain loop, not rows.set(subarray): no view object per row (2 × batch of them per step).
         const r = t.uniq[j]! * D;
-        rows.set(t.data.subarray(r, r + D), j * D);
+        const o = j * D;
+        for (let d = 0; d < D; d++) rows[o + d] = data[r + d]!;
       }
       if (t.prevN > n) rows.fill(0, n * D, t.prevN * D);
       t.prevN = n;
