@@ -91,4 +91,5 @@ export async function runRecsysEval(file: string, model: Model, f: RecsysEvalFla
   console.log(line('model', result.model));
   console.log(line('popularity', result.popularity));
   if (result.oracle) console.log(`${line('oracle', result.oracle)}\n  model/oracle recall@${(ks ?? [10])[0]}: ${((result.model[`recall@${(ks ?? [10])[0]}`]! / result.oracle[`recall@${(ks ?? [10])[0]}`]!) * 100).toFixed(1)}%`);
+  if (result.estimable) console.log(`${line('estimable', result.estimable)}\n  (the oracle's item factors with each user's estimated from their training items — the most the data can tell — reaches ${((result.estimable[`recall@${(ks ?? [10])[0]}`]! / result.oracle![`recall@${(ks ?? [10])[0]}`]!) * 100).toFixed(1)}% of the oracle)`);
 }

@@ -156,6 +156,7 @@ export const trainCommand: CliCommand = {
       .option('--negative-sampling <how>', 'recommenders: uniform (default) or popularity (count^0.75)')
       .option('--sparse-optimizer <name>', 'recommenders: embedding tables updated sparsely with rowwise-adagrad (default), adagrad, sparse-adam, sgd — or dense')
       .option('--sparse-lr <x>', 'recommenders: learning rate of the embedding tables (default 0.1; dlrm 0.05)', parsePositiveNumber('--sparse-lr'))
+      .option('--sparse-weight-decay <x>', 'recommenders: L2 on the embedding rows each step touches (two-tower 1e-4, mf 0)', parseNumber('--sparse-weight-decay'))
       .option('--split <spec>', 'recommenders: leave-last-out (default) or time[,test=F,validation=F]')
       .option('--top-k <n>', 'mf, two-tower: K of the exported model\'s TopK (default 100; recommend and serving take any k ≤ K)', parsePositiveInt('--top-k'))
       .option('--eval-users <n>', 'recommenders: rank the test items of at most N users (seeded sample; default 20000)', parsePositiveInt('--eval-users'))
