@@ -252,7 +252,9 @@ async function served(): Promise<void> {
       const m1 = await counters(srv.url);
       const n = m1.success - m0.success;
       const server = { requestMs: (m1.request - m0.request) / n / 1000, queueMs: (m1.queue - m0.queue) / n / 1000, computeMs: (m1.compute - m0.compute) / n / 1000, requestsPerExec: n / (m1.execs - m0.execs) };
-      const search = await searchServerQps({ sut, qsl: library, startQps: 100, maxQps: 400, maxTrials: 6, settings: { minDurationMs: Math.max(3000, (seconds * 1000) / 2), minQueryCount: 256, latencyBoundMs: 10 } });
+      console.log(`served ${variant} at 100 req/s: p50 ${at100.latencyMs.p50.toFixed(2)} ms, p99 ${at100.latencyMs.p99.toFixed(2)} ms; server ${JSON.stringify(server)}`);
+      // Down to 10 req/s at most (slower trials take minutes to collect their queries).
+      const search = await searchServerQps({ sut, qsl: library, startQps: 100, maxQps: 400, minQps: 10, maxTrials: 5, settings: { minDurationMs: 3000, minQueryCount: 128, latencyBoundMs: 10 } });
       results[variant] = {
         alone, p50Ms: at100.latencyMs.p50, p99Ms: at100.latencyMs.p99, maxMs: at100.latencyMs.max, fromIssueP99Ms: at100.latencyFromIssueMs.p99, issueDelayP99Ms: at100.issueDelayMs.p99,
         queries: at100.queries, errors: at100.errors, server, maxQpsP99Under10Ms: search.bestQps ?? 0,
@@ -270,17 +272,17 @@ async function served(): Promise<void> {
 async function startServe(repo: string): Promise<{ url: string; close: () => Promise<void> }> {
   const cli = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(cli)) throw new Error(`${cli} not found: run npm run build first (the served part runs the built trainfer serve)`);
-  const child = spawn(process.execPath, [cli, 'serve', repo, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // --quiet: no per-request log lines; the 'listening on' line comes on stderr.
+  const child = spawn(process.execPath, [cli, 'serve', repo, '--port', '0', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       buf += d.toString();
       const m = /listening on (http:\/\/[^\s]+)/.exec(buf);
       if (m) resolve(m[1]!);
     });
     child.on('exit', (code) => reject(new Error(`trainfer serve exited (${code}) before listening: ${buf}`)));
   });
-  child.stdout.resume();
   return { url, close: () => new Promise<void>((r) => { child.once('exit', () => r()); child.kill('SIGTERM'); }) };
 }
 
