@@ -207,7 +207,7 @@ export { SCENARIOS } from './bench/loadgen/types.js';
 export type { Scenario, SystemUnderTest, QuerySampleLibrary, QuerySample, QuerySampleResponse, QuerySamplesComplete, Clock } from './bench/loadgen/types.js';
 export { TensorSampleLibrary } from './bench/qsl.js';
 export type { SampleInput, FromTensorsOptions, SyntheticSamplesOptions } from './bench/qsl.js';
-export { libraryFromDataset } from './bench/dataset-library.js';
+export { libraryFromDataset, textLibrary } from './bench/dataset-library.js';
 export { InProcessSut } from './bench/sut/in-process.js';
 export type { InProcessSutOptions } from './bench/sut/in-process.js';
 export { OipSut } from './bench/sut/oip.js';
@@ -324,4 +324,6 @@ export type { Recommendation, RecommenderOptions, RetrievalInfo } from './serve/
 export { buildAnnIndex, ANN_KINDS } from './serve/ann.js';
 export type { AnnIndex, AnnKind, AnnOptions, AnnHits } from './serve/ann.js';
 export { recsysWorkload, recsysTwoTower, embeddingTablesVariant } from './bench/lab/recsys.js';
+export { spamWorkload, spamTransformer } from './bench/lab/spam.js';
+export type { SpamWorkloadSpec } from './bench/lab/spam.js';
 export type { RecsysWorkloadSpec } from './bench/lab/recsys.js';
