@@ -1,6 +1,6 @@
 /**
  * The lab's language workload end to end at tiny sizes (transformer:1,16,2 on 32 tokens of 300 emails,
- * one epoch): the tokenizer travels with the trained model, the dynamic-int8 variant keeps the fp32
+ * three epochs): the tokenizer travels with the trained model, the dynamic-int8 variant keeps the fp32
  * accuracy, every variant is benchmarked through the load generator (token-id rows as samples), the
  * report lists the workload, and `--quick` leaves the full-size workload out unless it is named.
  */
@@ -15,7 +15,7 @@ import { spamWorkload } from './spam.js';
 import { WORKLOADS } from './workloads.js';
 
 const tiny = spamWorkload({
-  id: 'tiny-spam', title: 'tiny spam transformer', preset: 'transformer:1,16,2', quickPreset: 'transformer:1,16,2', epochs: 1, quickEpochs: 1,
+  id: 'tiny-spam', title: 'tiny spam transformer', preset: 'transformer:1,16,2', quickPreset: 'transformer:1,16,2', epochs: 3, quickEpochs: 3,
   maxLength: 32, quickMaxLength: 32, vocabSize: 400, quickVocabSize: 400, quickLimit: 300, quickSamples: 64, samples: 64, targetAccuracy: 0.7,
 });
 
