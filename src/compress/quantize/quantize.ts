@@ -9,6 +9,7 @@ import { type BatchSource, calibrate } from './calibration.js';
 import type { CalibrationMethod } from './calib-stats.js';
 import { type DynamicMatMulFormat, quantizeDynamic } from './dynamic.js';
 import { convertFp16 } from './fp16.js';
+import { fuseAttention } from '../../onnx/fuse-attention.js';
 import { quantizeInt4 } from './int4.js';
 import { type QdqOptions, calibrationTargets, insertQdq } from './qdq.js';
 import { applyFastestConvPlan } from './autotune.js';
@@ -53,6 +54,11 @@ export interface QuantizeOptions {
   int4MinElements?: number;
   /** int4: MatMulNBits `accuracy_level` (default 4: int8 activations inside the kernel, fastest on x86). */
   accuracyLevel?: number;
+  /**
+   * Dynamic: first fuse standard-op self-attention blocks into `com.microsoft.Attention`, which becomes
+   * int8 `QAttention` (default true; the output then runs on onnxruntime only, as every int8 model here).
+   */
+  fuseAttention?: boolean;
   /** fp16: keep float32 graph inputs/outputs with Casts at the boundary (default true). */
   keepIoTypes?: boolean;
   /** Node names to leave float. */
@@ -121,6 +127,10 @@ export async function quantize(o: QuantizeOptions): Promise<QuantizeResult> {
       break;
     }
     case 'dynamic':
+      if (o.fuseAttention !== false) {
+        const f = fuseAttention(model);
+        if (f.fused.length) report.notes.push(`fused ${f.fused.length} self-attention block(s) into com.microsoft.Attention (Q/K/V in one [${f.fused[0]!.hidden}, ${3 * f.fused[0]!.hidden}] weight, ${f.fused[0]!.heads} heads) → QAttention`);
+      }
       quantizeDynamic(model, {
         perChannel: o.perChannel ?? true,
         reduceRange: o.reduceRange ?? false,
