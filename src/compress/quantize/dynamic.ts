@@ -73,6 +73,27 @@ export function quantizeDynamic(model: Model, o: DynamicOptions, report: Quantiz
 
 type Rewrite = { nodes: Node[]; detail: string } | string;
 
+/**
+ * Stores every embedding table (Gather from a constant float32 table, ≥ 4096 elements) as int8 rows
+ * decoded at load (weight-only), in place; static mode calls it after inserting QDQ, dynamic mode does it
+ * as part of its rewrite.
+ */
+export function quantizeEmbeddingTables(model: Model, o: { reduceRange: boolean; exclude?: ReadonlySet<string> }, report: QuantizeReport): void {
+  const g = model.graph;
+  const out: Node[] = [];
+  for (const n of g.nodes) {
+    const table = n.domain === '' && n.opType === 'Gather' && g.initializers.get(n.inputs[0]!)?.dtype === 'float32' && attrInt(n, 'axis', 0) === 0 && !o.exclude?.has(n.name);
+    const r = table ? rewriteGatherWeightOnly(g, n, { perChannel: true, reduceRange: o.reduceRange, matmulFormat: 'integer', conv: false }) : undefined;
+    if (r && typeof r !== 'string') {
+      out.push(...r.nodes);
+      report.outcomes.push({ graph: 'main', node: n.name, opType: n.opType, status: 'quantized', detail: r.detail });
+    } else out.push(n);
+  }
+  g.nodes = out;
+  topoSort(g);
+  eliminateDeadNodes(g);
+}
+
 function node(g: Graph, opType: string, inputs: string[], outputs: string[], attributes: Node['attributes'] = {}, domain = ''): Node {
   return { name: g.uniqueName(`${outputs[0]}_${opType}`), opType, domain, inputs, outputs, attributes };
 }
