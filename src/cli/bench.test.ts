@@ -15,6 +15,7 @@ import { InferenceServer } from '../serve/server.js';
 import { EXAMPLE_PROFILES } from '../bench/cost/profiles.js';
 import { sampleLabRun } from '../bench/report/test-lab-run.js';
 import { browserSkipReason } from '../testing/chromium.js';
+import { runCli } from './test-run-cli.js';
 
 const here = fileURLToPath(import.meta.url);
 const isTs = here.endsWith('.ts');
@@ -35,20 +36,8 @@ function runAsync(args: string[]): Promise<{ status: number | null; stdout: stri
 
 /** Runs the CLI in this process (no start-up cost), capturing what it writes. */
 async function inProc(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const { main } = await import('./main.js');
-  let stdout = '';
-  let stderr = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array) => ((stdout += String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => ((stderr += String(c)), true)) as typeof process.stderr.write;
-  try {
-    const status = await main(args);
-    return { status, stdout, stderr };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
+  const r = await runCli(args);
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'trainfer-bench-cli-'));

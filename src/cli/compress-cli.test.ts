@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { GraphBuilder } from '../onnx/builder.js';
 import { writeModel } from '../onnx/model-io.js';
 import { mlpNet } from '../compress/prune/test-graphs.js';
-import { main } from './main.js';
+import { runCli } from './test-run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trainfer-compress-cli-'));
 const mlp = join(dir, 'mlp.onnx');
@@ -29,19 +29,8 @@ const inputs = [mlp, relu];
 const before = new Map(inputs.map((p) => [p, hash(p)]));
 
 async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [ow, ew] = [process.stdout.write, process.stderr.write];
-  // Strings are the command's; the test runner's own messages to its parent (Buffers) pass through.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => (typeof s === 'string' ? (out.push(s), true) : (ow as (...a: unknown[]) => boolean).call(process.stdout, s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: unknown[]) => (typeof s === 'string' ? (err.push(s), true) : (ew as (...a: unknown[]) => boolean).call(process.stderr, s, ...rest))) as typeof process.stderr.write;
-  try {
-    const status = await main(args);
-    return { status, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
+  const r = await runCli(args);
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 function oneLine(r: { status: number; stderr: string; stdout: string }, pattern: RegExp): void {

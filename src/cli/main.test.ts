@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mnistDir } from '../data/load.js';
-import { COMMANDS, main, userFacing } from './main.js';
+import { COMMANDS, userFacing } from './main.js';
+import { runCli } from './test-run-cli.js';
 
 const here = fileURLToPath(import.meta.url);
 const isTs = here.endsWith('.ts');
@@ -16,18 +17,8 @@ function spawn(args: string[]) {
 
 /** Runs `main` in this process, capturing what it writes. */
 async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [ow, ew] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    const status = await main(args);
-    return { status, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
+  const r = await runCli(args);
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 function assertOneLineError(r: { status: number; stderr: string }, pattern: RegExp): void {
