@@ -151,6 +151,7 @@ if (part('compress')) {
   const fm = readModel(fp32);
   fuseAttention(fm);
   writeModel(fused, fm);
+  copyFileSync(join(DIR, 'tokenizer.json'), join(work, 'fp32-fused', 'tokenizer.json'));
   const stat = variantDir('static');
   await quantizeFile({ input: fp32, output: stat, mode: 'static', calib: 'spam', calibSize: 256, measure: false, threads: 1 });
   const half = variantDir('fp16');
@@ -205,7 +206,8 @@ const throughputs = async (files: readonly string[]) => {
   return best;
 };
 if (part('accuracy') || part('throughput') || part('compress')) {
-  const accs = part('accuracy') || part('compress') ? await Promise.all(variants.map((v) => accuracy(v.file))) : variants.map(() => Number.NaN);
+  const accs: number[] = [];
+  for (const v of variants) accs.push(part('accuracy') || part('compress') ? await accuracy(v.file) : Number.NaN);
   const tps = part('throughput') || part('compress') ? await throughputs(variants.map((v) => v.file)) : variants.map(() => Number.NaN);
   const rows = variants.map((v, k) => ({ variant: v.name, note: v.note, testAccuracy: accs[k]!, bytes: statSync(v.file).size, samplesPerSecond: tps[k]!, speedup: tps[k]! / tps[0]!, accuracyChangePp: (accs[k]! - accs[0]!) * 100 }));
   out.compression = { batch: 32, sequence: L, threads: 1, seconds: (performance.now() - compressStarted) / 1000, rows };
