@@ -49,12 +49,13 @@ async function runInfer(url: string, model: string, f: InferFlags): Promise<void
   if ((f.input === undefined) === (f.text === undefined)) throw new TrainferError('infer: give either --input <file.json> (a request body) or --text "…" (raw text)');
   const { request, tensors } = f.text ? { request: {} as { outputs?: { name: string }[]; id?: string }, tensors: new Map([['text', new Tensor('string', [f.text.length], f.text)]]) } : readRequest(f.input!);
   const call = { inputs: Object.fromEntries(tensors), outputs: request.outputs?.map((o) => o.name), version: f.version, id: request.id };
-  let res: { modelName: string; modelVersion?: string; id?: string; outputs: Record<string, Tensor> };
+  let res: { modelName: string; modelVersion?: string; id?: string; outputs: Record<string, Tensor>; parameters?: Parameters };
   let parameters: Parameters | undefined;
   if (f.grpc) {
     const client = new GrpcInferenceClient(address);
     try {
       res = await client.infer(model, call);
+      parameters = res.parameters;
     } finally {
       client.close();
     }

@@ -30,9 +30,10 @@ import { distillCommand } from './distill.js';
 import { compressCommand } from './compress.js';
 import { decompressCommand } from './decompress.js';
 import { recommendCommand } from './recommend.js';
+import { exportCommand } from './export.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, pruneCommand, distillCommand, compressCommand, decompressCommand, trainCommand, evalCommand, scoreCommand, recommendCommand, deployCommand, uiCommand, benchCommand, costCommand, reportCommand, labCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, inspectCommand, serveCommand, inferCommand, quantizeCommand, pruneCommand, distillCommand, compressCommand, decompressCommand, trainCommand, evalCommand, exportCommand, scoreCommand, recommendCommand, deployCommand, uiCommand, benchCommand, costCommand, reportCommand, labCommand];
 
 const VERSION = '0.1.0';
 

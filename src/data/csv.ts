@@ -34,14 +34,50 @@ export function readCsv(path: string, options: CsvOptions = {}): Table {
   return parseCsv(readText(path, 'a CSV file'), path, { delimiter: path.toLowerCase().endsWith('.tsv') ? '\t' : ',', ...options });
 }
 
-/** Reads a text file; errors name the file. */
+/** Reads a UTF-8 text file (a byte-order mark is dropped); errors name the file, and the line of the first byte that is not UTF-8. */
 export function readText(path: string, what: string): string {
+  let bytes: Buffer;
   try {
-    return readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new FileFormatError(path, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? `is a directory, not ${what}` : (err as Error).message, { cause: err });
   }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new FileFormatError(path, `${invalidUtf8At(bytes)} is not UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8)`);
+  }
+}
+
+/** Where the first byte sequence that is not UTF-8 is: `line N, byte 0xff`. */
+function invalidUtf8At(bytes: Buffer): string {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  let start = 0;
+  for (let line = 1; start <= bytes.length; line++) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    try {
+      strict.decode(bytes.subarray(start, end));
+    } catch {
+      // Byte by byte through one streaming decoder: it throws at the first byte that cannot continue.
+      const stream = new TextDecoder('utf-8', { fatal: true });
+      for (let k = start; k < end; k++) {
+        try {
+          stream.decode(bytes.subarray(k, k + 1), { stream: true });
+        } catch {
+          // A byte that validly starts a character fails only because the one before it is unfinished: name that one.
+          const validStart = (b: number) => b < 0x80 || (b >= 0xc2 && b <= 0xf4);
+          let at = k;
+          if (validStart(bytes[k]!) && k > start) for (at = k - 1; at > start && (bytes[at]! & 0xc0) === 0x80; ) at--;
+          return `line ${line}: byte 0x${bytes[at]!.toString(16).padStart(2, '0')}`;
+        }
+      }
+      return `line ${line}: an unfinished character`;
+    }
+    start = end + 1;
+  }
+  return 'the end of the file';
 }
 
 /** One CSV record: its fields and the 1-based line it starts on. */

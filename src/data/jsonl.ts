@@ -62,7 +62,12 @@ export function parseJsonl(text: string, file: string, options: TextTableOptions
   const keys = [...records[0]!.values.keys()];
   const keySet = new Set(keys);
   for (const r of records) {
-    for (const k of keys) if (!r.values.has(k)) throw new FileFormatError(file, `line ${r.line}: missing key '${k}' (line ${records[0]!.line} has it)`);
+    for (const k of keys) {
+      if (r.values.has(k)) continue;
+      // An object where line 1 has a value is flattened into `k.…` keys: say so rather than "missing".
+      if ([...r.values.keys()].some((x) => x.startsWith(`${k}.`))) throw new FileFormatError(file, `line ${r.line}: '${k}' is an object here but a value on line ${records[0]!.line}`);
+      throw new FileFormatError(file, `line ${r.line}: missing key '${k}' (line ${records[0]!.line} has it)`);
+    }
     if (r.values.size !== keys.length) {
       const extra = [...r.values.keys()].find((k) => !keySet.has(k))!;
       throw new FileFormatError(file, `line ${r.line}: key '${extra}' is not on line ${records[0]!.line} (every line needs the same keys)`);

@@ -125,6 +125,25 @@ export class TextTokenizer {
     writeFileAtomic(path, this.toJsonText());
   }
 
+  /** The token of an id (undefined when no token has it). */
+  token(id: number): string | undefined {
+    return this.tok.idToToken(id) ?? undefined;
+  }
+
+  /**
+   * Ids of the special tokens the post-processor appends after one sequence (`[SEP]` for BERT, `</s>`
+   * for RoBERTa; none for a template ending in the text). Found by encoding a probe text, so any
+   * post-processor the library runs is covered.
+   */
+  async trailingSpecials(): Promise<number[]> {
+    const enc = await this.tok.encode('a', null, { addSpecialTokens: true });
+    const ids = enc.getIds();
+    const special = enc.getSpecialTokensMask();
+    let k = ids.length;
+    while (k > 0 && special[k - 1] === 1) k--;
+    return ids.slice(k);
+  }
+
   /** The id of a token (undefined when it is not in the vocabulary). */
   tokenId(token: string): number | undefined {
     return this.tok.tokenToId(token) ?? undefined;

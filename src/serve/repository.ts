@@ -115,6 +115,12 @@ export class ModelVersion implements ServedModel {
       onEvent: (e) => hooks.onPoolEvent?.(o.name, o.version, e),
     });
     try {
+      if (text) {
+        // A tokenizer that makes longer rows than the model takes would fail every long text: refuse now.
+        await pool.run(text.fullLengthFeeds()).catch((err: unknown) => {
+          throw new TrainferError(`${o.file}: cannot run on a row of ${text.maxLength} tokens, the maximum length of ${text.source} (${oneLine(err).replace(/^.*?: /, '')}): set its truncation.max_length to the length the model was trained with`);
+        });
+      }
       const inputs = pool.inputs.map((m) => spec(o.file, m, 'input'));
       const outputs = pool.outputs.map((m) => spec(o.file, m, 'output'));
       const decision = decideBatching({ configured: o.config.maxBatchSize, autoMaxBatchSize: o.autoMaxBatchSize, facts, tensors: [...inputs, ...outputs], where: o.configFile });

@@ -18,6 +18,7 @@ import { oneLine, TrainferError } from '../util/errors.js';
 import { tokenRole } from '../data/text-feeds.js';
 import { TextTokenizer } from '../data/tokenizer.js';
 import { TokenizerWorker } from '../data/tokenizer-worker.js';
+import { readTextRecord } from '../train/job-text.js';
 import { badRequest } from './errors.js';
 
 /** The name of the served text input. */
@@ -52,8 +53,9 @@ export class TextFrontEnd {
 
   /** Loads and checks the tokenizer against the model, and starts its worker. */
   static async open(o: { modelFile: string; tokenizerFile: string; model?: Model }): Promise<TextFrontEnd> {
-    const tokenizer = TextTokenizer.load(o.tokenizerFile);
     const model = o.model ?? readModel(o.modelFile);
+    // Rows as long as the model was trained with (`trainfer.text`), as `eval` reads them, whatever the file says.
+    const tokenizer = TextTokenizer.load(o.tokenizerFile, { maxLength: readTextRecord(model.metadata)?.maxLength });
     const inputs = model.graph.feedInputs();
     const modelInputs = inputs.map((i) => {
       const dtype = i.type?.dtype;
@@ -116,6 +118,19 @@ export class TextFrontEnd {
     const truncated: number[] = [];
     b.truncated.forEach((v, k) => v && truncated.push(k));
     return { feeds, truncated };
+  }
+
+  /**
+   * One row of the maximum length (ids the pad id, mask all ones, token types 0): the load-time check
+   * that the model takes rows as long as the tokenizer makes (a position table with fewer rows fails it).
+   */
+  fullLengthFeeds(): Record<string, Tensor> {
+    const feeds: Record<string, Tensor> = {};
+    for (const i of this.modelInputs) {
+      const v = i.role === 'ids' ? this.worker.padId : i.role === 'mask' ? 1 : 0;
+      feeds[i.name] = i.dtype === 'int64' ? new Tensor('int64', [1, this.maxLength], new BigInt64Array(this.maxLength).fill(BigInt(v))) : new Tensor('int32', [1, this.maxLength], new Int32Array(this.maxLength).fill(v));
+    }
+    return feeds;
   }
 
   /** Stops the tokenizer worker. */

@@ -112,6 +112,22 @@ function tokenInputs(inputs: readonly ModelInput[], name: string): ModelInput[] 
   return [...inputs];
 }
 
+/**
+ * Rows of the embedding table a saved model's token ids index (the first Gather from an initializer
+ * reading the ids input, through casts); undefined when none is found.
+ */
+export function tokenEmbeddingRows(model: Model): number | undefined {
+  const g = model.graph;
+  const ids = g.feedInputs().find((i) => tokenRole(i.name) === 'ids');
+  if (!ids) return undefined;
+  const seen = new Set([ids.name]);
+  for (const n of g.nodes) {
+    if (n.opType === 'Cast' && seen.has(n.inputs[0]!)) n.outputs.forEach((x) => seen.add(x));
+    if (n.opType === 'Gather' && seen.has(n.inputs[1]!) && g.initializers.has(n.inputs[0]!)) return g.initializers.get(n.inputs[0]!)!.dims[0];
+  }
+  return undefined;
+}
+
 /** An imported model's embedding tables must have a row for every id the tokenizer makes. */
 function checkVocabulary(model: Trainable, tokenizer: TextTokenizer, name: string): void {
   const ids = model.inputs.find((i) => tokenRole(i.name) === 'ids');
@@ -166,6 +182,8 @@ export async function openTextFeedsFor(o: { model: Model; file: string; data: Ta
   if (!o.data.columns.some((c) => c.name === column)) throw new TrainferError(`${o.data.source}: no column '${column}', the text column ${o.file} was trained on (columns: ${o.data.columns.map((c) => c.name).join(', ')})`);
   if (!existsSync(path)) throw new TrainferError(`${o.file}: its tokenizer ${path} is missing (a text model is served and scored with the tokenizer.json it was trained with)`);
   const tokenizer = TextTokenizer.load(path, { maxLength: rec?.maxLength });
+  const rows = tokenEmbeddingRows(o.model);
+  if (rows !== undefined && tokenizer.vocabSize > rows) throw new TrainferError(`${path}: ${tokenizer.vocabSize} tokens, but ${o.file}'s embedding table has ${rows} rows: this is not the tokenizer the model was trained with`);
   const names = o.model.graph.feedInputs().map((i) => i.name);
   const dim = o.model.graph.feedInputs()[0]?.type?.shape?.[1];
   return textFeeds({ tokenizer, column, inputs: names, dim: typeof dim === 'string' ? dim : undefined });

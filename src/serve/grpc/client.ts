@@ -9,9 +9,10 @@ import { type Client, Metadata, type ServiceError, credentials, status as GrpcSt
 import type { Tensor } from '../../onnx/tensor.js';
 import { dtypeOf } from '../datatypes.js';
 import { InferenceError } from '../errors.js';
-import { datatypeOf, tensorToBinary } from '../protocol.js';
+import { type Parameters, datatypeOf, tensorToBinary } from '../protocol.js';
 import { tensorFromBinary } from '../tensor-binary.js';
 import type { ModelMetadata, ServerMetadata } from '../client.js';
+import { type GrpcParameter, plainParameters } from './codec.js';
 import { inferenceService } from './proto.js';
 
 /** Options for one `GrpcInferenceClient.infer` call. */
@@ -33,6 +34,8 @@ export interface GrpcInferResult {
   modelVersion: string;
   id: string;
   outputs: Record<string, Tensor>;
+  /** The response's parameters (raw text: `truncated`, `truncated_rows`, `max_tokens`), when it has any. */
+  parameters?: Parameters;
 }
 
 /** What a failed call carries: the gRPC code, and the HTTP status it stands for. */
@@ -116,12 +119,13 @@ export class GrpcInferenceClient {
 
   /** `ModelInfer` with every input in `raw_input_contents`; outputs decoded from `raw_output_contents`. */
   async infer(model: string, o: GrpcInferOptions): Promise<GrpcInferResult> {
-    const res = await this.call<{ model_name: string; model_version: string; id: string; outputs: { name: string; datatype: string; shape: string[] }[]; raw_output_contents: Buffer[] }>('ModelInfer', inferRequest(model, o), o.timeoutMs);
+    const res = await this.call<{ model_name: string; model_version: string; id: string; parameters?: Record<string, GrpcParameter>; outputs: { name: string; datatype: string; shape: string[] }[]; raw_output_contents: Buffer[] }>('ModelInfer', inferRequest(model, o), o.timeoutMs);
     const outputs: Record<string, Tensor> = {};
     res.outputs.forEach((out, i) => {
       outputs[out.name] = tensorFromRaw(out.name, out.datatype, out.shape.map(Number), res.raw_output_contents[i]);
     });
-    return { modelName: res.model_name, modelVersion: res.model_version, id: res.id, outputs };
+    const parameters = plainParameters(res.parameters);
+    return { modelName: res.model_name, modelVersion: res.model_version, id: res.id, outputs, ...(parameters ? { parameters } : {}) };
   }
 
   /** Closes the channel. */

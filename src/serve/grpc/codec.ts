@@ -132,13 +132,24 @@ export function requestFromGrpc(m: GrpcInferRequest): { body: Record<string, unk
   return { body, binary: sections.length === 1 ? sections[0]! : Buffer.concat(sections) };
 }
 
-/** The `ModelInferResponse` for a finished request: every output raw. */
-export function responseToGrpc(o: { model: string; version: string; id: string | undefined; outputs: AnsweredOutput[] }) {
+/** A protocol parameters object as an `InferParameter` map (integers as int64, other numbers as double). */
+export function grpcParameters(p: Parameters | undefined): Record<string, GrpcParameter> {
+  const out: Record<string, GrpcParameter> = {};
+  for (const [k, v] of Object.entries(p ?? {})) {
+    if (typeof v === 'boolean') out[k] = { bool_param: v };
+    else if (typeof v === 'number') out[k] = Number.isSafeInteger(v) ? { int64_param: String(v) } : { double_param: v };
+    else if (typeof v === 'string') out[k] = { string_param: v };
+  }
+  return out;
+}
+
+/** The `ModelInferResponse` for a finished request: every output raw; `parameters` as the REST response has them (raw text: `truncated`, …). */
+export function responseToGrpc(o: { model: string; version: string; id: string | undefined; outputs: AnsweredOutput[]; parameters?: Parameters }) {
   return {
     model_name: o.model,
     model_version: o.version,
     id: o.id ?? '',
-    parameters: {},
+    parameters: grpcParameters(o.parameters),
     outputs: o.outputs.map((x) => ({ name: x.name, datatype: x.datatype, shape: x.tensor.dims.map(String), parameters: {} })),
     raw_output_contents: o.outputs.map((x) => tensorToBinary(x.tensor)),
   };
