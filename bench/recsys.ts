@@ -1,15 +1,19 @@
 /**
  * Issue 13's targets in one run, with PyTorch CPU (bench/peers/torch_recsys.py) in the same run:
- *   1. quality: two-tower on synthetic 100k users × 50k items, recall@10 vs the planted-factor oracle's;
+ *   1. quality: two-tower (the CLI's defaults) on synthetic 100k users × 50k items, recall@10 vs the
+ *      planted-factor oracle's, beside the estimable reference (the oracle's item factors with each user's
+ *      topic mix estimated from their training items: the most the data can tell);
  *   2. training samples/s of MF (BPR) and two-tower (sampled softmax + logQ) vs PyTorch with
- *      nn.Embedding(sparse=True) + Adagrad / SparseAdam, same architecture, data and batch (1024);
+ *      nn.Embedding(sparse=True) + Adagrad / SparseAdam, same architecture, data and batch (1024), best of
+ *      windows on both sides over a fixed number of steps;
  *   3. sparse step time at 100k vs 1M table rows (64 dims), peak RSS vs the table's fp32 size, and the
  *      dense step (the table inside the step graph, Adam on all of it) beside it — each in its own process;
  *   4. top-10 over a 1M-item catalog at batch 1: exact (MatMul + TopK in the ONNX graph) and ANN through
  *      usearch (recall vs exact, p50/p99), hnswlib-node beside usearch on a 100k-item catalog;
  *   5. row-wise int8 and fp16 tables of the trained two-tower: bytes and recall@10 against fp32.
  *
- * Run: flock -x /tmp/trainfer-cpu.lock npx tsx bench/recsys.ts [--quick] [--epochs N] [--only train,rows,ann,int8]
+ * Run: flock -x /tmp/trainfer-cpu.lock npx tsx bench/recsys.ts [--quick] [--epochs N] [--only quality,train,rows,ann,int8]
+ * (quality alone is deterministic: `flock -s` is enough for `--only quality`).
  * Full run ≈ 14 min on the loaded 2-core machine (the 1M-item usearch build alone ≈ 3 min); --quick: 20k × 10k data, 200k-item catalog.
  * Prints a table per part and one JSON line at the end.
  */
@@ -24,15 +28,17 @@ import { negativeSampler } from '../src/data/negatives.js';
 import { retrievalLoss } from '../src/nn/retrieval-losses.js';
 import { RetrievalModel } from '../src/nn/retrieval.js';
 import { modelToProto } from '../src/onnx/ir-proto.js';
+import { Model } from '../src/onnx/ir.js';
+import { cloneGraph } from '../src/autodiff/index.js';
 import { encodeModelProto } from '../src/onnx/model-io.js';
 import { readModel } from '../src/onnx/model-io.js';
 import { Tensor } from '../src/onnx/tensor.js';
 import { Recommender } from '../src/serve/retrieval.js';
-import { buildAnnIndex } from '../src/serve/ann.js';
+import { type AnnQuantization, type AnnSpace, buildAnnIndex } from '../src/serve/ann.js';
 import { fit } from '../src/train/fit.js';
 import { evaluateRetrieval } from '../src/train/ranking-eval.js';
 import { loadRecsysData } from '../src/train/recsys-data.js';
-import { runRetrievalJob } from '../src/train/recsys-job.js';
+import { retrievalDefaults, runRetrievalJob } from '../src/train/recsys-job.js';
 import { SparseEmbeddings } from '../src/train/sparse-embeddings.js';
 import { Rng } from '../src/util/rng.js';
 import type { ProgressReporter } from '../src/train/progress.js';
@@ -95,12 +101,15 @@ if (argv[0] === '--child') {
   process.exit(0);
 }
 
-const only = new Set((flag('--only') ?? 'train,rows,ann,int8').split(','));
+const only = new Set((flag('--only') ?? 'quality,train,rows,ann,int8').split(','));
 const USERS = smoke ? 2000 : quick ? 20_000 : 100_000;
 const ITEMS = smoke ? 1000 : quick ? 10_000 : 50_000;
-const EPOCHS = Number(flag('--epochs') ?? 4);
+/** Two-tower epochs for the quality run (default: the CLI's). */
+const EPOCHS = flag('--epochs') === undefined ? undefined : Number(flag('--epochs'));
 const DATA = `synthetic:users=${USERS},items=${ITEMS}`;
-const EVAL_USERS = smoke ? 300 : quick ? 2000 : 5000;
+const EVAL_USERS = smoke ? 300 : quick ? 2000 : 20_000;
+/** Steps of each throughput run (trainfer and PyTorch), after which the best window counts. */
+const SPEED_STEPS = smoke ? 40 : quick ? 300 : 600;
 const tmp = mkdtempSync(join(tmpdir(), 'trainfer-bench-recsys-'));
 const results: Record<string, unknown> = { machine: { cpus: cpus().length, model: cpus()[0]?.model, load: loadavg().map((x) => +x.toFixed(2)) }, data: DATA };
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -117,7 +126,7 @@ function torch(cfg: Record<string, unknown>): Record<string, unknown> | { reason
 
 // ---- 1, 2, 5: quality vs the oracle, training throughput vs PyTorch, int8/fp16 tables ----
 let ttFile: string | undefined;
-if (only.has('train') || only.has('int8')) {
+if (only.has('quality') || only.has('train') || only.has('int8')) {
   const data = loadRecsysData({ data: DATA });
   const train = data.splits.train;
   const prefix = join(tmp, 'train');
@@ -127,41 +136,52 @@ if (only.has('train') || only.has('int8')) {
   writeFileSync(`${prefix}.item_genre.i32`, data.all.itemFeatures[0]!.values);
   console.log(`data: ${DATA}: ${num(train.count)} train interactions, ${num(data.splits.test.count)} held out (leave-last-out)\n`);
 
-  ttFile = join(tmp, 'two_tower.onnx');
-  const timers = { tt: windowTimer(), mf: windowTimer(), mfAdam: windowTimer() };
-  const tt = await runRetrievalJob({ model: 'two-tower', data: DATA, out: ttFile, epochs: EPOCHS, evalUsers: EVAL_USERS, progress: timers.tt });
-  const mf = only.has('train') ? await runRetrievalJob({ model: 'mf', data: DATA, out: join(tmp, 'mf.onnx'), epochs: 1, evalUsers: EVAL_USERS, progress: timers.mf }) : undefined;
-  const mfAdam = only.has('train') ? await runRetrievalJob({ model: 'mf', data: DATA, out: join(tmp, 'mf-adam.onnx'), epochs: 1, maxSteps: 400, sparseOptimizer: 'sparse-adam', sparseLr: 0.01, evalUsers: 500, progress: timers.mfAdam }) : undefined;
-  /** Best windowed samples/s (fit's whole-run figure when there are too few steps). */
-  const sps = (t: ReturnType<typeof windowTimer>, whole: number) => (t.bestStepsPerSecond() > 0 ? t.bestStepsPerSecond() * BATCH : whole);
-  const ratio = tt.eval.model['recall@10']! / tt.eval.oracle!['recall@10']!;
-  console.log('## quality: two-tower vs the planted-factor oracle (target ≥ 90% of the oracle\'s recall@10)\n');
-  row(['model', 'epochs', 'recall@10', 'NDCG@10', 'oracle recall@10', 'model / oracle', 'popularity recall@10']);
-  row(['---', '---:', '---:', '---:', '---:', '---:', '---:']);
-  row(['two-tower', tt.epochs, pct(tt.eval.model['recall@10']!), tt.eval.model['ndcg@10']!.toFixed(4), pct(tt.eval.oracle!['recall@10']!), pct(ratio), pct(tt.eval.popularity['recall@10']!)]);
-  if (mf) row(['mf (bpr)', mf.epochs, pct(mf.eval.model['recall@10']!), mf.eval.model['ndcg@10']!.toFixed(4), pct(mf.eval.oracle!['recall@10']!), pct(mf.eval.model['recall@10']! / mf.eval.oracle!['recall@10']!), pct(mf.eval.popularity['recall@10']!)]);
-  console.log();
-  results.quality = { twoTower: { epochs: tt.epochs, recall10: tt.eval.model['recall@10'], oracleRecall10: tt.eval.oracle!['recall@10'], ratio, trainSeconds: tt.trainSeconds }, mf: mf && { recall10: mf.eval.model['recall@10'], oracleRecall10: mf.eval.oracle!['recall@10'] } };
+  if (only.has('quality') || only.has('int8')) {
+    ttFile = join(tmp, 'two_tower.onnx');
+    const tt = await runRetrievalJob({ model: 'two-tower', data: DATA, out: ttFile, epochs: EPOCHS, evalUsers: EVAL_USERS, progress: 'none' });
+    const mf = only.has('quality') ? await runRetrievalJob({ model: 'mf', data: DATA, out: join(tmp, 'mf.onnx'), epochs: 1, evalUsers: EVAL_USERS, progress: 'none' }) : undefined;
+    const oracle = tt.eval.oracle!['recall@10']!;
+    const estimable = tt.eval.estimable!['recall@10']!;
+    const ratio = tt.eval.model['recall@10']! / oracle;
+    console.log(`## quality: two-tower vs the planted-factor oracle (target ≥ 90% of the oracle's recall@10), ${num(tt.eval.users)} test users\n`);
+    row(['ranking', 'epochs', 'train s', 'recall@10', 'NDCG@10', '/ oracle', '/ estimable']);
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']);
+    const line = (name: string, r: typeof tt.eval.model, epochs: number | string, secs: number | string) => row([name, epochs, secs, pct(r['recall@10']!), r['ndcg@10']!.toFixed(4), pct(r['recall@10']! / oracle), pct(r['recall@10']! / estimable)]);
+    line(`two-tower (${tt.sparse.split(': ')[1]})`, tt.eval.model, tt.epochs, tt.trainSeconds.toFixed(0));
+    if (mf) line('mf (bpr)', mf.eval.model, mf.epochs, mf.trainSeconds.toFixed(0));
+    line('popularity', tt.eval.popularity, '—', '—');
+    line('estimable reference (true item factors, user mix from train items)', tt.eval.estimable!, '—', '—');
+    line('planted-factor oracle', tt.eval.oracle!, '—', '—');
+    console.log();
+    results.quality = { twoTower: { epochs: tt.epochs, recall10: tt.eval.model['recall@10'], oracleRecall10: oracle, estimableRecall10: estimable, ratio, ratioEstimable: tt.eval.model['recall@10']! / estimable, trainSeconds: tt.trainSeconds, users: tt.eval.users }, mf: mf && { recall10: mf.eval.model['recall@10'], oracleRecall10: mf.eval.oracle!['recall@10'] } };
+  }
 
   if (only.has('train')) {
-    const peer = torch({ task: 'train', prefix, users: data.all.users, items: data.all.items, models: ['mf', 'two-tower'], sparse_optimizers: ['adagrad', 'sparseadam'], steps: smoke ? 20 : quick ? 150 : 300, mf_dim: 32, tt_dim: 64, lr: { mf: 0.01, 'two-tower': 0.002 }, sparse_lr: 0.1 });
+    const timers = { tt: windowTimer(), mf: windowTimer(), mfAdam: windowTimer() };
+    const speed = (o: Omit<Parameters<typeof runRetrievalJob>[0], 'data'>) => runRetrievalJob({ ...o, data: DATA, epochs: 1, maxSteps: SPEED_STEPS, evalUsers: 200 });
+    const tt = await speed({ model: 'two-tower', out: join(tmp, 'tt-speed.onnx'), progress: timers.tt });
+    const mf = await speed({ model: 'mf', out: join(tmp, 'mf.onnx'), progress: timers.mf });
+    const mfAdam = await speed({ model: 'mf', out: join(tmp, 'mf-adam.onnx'), sparseOptimizer: 'sparse-adam', sparseLr: 0.01, progress: timers.mfAdam });
+    /** Best windowed samples/s (fit's whole-run figure when there are too few steps). */
+    const sps = (t: ReturnType<typeof windowTimer>, whole: number) => (t.bestStepsPerSecond() > 0 ? t.bestStepsPerSecond() * BATCH : whole);
+    const peer = torch({ task: 'train', prefix, users: data.all.users, items: data.all.items, models: ['mf', 'two-tower'], sparse_optimizers: ['adagrad', 'sparseadam'], steps: SPEED_STEPS, mf_dim: 32, tt_dim: 64, tt_row_l2: retrievalDefaults('two-tower').sparseWeightDecay, lr: { mf: 0.01, 'two-tower': 0.002 }, sparse_lr: 0.1 });
     const p = (k: string) => ('reason' in peer ? undefined : (peer[k] as { samples_per_s: number } | undefined)?.samples_per_s);
-    console.log('## training samples/s, batch 1024, best of windows (target ≥ 1.0× PyTorch CPU, sparse embeddings)\n');
+    console.log(`## training samples/s, batch 1024, best of windows over ${SPEED_STEPS} steps (target ≥ 1.0× PyTorch CPU, sparse embeddings)\n`);
     row(['model', 'embedding optimizer', 'trainfer samples/s (whole run)', 'PyTorch samples/s', 'ratio']);
     row(['---', '---', '---:', '---:', '---:']);
     const lines: [string, string, number, number, number | undefined][] = [
-      ['mf (bpr, 4 negatives)', 'rowwise-adagrad / torch Adagrad', sps(timers.mf, mf!.samplesPerSecond), mf!.samplesPerSecond, p('mf/adagrad')],
-      ['mf (bpr, 4 negatives)', 'sparse-adam / torch SparseAdam', sps(timers.mfAdam, mfAdam!.samplesPerSecond), mfAdam!.samplesPerSecond, p('mf/sparseadam')],
+      ['mf (bpr, 4 negatives)', 'rowwise-adagrad / torch Adagrad', sps(timers.mf, mf.samplesPerSecond), mf.samplesPerSecond, p('mf/adagrad')],
+      ['mf (bpr, 4 negatives)', 'sparse-adam / torch SparseAdam', sps(timers.mfAdam, mfAdam.samplesPerSecond), mfAdam.samplesPerSecond, p('mf/sparseadam')],
       ['two-tower (softmax + logQ)', 'rowwise-adagrad / torch Adagrad', sps(timers.tt, tt.samplesPerSecond), tt.samplesPerSecond, p('two-tower/adagrad')],
     ];
     for (const [m, o, ours, whole, theirs] of lines) row([m, o, `${num(ours)} (${num(whole)})`, theirs ? num(theirs) : 'n/a', theirs ? `${(ours / theirs).toFixed(2)}×` : 'n/a']);
     if ('reason' in peer) console.log(`\nPyTorch skipped: ${peer.reason as string}`);
     console.log();
-    results.training = { trainfer: Object.fromEntries(lines.map(([m, o, ours, whole]) => [`${m} ${o}`, { best: ours, whole }])), torch: peer };
+    results.training = { steps: SPEED_STEPS, trainfer: Object.fromEntries(lines.map(([m, o, ours, whole]) => [`${m} ${o}`, { best: ours, whole }])), torch: peer };
   }
 
   if (only.has('int8')) {
-    const base = readModel(ttFile);
+    const base = readModel(ttFile!);
     const seen = [train];
     const evalOf = async (m: typeof base) => (await evaluateRetrieval({ model: m, seen, test: data.splits.test, maxUsers: EVAL_USERS, seed: 0 })).model['recall@10']!;
     const bytes = (m: typeof base) => encodeModelProto(modelToProto(m)).length;
@@ -169,20 +189,71 @@ if (only.has('train') || only.has('int8')) {
     console.log('## embedding tables: row-wise int8 / fp16 (target int8 4× smaller, ≤ 1% relative recall@10 loss)\n');
     row(['tables', 'table bytes', 'ratio', 'model bytes', 'recall@10', 'relative change']);
     row(['---', '---:', '---:', '---:', '---:', '---:']);
-    const tableBytes = (m: typeof base) => [...m.graph.initializers.values()].filter((t) => t.dims.length === 2 && t.dims[0]! >= 1000 && t.dims[1]! >= 4).reduce((s, t) => s + t.size * (t.dtype === 'float32' ? 4 : t.dtype === 'float16' ? 2 : 1), 0);
-    row(['fp32', num(tableBytes(base)), '1.00×', num(bytes(base)), pct(fp32), '—']);
+    // The bytes of the tables the quantizer rewrites (the catalog included), as fp32.
+    row(['fp32', num(quantizeEmbeddingTables(base, { dtype: 'fp16' }).tables.reduce((n, t) => n + t.bytesBefore, 0)), '1.00×', num(bytes(base)), pct(fp32), '—']);
     const q: Record<string, unknown> = { fp32: { recall10: fp32, modelBytes: bytes(base) } };
-    for (const dtype of ['int8', 'fp16'] as const) {
-      const r = quantizeEmbeddingTables(base, { dtype });
+    const variants = [
+      { key: 'int8', label: 'int8, fp16 row scales', o: { dtype: 'int8', scale: 'fp16' } },
+      { key: 'int8-fp32-scale', label: 'int8, fp32 row scales', o: { dtype: 'int8', scale: 'fp32' } },
+      { key: 'fp16', label: 'fp16', o: { dtype: 'fp16' } },
+    ] as const;
+    for (const v of variants) {
+      const r = quantizeEmbeddingTables(base, v.o);
       const before = r.tables.reduce((s, t) => s + t.bytesBefore, 0);
       const after = r.tables.reduce((s, t) => s + t.bytesAfter, 0);
       const rec = await evalOf(r.model);
-      row([`${dtype} (${r.tables.map((t) => t.name).join(', ')})`, num(after), `${(before / after).toFixed(2)}×`, num(bytes(r.model)), pct(rec), `${(((rec - fp32) / fp32) * 100).toFixed(2)}%`]);
-      q[dtype] = { tableBytesBefore: before, tableBytesAfter: after, ratio: before / after, modelBytes: bytes(r.model), recall10: rec, relative: (rec - fp32) / fp32 };
+      row([`${v.label} (${r.tables.map((t) => t.name).join(', ')})`, num(after), `${(before / after).toFixed(2)}×`, num(bytes(r.model)), pct(rec), `${(((rec - fp32) / fp32) * 100).toFixed(2)}%`]);
+      q[v.key] = { tableBytesBefore: before, tableBytesAfter: after, ratio: before / after, modelBytes: bytes(r.model), recall10: rec, relative: (rec - fp32) / fp32 };
     }
+    // Exactly 4× needs the scale outside the row: one fp32 scale shared by a block of 64 rows (values
+    // simulated — quantized and dequantized back into the fp32 layout — to measure the recall effect only).
+    const BLOCK = 64;
+    const sim = blockScaled(base, BLOCK);
+    const simRecall = await evalOf(sim.model);
+    row([`int8, one fp32 scale per ${BLOCK} rows (simulated)`, num(sim.after), `${(sim.before / sim.after).toFixed(2)}×`, '—', pct(simRecall), `${(((simRecall - fp32) / fp32) * 100).toFixed(2)}%`]);
+    q[`int8-block${BLOCK}-simulated`] = { tableBytesBefore: sim.before, tableBytesAfter: sim.after, ratio: sim.before / sim.after, recall10: simRecall, relative: (simRecall - fp32) / fp32 };
     console.log();
     results.tables = q;
   }
+}
+
+/**
+ * The two-tower's user table and item catalog quantized to int8 with one symmetric scale per block of
+ * `block` rows (items, for the [D, I] catalog), dequantized back in place: the recall effect of a scale
+ * stored outside the row, and the bytes such a layout would take.
+ */
+function blockScaled(m: Model, block: number): { model: Model; before: number; after: number } {
+  const out = readModelCopy(m);
+  let before = 0;
+  let after = 0;
+  for (const [name, t] of out.graph.initializers) {
+    const isCatalog = name === 'item_matrix_t';
+    if (t.dtype !== 'float32' || t.dims.length !== 2 || (!isCatalog && !(name.endsWith('_embedding') && t.dims[0]! >= 1000 && t.dims[1]! >= 4))) continue;
+    const [a, b] = t.dims as [number, number];
+    const [rows, dim] = isCatalog ? [b, a] : [a, b];
+    const at = (r: number, d: number) => (isCatalog ? d * b + r : r * b + d);
+    const src = t.data as Float32Array;
+    const v = new Float32Array(src);
+    for (let r0 = 0; r0 < rows; r0 += block) {
+      let mx = 0;
+      for (let r = r0; r < Math.min(rows, r0 + block); r++) for (let d = 0; d < dim; d++) mx = Math.max(mx, Math.abs(src[at(r, d)]!));
+      const sc = mx > 0 ? mx / 127 : 1;
+      for (let r = r0; r < Math.min(rows, r0 + block); r++) for (let d = 0; d < dim; d++) v[at(r, d)] = Math.round(src[at(r, d)]! / sc) * sc;
+    }
+    out.graph.initializers.set(name, new Tensor('float32', t.dims, v));
+    before += rows * dim * 4;
+    after += rows * dim + Math.ceil(rows / block) * 4;
+  }
+  return { model: out, before, after };
+}
+
+/** A copy of a model whose initializers can be replaced without touching the original. */
+function readModelCopy(m: Model): Model {
+  const c = new Model(cloneGraph(m.graph));
+  c.opsets = new Map(m.opsets);
+  c.irVersion = m.irVersion;
+  c.metadata = new Map(m.metadata);
+  return c;
 }
 
 // ---- 3: sparse step time vs table rows, peak RSS ----
@@ -235,7 +306,14 @@ if (only.has('ann')) {
   const big = new RetrievalModel({ kind: 'two-tower', users: U, items: I, dim: D, hidden: [], seed: 0, name: 'catalog' });
   const graph = big.inferenceGraph({ weights: new Map([['user_embedding', new Tensor('float32', [U, D], users)]]), itemVectors: new Tensor('float32', [I, D], items), topK: 100 });
   const threads = availableParallelism();
-  const ANN = { connectivity: 16, expansionAdd: 64, expansionSearch: 128 };
+  // Index settings (flags to explore; the defaults are the ones docs/recommenders.md reports).
+  const ANN = {
+    connectivity: Number(flag('--ann-m') ?? 16),
+    expansionAdd: Number(flag('--ann-efc') ?? 128),
+    expansionSearch: Number(flag('--ann-ef') ?? 128),
+    space: (flag('--ann-space') ?? 'ip') as AnnSpace,
+    quantization: (flag('--ann-quantization') ?? 'f32') as AnnQuantization,
+  };
   const rec = await Recommender.load(graph, { ann: 'usearch', threads, ...ANN });
   const Q = smoke ? 50 : quick ? 300 : 1000;
   const queries = Array.from({ length: Q }, () => rng.int(U));
@@ -259,8 +337,26 @@ if (only.has('ann')) {
   row(['method', 'build s', 'p50 ms', 'p99 ms', 'recall@10 vs exact']);
   row(['---', '---:', '---:', '---:', '---:']);
   row(['exact (MatMul + TopK in the graph)', '—', exact.p50.toFixed(2), exact.p99.toFixed(2), '100%']);
-  row([`usearch HNSW (M ${ANN.connectivity}, ef_construction ${ANN.expansionAdd}, ef ${ANN.expansionSearch})`, rec.ann!.buildSeconds.toFixed(1), ann.p50.toFixed(2), ann.p99.toFixed(2), pct(recall(ann.answers, exact.answers))]);
-  results.ann = { items: I, exact: { p50: exact.p50, p99: exact.p99 }, usearch: { build: rec.ann!.buildSeconds, p50: ann.p50, p99: ann.p99, recall: recall(ann.answers, exact.answers) } };
+  const label = `usearch HNSW (M ${ANN.connectivity}, ef_construction ${ANN.expansionAdd}, ef ${ANN.expansionSearch}, ${ANN.space}, ${ANN.quantization}; user tower + search)`;
+  row([label, rec.ann!.buildSeconds.toFixed(1), ann.p50.toFixed(2), ann.p99.toFixed(2), pct(recall(ann.answers, exact.answers))]);
+  // The beam is max(ef, k): asking the same index for more candidates shows the recall/latency curve above its ef.
+  const sweep: Record<string, unknown> = {};
+  const user: Float32Array[] = [];
+  for (const u of queries) user.push((await rec.recommend({ users: [u], k: 1, mode: 'ann' }))[0]!.vector!);
+  for (const wide of [64, 128, 256].filter((x) => x > ANN.expansionSearch)) {
+    const ms: number[] = [];
+    const got = queries.map((u, i) => {
+      const t0 = performance.now();
+      const h = rec.ann!.search(user[i]!, wide);
+      ms.push(performance.now() - t0);
+      return h.ids.slice(0, 10);
+    });
+    ms.sort((a, b) => a - b);
+    const r = recall(got, exact.answers);
+    row([`  same index, ${wide} candidates (search only)`, '—', ms[Math.floor(Q * 0.5)]!.toFixed(2), ms[Math.floor(Q * 0.99)]!.toFixed(2), pct(r)]);
+    sweep[String(wide)] = { p50: ms[Math.floor(Q * 0.5)], p99: ms[Math.floor(Q * 0.99)], recall: r };
+  }
+  results.ann = { items: I, settings: ANN, exact: { p50: exact.p50, p99: exact.p99 }, usearch: { build: rec.ann!.buildSeconds, p50: ann.p50, p99: ann.p99, recall: recall(ann.answers, exact.answers) }, candidates: sweep };
   await rec.close();
 
   // usearch vs hnswlib-node on the same 100k-item catalog (hnswlib-node's build is single-threaded from JS)

@@ -36,6 +36,7 @@ const PUBLIC_VALUES = [
   'subset', 'take', 'splitValidation', 'checkLabels', 'featureStats', 'sampleSize', 'datasetFromTable', 'tableFromDataset', 'loadData', 'mnistDir',
   'readIdx', 'readIdxDir', 'readIdxPair', 'parseIdx', 'encodeIdx', 'IDX_FILES', 'readCsv', 'parseCsv',
   'loadSpam', 'SPAM_CLASSES', 'TextTokenizer', 'trainTokenizer', 'SPECIAL_TOKENS', 'TokenizerWorker', 'textFeeds', 'tokenRole',
+  'emailText', 'htmlText', 'preprocessTexts', 'parseTextPreprocess', 'TEXT_PREPROCESS',
   // train
   'fit', 'DEFAULT_OPTIMIZER', 'defaultLr', 'learningRate', 'parseSchedule', 'formatSchedule', 'saveCheckpoint', 'loadCheckpoint',
   'checkpointPath', 'CHECKPOINT_FILE', 'evaluate', 'OnnxModelTrainable', 'modelHeads', 'StepRunner', 'createReporter', 'formatEpoch', 'MetricsLog',

@@ -61,18 +61,24 @@ class Tower(nn.Module):
 
 
 class TwoTower(nn.Module):
-    def __init__(self, users, items, dim, useg, igen):
+    def __init__(self, users, items, dim, useg, igen, row_l2=0.0):
         super().__init__()
         self.user = Tower(users, dim, int(useg.max()) + 1, useg)
         self.item = Tower(items, dim, int(igen.max()) + 1, igen)
+        self.row_l2 = row_l2
 
     def loss(self, u, i, logq):
         qu = self.user(u)
         ci = self.item(i)
+        # trainfer's --sparse-weight-decay: g += wd·w on each touched id row, i.e. 0.5·wd·Σ‖w‖² over the
+        # batch's unique ids (torch's sparse Adagrad takes no weight_decay).
+        reg = 0.0
+        if self.row_l2:
+            reg = 0.5 * self.row_l2 * (self.user.emb(u.unique()).pow(2).sum() + self.item.emb(i.unique()).pow(2).sum())
         logits = qu @ ci.T - logq[i].unsqueeze(0)
         hit = (i.unsqueeze(0) == i.unsqueeze(1)) & ~torch.eye(len(i), dtype=torch.bool)
         logits = logits.masked_fill(hit, -1e9)
-        return F.cross_entropy(logits, torch.arange(len(i)))
+        return F.cross_entropy(logits, torch.arange(len(i))) + reg
 
 
 def optimizers(model, sparse_opt, lr, sparse_lr):
@@ -138,7 +144,7 @@ def main():
                 make = lambda uu, ii: (uu, ii, logq)
             for opt in cfg["sparse_optimizers"]:
                 torch.manual_seed(0)
-                mm = MF(users, items, cfg["mf_dim"]) if name == "mf" else TwoTower(users, items, cfg["tt_dim"], useg, igen)
+                mm = MF(users, items, cfg["mf_dim"]) if name == "mf" else TwoTower(users, items, cfg["tt_dim"], useg, igen, cfg.get("tt_row_l2", 0.0))
                 secs, loss = train(mm, optimizers(mm, opt, cfg["lr"][name], cfg["sparse_lr"]), epoch_batches(make), cfg["steps"], 20)
                 out[f"{name}/{opt}"] = {"samples_per_s": cfg["steps"] * B / secs, "step_ms": secs / cfg["steps"] * 1000, "loss": loss}
             del m

@@ -45,22 +45,27 @@ export interface SampledSoftmaxOptions {
 
 /**
  * In-batch sampled softmax: logits = q·cᵀ/τ − log q(c_j) over the batch's candidates, cross-entropy
- * against the diagonal.
+ * against the diagonal. The logQ correction and the accidental-hit mask are one additive bias fed to
+ * the Gemm's C, so no [N, N] Sub or Where sits on the gradient path (nothing flows back through the
+ * bias unless log q itself is differentiated); the cross-entropy keeps its `log_prob` output, which
+ * its gradient rule reuses instead of recomputing the softmax.
  */
 export function sampledSoftmaxLoss(g: GraphBuilder, o: SampledSoftmaxOptions): string {
   const t = o.temperature ?? 1;
   if (!(t > 0)) throw new TrainferError(`sampled softmax: temperature must be > 0, got ${t}`);
   const dt = g.graph.typeOf(o.query)?.dtype === 'float64' ? 'float64' : 'float32';
-  let logits = g.gemm(o.query, o.candidate, undefined, { transB: true, ...(t === 1 ? {} : { alpha: 1 / t }) });
-  if (o.logQ) logits = g.sub(logits, g.transpose(o.logQ, [1, 0]));
   // Row labels 0..N-1 from the batch size.
   const n = g.squeeze(g.op1('Shape', [o.query], { start: attr.int(0), end: attr.int(1) }), [0]);
   const labels = g.op1('Range', [g.constant(Tensor.i64([], [0]), 'zero'), n, g.constant(Tensor.i64([], [1]), 'one_i')]);
+  // bias: [1, N] (−log q of each column) or, with the mask, [N, N].
+  let bias: string | undefined = o.logQ ? g.neg(g.transpose(o.logQ, [1, 0])) : undefined;
   if (o.candidateIds) {
     const same = g.equal(o.candidateIds, g.transpose(o.candidateIds, [1, 0]));
     const diag = g.equal(g.unsqueeze(labels, [1]), g.unsqueeze(labels, [0]));
     const hit = g.op1('And', [same, g.not(diag)]);
-    logits = g.where(hit, g.constant(Tensor.scalar(dt, -1e9), 'masked'), logits);
+    bias = g.where(hit, g.constant(Tensor.scalar(dt, -1e9), 'masked'), bias ?? g.constant(Tensor.scalar(dt, 0), 'zero_f'));
   }
-  return g.op1('SoftmaxCrossEntropyLoss', [logits, labels], { reduction: attr.string('mean') });
+  const logits = g.gemm(o.query, o.candidate, bias, { transB: true, ...(t === 1 ? {} : { alpha: 1 / t }) });
+  const [loss] = g.op('SoftmaxCrossEntropyLoss', [logits, labels], { reduction: attr.string('mean') }, { outputs: 2 }) as [string, string];
+  return loss;
 }

@@ -117,6 +117,8 @@ const CASES: Case[] = [
   { op: 'ReduceMean', inputs: [f([2, 3, 4]), c64([1])] },
   { name: 'ReduceMean all', op: 'ReduceMean', inputs: [f([2, 3])], attrs: { keepdims: i(0) } },
   { op: 'ReduceSumSquare', inputs: [f([2, 3]), c64([1])] },
+  { op: 'ReduceLogSumExp', inputs: [f([2, 3, 4]), c64([1])] },
+  { name: 'ReduceLogSumExp axes [0, 2], keepdims 0', op: 'ReduceLogSumExp', inputs: [f([2, 3, 4]), c64([0, 2])], attrs: { keepdims: i(0) } },
   // convolution and pooling (float32: ORT has no float64 Conv/ConvTranspose)
   { name: 'Conv pad 1 + bias', op: 'Conv', inputs: [f([2, 3, 5, 5]), f([4, 3, 3, 3]), f([4])], attrs: { pads: ints_([1, 1, 1, 1]) }, dtype: 'float32' },
   { name: 'Conv stride 2 asym pads', op: 'Conv', inputs: [f([1, 2, 6, 5]), f([3, 2, 3, 2])], attrs: { strides: ints_([2, 2]), pads: ints_([1, 0, 0, 1]) }, dtype: 'float32' },

@@ -1,7 +1,8 @@
 /**
  * `trainfer quantize <in.onnx> --out <out.onnx> --mode dynamic|static|fp16|int4|qat`: quantize a model,
  * write it only once onnxruntime has loaded and run it, then print a before/after table (size, latency,
- * throughput, accuracy, output agreement) or `--json`.
+ * throughput, accuracy, output agreement) or `--json`. `--embeddings int8|fp16` quantizes only the
+ * embedding tables instead (quantize-embeddings.ts).
  */
 import type { Command } from 'commander';
 import { TrainferError } from '../util/errors.js';
@@ -11,6 +12,7 @@ import { runQatFile } from '../compress/quantize/qat-file.js';
 import type { QuantizeMode } from '../compress/quantize/quantize.js';
 import type { CalibrationMethod } from '../compress/quantize/calib-stats.js';
 import { type CliCommand, collect, parseDims, parseNumber, parsePositiveInt, parsePositiveNumber } from './command.js';
+import { runQuantizeEmbeddings } from './quantize-embeddings.js';
 
 interface QuantizeFlags {
   out: string;
@@ -35,6 +37,8 @@ interface QuantizeFlags {
   exclude?: string;
   dim: string[];
   plan?: string;
+  embeddings?: string;
+  scale?: string;
   json?: boolean;
 }
 
@@ -72,8 +76,17 @@ export const quantizeCommand: CliCommand = {
       .option('--exclude <nodes>', 'comma-separated node names to keep float')
       .option('--dim <name=N>', 'size of a named symbolic input dim for the check run and synthetic measurements (repeatable); a dynamic leading dim is the batch, other unnamed ones 1', collect, [] as string[])
       .option('--plan <file>', 'static/qat: reuse the Conv decisions recorded in an earlier output (or a JSON plan) instead of timing them: same input and flags, same output bytes')
+      .option('--embeddings <type>', 'quantize only the embedding tables (and a retrieval catalog): int8 (row-wise, one scale per row) or fp16; --data (a recommender\'s interactions) reports recall@10 / AUC before and after')
+      .option('--scale <type>', '--embeddings int8: the per-row scale, fp16 (default) or fp32')
       .option('--json', 'print the numbers as one JSON object')
-      .action(async (input: string, flags: QuantizeFlags) => {
+      .action(async (input: string, flags: QuantizeFlags, cmd: Command) => {
+        if (flags.embeddings !== undefined) {
+          const clash = ['mode', 'calib', 'method', 'steps', 'plan', 'blockSize'].find((k) => cmd.getOptionValueSource(k) === 'cli');
+          if (clash) throw new TrainferError(`--embeddings quantizes the embedding tables only; drop --${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+          await runQuantizeEmbeddings(input, { ...flags, embeddings: flags.embeddings });
+          return;
+        }
+        if (flags.scale !== undefined) throw new TrainferError('--scale applies to --embeddings int8 only');
         await runQuantize(input, flags);
       });
   },

@@ -36,6 +36,7 @@ export interface RecsysTrainFlags {
   lr?: number;
   sparseOptimizer?: string;
   sparseLr?: number;
+  sparseWeightDecay?: number;
   schedule?: string;
   split?: string;
   seed?: number;
@@ -70,7 +71,7 @@ export async function runRecommenderTrain(f: RecsysTrainFlags, signal: AbortSign
   const common = {
     data: f.data, out: f.out, dim: f.dim, negatives: f.negatives, epochs: f.epochs, batchSize: f.batchSize,
     optimizer: f.optimizer as 'sgd' | 'adam' | 'adamw' | undefined, lr: f.lr, sparseOptimizer: f.sparseOptimizer as SparseOptimizerConfig['type'] | 'dense' | undefined,
-    sparseLr: f.sparseLr, schedule: f.schedule, split: f.split, seed: f.seed, checkpointDir: f.checkpointDir, checkpointEverySteps: f.checkpointEvery,
+    sparseLr: f.sparseLr, sparseWeightDecay: f.sparseWeightDecay, schedule: f.schedule, split: f.split, seed: f.seed, checkpointDir: f.checkpointDir, checkpointEverySteps: f.checkpointEvery,
     resume: f.resume, overwrite: f.overwrite, maxSteps: f.maxSteps, threads: f.threads, progress, signal,
   };
   const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(2)}%`);
@@ -96,6 +97,7 @@ export async function runRecommenderTrain(f: RecsysTrainFlags, signal: AbortSign
   console.log(line('model', e.model));
   console.log(line('popularity', e.popularity));
   if (e.oracle) console.log(`${line('oracle', e.oracle)}   (model/oracle recall@10: ${((e.model['recall@10']! / e.oracle['recall@10']!) * 100).toFixed(1)}%)`);
+  if (e.estimable) console.log(`${line('estimable', e.estimable)}   (the oracle's item factors, each user's estimated from their training items: ${((e.estimable['recall@10']! / e.oracle!['recall@10']!) * 100).toFixed(1)}% of the oracle)`);
   console.log(`trained in ${r.trainSeconds.toFixed(1)} s at ${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s; ${r.parameters.toLocaleString('en-US')} parameters; embeddings ${r.sparse}`);
   console.log(`wrote ${r.out}`);
 }

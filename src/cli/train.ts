@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { runFindLrJob, runTrainJob, type TrainJobOptions } from '../train/job.js';
 import type { Device } from '../runtime/session.js';
 import { COLUMN_TYPE_HINTS, type ColumnTypeHint } from '../data/sniff.js';
+import { parseTextPreprocess, type TextPreprocess } from '../data/email-text.js';
 import type { Task } from '../nn/loss.js';
 import { parseDevice, parseFraction, parseNumber, parsePositiveInt, parsePositiveNumber, type CliCommand } from './command.js';
 import { isRecommenderPreset, runRecommenderTrain, type RecsysTrainFlags } from './train-recsys.js';
@@ -48,6 +49,7 @@ interface TrainFlags {
   tokenizer?: string;
   vocabSize?: number;
   maxLength?: number;
+  textPreprocess?: TextPreprocess;
   stream?: boolean;
   testData?: string;
   limit?: number;
@@ -101,7 +103,8 @@ export const trainCommand: CliCommand = {
       .option('--text-column <name>', 'the text column a transformer (or an imported token model) reads (default: the only text column)')
       .option('--tokenizer <tokenizer.json>', 'a Hugging Face tokenizer.json for the text (default: a WordPiece vocabulary learned from the training split)')
       .option('--vocab-size <n>', 'vocabulary size of a learned tokenizer (default 8000)', parsePositiveInt('--vocab-size'))
-      .option('--max-length <n>', 'tokens per text row, [CLS] and [SEP] included; longer texts are truncated (default 256)', parsePositiveInt('--max-length'))
+      .option('--text-preprocess <how>', 'none | email: what the text column holds before tokenizing; email decodes MIME (quoted-printable, base64, HTML) and keeps Subject, From, compact headers and the body (default: email for raw emails, e.g. --data spam; else none)', (v: string) => parseTextPreprocess(v))
+      .option('--max-length <n>', 'tokens per text row, [CLS] and [SEP] included; longer texts are truncated (default 128)', parsePositiveInt('--max-length'))
       .option('--stream', 'read a CSV/JSONL file in shards with a shuffle buffer instead of loading it (automatic from 512 MiB)')
       .option('--epochs <n>', 'epochs (default: mlp 6, cnn 3, .onnx 3; more for small data)', parsePositiveInt('--epochs'))
       .option('--batch-size <n>', 'batch size (default 128; smaller for small data)', parsePositiveInt('--batch-size'))
@@ -153,6 +156,7 @@ export const trainCommand: CliCommand = {
       .option('--negative-sampling <how>', 'recommenders: uniform (default) or popularity (count^0.75)')
       .option('--sparse-optimizer <name>', 'recommenders: embedding tables updated sparsely with rowwise-adagrad (default), adagrad, sparse-adam, sgd — or dense')
       .option('--sparse-lr <x>', 'recommenders: learning rate of the embedding tables (default 0.1; dlrm 0.05)', parsePositiveNumber('--sparse-lr'))
+      .option('--sparse-weight-decay <x>', 'recommenders: L2 on the embedding rows each step touches (two-tower 1e-4, mf 0)', parseNumber('--sparse-weight-decay'))
       .option('--split <spec>', 'recommenders: leave-last-out (default) or time[,test=F,validation=F]')
       .option('--top-k <n>', 'mf, two-tower: K of the exported model\'s TopK (default 100; recommend and serving take any k ≤ K)', parsePositiveInt('--top-k'))
       .option('--eval-users <n>', 'recommenders: rank the test items of at most N users (seeded sample; default 20000)', parsePositiveInt('--eval-users'))
@@ -201,6 +205,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
     tokenizer: f.tokenizer,
     vocabSize: f.vocabSize,
     maxLength: f.maxLength,
+    textPreprocess: f.textPreprocess,
     stream: f.stream,
     testData: f.testData,
     trainLimit: f.limit,

@@ -124,6 +124,31 @@ test('synthetic interactions are deterministic, power-law popular and ranked by 
   assert.throws(() => parseSyntheticSpec('synthetic:users=10,items=20,interactions=15'), /at most half the items/);
 });
 
+test("the estimable reference: each user's topic mix estimated from their items approaches the oracle's with many items, not with few", () => {
+  // Top-10 overlap of the estimable ranking with the oracle's, averaged over users.
+  const overlap = (interactions: number): number => {
+    const { interactions: d, oracle } = generateInteractions(parseSyntheticSpec(`synthetic:users=60,items=4000,interactions=${interactions},topics=8,seed=5`));
+    const h = userHistory(d);
+    const a = new Float32Array(4000);
+    const b = new Float32Array(4000);
+    const top = (s: Float32Array) => new Set([...s.keys()].sort((x, y) => s[y]! - s[x]!).slice(0, 10));
+    let sum = 0;
+    for (let u = 0; u < 60; u++) {
+      const seen = h.items.subarray(h.start[u]!, h.start[u + 1]!);
+      const est = oracle.estimableScores(seen, b);
+      const total = est.reduce((s, v) => s + v, 0);
+      assert.ok(Math.abs(total - 1) < 1e-4, `user ${u}: estimable scores sum to ${total}`);
+      const o = top(oracle.scores(u, a));
+      sum += [...top(est)].filter((j) => o.has(j)).length / 10;
+    }
+    return sum / 60;
+  };
+  const few = overlap(3);
+  const many = overlap(300);
+  assert.ok(many > 0.85, `300 items per user: top-10 overlap ${many}`);
+  assert.ok(few < many - 0.1, `3 items per user: overlap ${few} vs ${many}`);
+});
+
 function batch(out: BigInt64Array | Float32Array, items: number[], n: number): ProviderBatch {
   const feeds = new Map<string, BatchFeed>([['item', { data: BigInt64Array.from(items, (i) => BigInt(i)), dtype: 'int64', shape: [1], role: 'input', columns: ['item'] }]]);
   return { out, shape: [n], size: items.length, feeds, rows: { table: { source: 't', count: 0, columns: [] }, order: null, start: 0 }, phase: 'train', step: 1 };

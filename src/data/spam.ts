@@ -7,7 +7,8 @@
  * the first 8 hex digits of its MD5, as an integer, are divisible by 5 (1,241 test emails, 387 spam);
  * the other 4,805 (1,509 spam) are training emails. Both splits list emails in checksum order (so a
  * prefix, e.g. `--limit`, holds both classes), from which `--validation-split` holds out
- * validation rows by the seed as for any data. Columns: `text` (the whole raw email) and `label`.
+ * validation rows by the seed as for any data. Columns: `text` (the whole raw email, marked
+ * `textKind: 'email'`, so text models read it through the `email` preparation by default) and `label`.
  */
 import { createRequire } from 'node:module';
 import { TrainferError, oneLine } from '../util/errors.js';
@@ -52,7 +53,7 @@ export function loadSpam(): TableSplits {
   }
   const table = (p: { text: string[]; label: bigint[] }, source: string): Table => {
     const columns: Column[] = [
-      { name: 'text', dtype: 'string', shape: [], data: p.text, kind: 'text' },
+      { name: 'text', dtype: 'string', shape: [], data: p.text, kind: 'text', textKind: 'email' },
       { name: 'label', dtype: 'int64', shape: [], data: BigInt64Array.from(p.label), kind: 'categorical', vocabulary: [...SPAM_CLASSES] },
     ];
     return { source, count: p.text.length, columns };

@@ -49,6 +49,11 @@ export interface Column {
    */
   vocabulary?: string[];
   /**
+   * Text columns: what the strings are. `email`: raw RFC 822 messages (headers, MIME parts), which a
+   * text model reads through the `email` preparation by default (src/data/email-text.ts).
+   */
+  textKind?: 'email';
+  /**
    * What a text reader saw in a numeric column over the whole file (distinct values, the first
    * non-integer and its line): kept by row subsets, so a split's target is judged by the file.
    */

@@ -9,6 +9,7 @@
 import { TrainferError } from '../util/errors.js';
 import type { FeedBinding, FeedProvider, ProviderBatch } from './feed-plan.js';
 import { type Table, getColumn } from './table.js';
+import { type TextPreprocess, preprocessTexts } from './email-text.js';
 import type { EncodedBatch, TextTokenizer } from './tokenizer.js';
 import { TokenizerWorker } from './tokenizer-worker.js';
 
@@ -36,6 +37,8 @@ export interface TextFeedsOptions {
   worker?: boolean;
   /** Tokenize the epoch's next batch while the current step runs (default true). */
   prefetch?: boolean;
+  /** Preparation of each text before tokenizing (default `none`; `email`: see email-text.ts), in the worker. */
+  preprocess?: TextPreprocess;
 }
 
 /**
@@ -67,8 +70,8 @@ interface TableTokens {
 export async function textFeeds(o: TextFeedsOptions): Promise<TextFeeds> {
   const L = o.tokenizer.maxLength;
   const dim = o.dim ?? 'sequence';
-  const worker = o.worker === false ? undefined : await TokenizerWorker.start({ json: o.tokenizer.toJsonText(), source: o.tokenizer.source });
-  const encoder: { encodeBatch(t: readonly string[]): Promise<EncodedBatch> } = worker ?? o.tokenizer;
+  const worker = o.worker === false ? undefined : await TokenizerWorker.start({ json: o.tokenizer.toJsonText(), source: o.tokenizer.source, preprocess: o.preprocess });
+  const encoder: { encodeBatch(t: readonly string[]): Promise<EncodedBatch> } = worker ?? { encodeBatch: async (t) => o.tokenizer.encodeBatch(await preprocessTexts(t, o.preprocess)) };
   const tables = new WeakMap<Table, TableTokens>();
   let rows = 0;
   let truncated = 0;

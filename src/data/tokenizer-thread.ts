@@ -1,16 +1,18 @@
 /**
- * The body of a `TokenizerWorker` thread: load the tokenizer.json from `workerData`, then encode batches
- * as they arrive and post the rows back with their buffers transferred.
+ * The body of a `TokenizerWorker` thread: load the tokenizer.json from `workerData`, then prepare
+ * (`workerData.preprocess`) and encode batches as they arrive and post the rows back with their buffers
+ * transferred.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { oneLine } from '../util/errors.js';
+import { type TextPreprocess, preprocessTexts } from './email-text.js';
 import { TextTokenizer } from './tokenizer.js';
 import type { FromTokenizerThread, ToTokenizerThread } from './tokenizer-worker.js';
 
 if (!parentPort) throw new Error('tokenizer-thread must run inside a worker thread');
 const port = parentPort;
 const post = (m: FromTokenizerThread, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-const init = workerData as { json: string; source: string; maxLength?: number };
+const init = workerData as { json: string; source: string; maxLength?: number; preprocess?: TextPreprocess };
 
 let tok: TextTokenizer | undefined;
 try {
@@ -25,7 +27,8 @@ port.on('message', (m: ToTokenizerThread) => {
     port.close();
     return;
   }
-  tok.encodeBatch(m.texts, m.options).then(
+  const t = tok;
+  preprocessTexts(m.texts, init.preprocess).then((texts) => t.encodeBatch(texts, m.options)).then(
     (batch) => post({ type: 'done', id: m.id, batch }, [batch.ids.buffer, batch.mask.buffer, batch.lengths.buffer, batch.truncated.buffer] as ArrayBuffer[]),
     (err: unknown) => post({ type: 'error', id: m.id, message: oneLine(err) }),
   );

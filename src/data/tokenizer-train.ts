@@ -42,7 +42,7 @@ export interface TrainTokenizerOptions {
   texts: readonly string[];
   /** Vocabulary size, special tokens included (default 8000). */
   vocabSize?: number;
-  /** Longest encoded row, specials included (default 256); stored as `truncation.max_length`. */
+  /** Longest encoded row, specials included (default 128: with the `email` preparation, 128 tokens of a spam-corpus email scored 98.87–98.95% where 256 raw tokens scored 96.94%); stored as `truncation.max_length`. */
   maxLength?: number;
   /**
    * Characters of each text the vocabulary is learned from (default 16 per position of `maxLength`): a
@@ -57,12 +57,12 @@ export interface TrainTokenizerOptions {
  * Trains a WordPiece tokenizer on `texts`.
  *
  * @example
- * const tokenizer = trainTokenizer({ texts: trainRows, vocabSize: 8000, maxLength: 256 });
+ * const tokenizer = trainTokenizer({ texts: trainRows, vocabSize: 8000, maxLength: 128 });
  * tokenizer.save('model-dir/tokenizer.json');
  */
 export function trainTokenizer(o: TrainTokenizerOptions): TextTokenizer {
   const vocabSize = o.vocabSize ?? 8000;
-  const maxLength = o.maxLength ?? 256;
+  const maxLength = o.maxLength ?? 128;
   const lowercase = o.lowercase ?? true;
   if (!(Number.isInteger(vocabSize) && vocabSize > SPECIAL_TOKENS.length + 1)) throw new TrainferError(`vocabulary size must be an integer above ${SPECIAL_TOKENS.length + 1}, got ${vocabSize}`);
   if (!(Number.isInteger(maxLength) && maxLength > 2)) throw new TrainferError(`maximum length must be an integer above 2, got ${maxLength}`);

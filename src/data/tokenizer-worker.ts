@@ -1,11 +1,14 @@
 /**
  * `TokenizerWorker`: a `TextTokenizer` in a worker thread. The main thread posts texts and gets back
  * id/mask rows as transferred buffers, so tokenizing (the library calls, copying ids out of its
- * encodings) never runs on the thread that drives training steps or serves requests. The worker's body
+ * encodings) never runs on the thread that drives training steps or serves requests. A worker started
+ * with `preprocess` prepares each text first (e.g. `email`: MIME decoding, see email-text.ts), so the
+ * preparation costs the worker's time, not the caller's. The worker's body
  * is tokenizer-thread.ts.
  */
 import { Worker } from 'node:worker_threads';
 import { TrainferError, oneLine } from '../util/errors.js';
+import type { TextPreprocess } from './email-text.js';
 import type { EncodeOptions, EncodedBatch } from './tokenizer.js';
 
 /** Main → worker. */
@@ -52,7 +55,7 @@ export class TokenizerWorker {
   }
 
   /** Starts a worker for a tokenizer.json (its text) and waits until it has loaded it. */
-  static start(o: { json: string; source: string; maxLength?: number }): Promise<TokenizerWorker> {
+  static start(o: { json: string; source: string; maxLength?: number; preprocess?: TextPreprocess }): Promise<TokenizerWorker> {
     const worker = new Worker(bootstrap(), { eval: true, workerData: o });
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromTokenizerThread) => {
@@ -78,7 +81,7 @@ export class TokenizerWorker {
     });
   }
 
-  /** Encodes texts in the worker (see `TextTokenizer.encodeBatch`). */
+  /** Prepares (with the worker's `preprocess`) and encodes texts in the worker (see `TextTokenizer.encodeBatch`). */
   encodeBatch(texts: readonly string[], options: EncodeOptions = {}): Promise<EncodedBatch> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.next++;

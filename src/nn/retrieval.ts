@@ -306,7 +306,9 @@ class Tower {
     if (kind === 'mf' && features.length) throw new TrainferError('mf takes ids only; side features need --model two-tower');
     let width = dim + this.features.reduce((s, f) => s + f.dim, 0);
     const ctx = { store, rng, scope: (() => { let n = 0; return (type: string) => `${side}_tower.${type}${++n}`; })() };
-    for (const h of [...mlp, ...(mlp.length ? [dim] : [])]) {
+    // No hidden layers: with side features, one Linear projects [id, features] to dim (both towers must
+    // end at the same width for their dot product).
+    for (const h of [...mlp, ...(mlp.length || this.features.length ? [dim] : [])]) {
       const lin = new Linear({ outFeatures: h, init: 'he-normal' });
       lin.build(ctx, [width]);
       this.layers.push(lin);

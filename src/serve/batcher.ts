@@ -72,6 +72,8 @@ export interface BatchRequest {
   signal?: CancelSignal;
   /** The request's id for logs (passed to the pool as a run tag). */
   id?: string;
+  /** The request's `parameters` (a model version may read them, e.g. a retrieval model's `mode` and `k`). */
+  parameters?: Record<string, string | number | boolean>;
 }
 
 /** The result of one request. */

@@ -44,6 +44,8 @@ export interface InferOptions {
   id?: string;
   /** Abort the request (e.g. a client-side timeout: `AbortSignal.timeout(1000)`). */
   signal?: AbortSignal;
+  /** Request parameters (e.g. a retrieval model's `{ mode: 'ann', k: 10 }`). */
+  parameters?: Record<string, string | number | boolean>;
 }
 
 /** The result of `infer`. */
@@ -166,7 +168,7 @@ export function buildRequest(o: InferOptions): { body: Uint8Array | string; head
   const json: InferRequest = { inputs };
   if (o.id !== undefined) json.id = o.id;
   if (o.outputs) json.outputs = o.outputs.map((name) => (o.binary ? { name, parameters: { binary_data: true } } : { name }));
-  if (o.binary) json.parameters = { binary_data_output: true };
+  if (o.binary || o.parameters) json.parameters = { ...o.parameters, ...(o.binary ? { binary_data_output: true } : {}) };
   const text = JSON.stringify(json);
   if (!o.binary) return { body: text, headers: {}, json };
   const head = Buffer.from(text, 'utf8');

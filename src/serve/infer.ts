@@ -55,7 +55,7 @@ export async function runInference(call: InferCall): Promise<InferAnswer> {
   if (!call.body || call.body.length === 0) throw badRequest('empty request body: expected an inference request');
   const { json, binary } = splitBody(call.body, call.headerLength);
   const p = prepareInference(mv, parseJson(json), binary);
-  const result = await call.submit({ feeds: p.feeds, batch: p.batch, fetches: p.request.outputs ? p.wanted.map((w) => w.name) : undefined, signal: call.signal, id: call.requestId });
+  const result = await call.submit({ feeds: p.feeds, batch: p.batch, fetches: p.request.outputs ? p.wanted.map((w) => w.name) : undefined, signal: call.signal, id: call.requestId, ...(p.request.parameters ? { parameters: p.request.parameters } : {}) });
 
   const outputs: ResponseOutput[] = [];
   const binaries: Uint8Array[] = [];

@@ -69,6 +69,29 @@ export class ServeMetrics {
     },
   });
 
+  /** Reads the ANN indexes of retrieval models at scrape time (set by the server). */
+  annSource: () => { model: string; version: string; recall?: number; buildSeconds: number }[] = () => [];
+  readonly annRecall = new Gauge({
+    name: 'trainfer_ann_recall',
+    help: "Recall@10 of a retrieval model's ANN index against exact top-10, measured at load on a sample of users",
+    labelNames: LABELS,
+    registers: [this.registry],
+    collect: () => {
+      this.annRecall.reset();
+      for (const a of this.annSource()) if (a.recall !== undefined) this.annRecall.set({ model: a.model, version: a.version }, a.recall);
+    },
+  });
+  readonly annBuildSeconds = new Gauge({
+    name: 'trainfer_ann_build_seconds',
+    help: "Seconds a retrieval model's ANN index took to build at load",
+    labelNames: LABELS,
+    registers: [this.registry],
+    collect: () => {
+      this.annBuildSeconds.reset();
+      for (const a of this.annSource()) this.annBuildSeconds.set({ model: a.model, version: a.version }, a.buildSeconds);
+    },
+  });
+
   /**
    * CPU time of the thread this registry lives in (Linux: /proc/thread-self), labelled by its role
    * (`main`, `http-0`, …): shows whether the front-end threads or the main thread are the limit.

@@ -17,6 +17,7 @@ import type { ServedModel } from './served-model.js';
 import { type Datatype, type InputExpectations, datatypeOf } from './protocol.js';
 import type { DType } from '../onnx/dtype.js';
 import { TEXT_INPUT, TextFrontEnd } from './text-input.js';
+import { RetrievalFrontEnd } from './retrieval-serving.js';
 
 /** An input or output of a served model. `shape` uses -1 for dynamic dims (as the protocol does). */
 export interface TensorSpec {
@@ -84,6 +85,8 @@ export class ModelVersion implements ServedModel {
     readonly batcher: DynamicBatcher,
     /** Set when the version serves raw text (a tokenizer.json beside model.onnx): `inputs` is then one BYTES `text` input. */
     readonly text?: TextFrontEnd,
+    /** Set for a retrieval model (mf / two-tower export): request parameters `mode` (exact | ann) and `k`. */
+    readonly retrieval?: RetrievalFrontEnd,
   ) {
     this.batching = batchingDecision.maxBatchSize > 0;
     this.expectations = { inputs, maxBatchSize: batchingDecision.maxBatchSize };
@@ -114,6 +117,7 @@ export class ModelVersion implements ServedModel {
       restart: o.restart,
       onEvent: (e) => hooks.onPoolEvent?.(o.name, o.version, e),
     });
+    let retrieval: RetrievalFrontEnd | undefined;
     try {
       if (text) {
         // A tokenizer that makes longer rows than the model takes would fail every long text: refuse now.
@@ -135,8 +139,11 @@ export class ModelVersion implements ServedModel {
         onBatchRetry: (s) => hooks.onBatchRetry?.(o.name, o.version, s),
       });
       const served = text ? [{ name: TEXT_INPUT, dtype: 'string' as DType, datatype: 'BYTES' as Datatype, shape: [-1], dimNames: ['batch'] }] : inputs;
-      return new ModelVersion(o.name, o.version, o.config, served, outputs, decision, pool, batcher, text);
+      // A retrieval model: its ANN index (when config.json asks) is built in its own thread while the pool is up.
+      retrieval = await RetrievalFrontEnd.open({ file: o.file, name: o.name, metadata: facts.metadata, inputs: inputs.map((i) => i.name), config: o.config, configFile: o.configFile });
+      return new ModelVersion(o.name, o.version, o.config, served, outputs, decision, pool, batcher, text, retrieval);
     } catch (err) {
+      await retrieval?.close();
       await pool.close();
       throw err;
     }
@@ -147,6 +154,7 @@ export class ModelVersion implements ServedModel {
    * tokenizer's worker thread), so every front end (REST in any thread, gRPC) sends the strings as they came.
    */
   async submit(req: BatchRequest): Promise<BatchResult> {
+    if (this.retrieval) return this.retrieval.submit(req, (r) => this.batcher.submit(r));
     if (!this.text) return this.batcher.submit(req);
     const encoded = await this.text.encode(req.feeds[TEXT_INPUT]);
     const batch = this.batching ? encoded.feeds[this.text.modelInputs[0]!.name]!.dims[0]! : 1;
@@ -172,6 +180,7 @@ export class ModelVersion implements ServedModel {
     const left = options.deadlineMs === undefined ? undefined : Math.max(0, options.deadlineMs - (performance.now() - t0));
     const { stuck } = await this.pool.close({ deadlineMs: left });
     await this.text?.close();
+    await this.retrieval?.close();
     return { abandoned, stuck };
   }
 }

@@ -12,7 +12,7 @@ import { eliminateDeadNodes } from '../onnx/passes.js';
 import { halfToFloat } from '../onnx/dtype.js';
 import { Session } from '../runtime/session.js';
 import { TrainferError, oneLine } from '../util/errors.js';
-import { type AnnIndex, type AnnKind, buildAnnIndex } from './ann.js';
+import { type AnnIndex, type AnnKind, type AnnQuantization, type AnnSpace, buildAnnIndex } from './ann.js';
 
 /** The `trainfer.recsys` metadata key (written by the trainer's retrieval export). */
 const RECSYS_KEY = 'trainfer.recsys';
@@ -31,11 +31,37 @@ export interface RetrievalInfo {
 
 /** The retrieval metadata of a model, or a one-line error for models that are not retrieval models. */
 export function retrievalInfo(model: Model, name = 'model'): RetrievalInfo {
-  const raw = model.metadata.get(RECSYS_KEY);
+  return parseRetrievalInfo({ metadata: model.metadata, inputs: model.graph.inputs.map((i) => i.name), name });
+}
+
+/** True when a model's metadata says it is a top-K retrieval model (mf or two-tower) with `user` and `exclude` inputs. */
+export function isRetrievalModel(o: { metadata: ReadonlyMap<string, string>; inputs: readonly string[] }): boolean {
+  const raw = o.metadata.get(RECSYS_KEY);
+  if (raw === undefined || !o.inputs.includes('user') || !o.inputs.includes('exclude')) return false;
+  try {
+    const kind = (JSON.parse(raw) as { kind?: unknown }).kind;
+    return kind === 'mf' || kind === 'two-tower';
+  } catch {
+    return false;
+  }
+}
+
+/** `retrievalInfo` from a model's metadata and input names (the server reads them without decoding the weights). */
+export function parseRetrievalInfo(o: { metadata: ReadonlyMap<string, string>; inputs: readonly string[]; name?: string }): RetrievalInfo {
+  const name = o.name ?? 'model';
+  const raw = o.metadata.get(RECSYS_KEY);
   if (raw === undefined) throw new TrainferError(`${name}: not a retrieval model (no '${RECSYS_KEY}' metadata): train one with trainfer train --model mf|two-tower`);
-  const info = JSON.parse(raw) as RetrievalInfo;
+  let info: RetrievalInfo;
+  try {
+    info = JSON.parse(raw) as RetrievalInfo;
+  } catch (err) {
+    throw new TrainferError(`${name}: its '${RECSYS_KEY}' metadata is not JSON: ${oneLine(err)}`);
+  }
   if (info.kind !== 'mf' && info.kind !== 'two-tower') throw new TrainferError(`${name}: a ${info.kind} model ranks given (user, item) pairs; top-K retrieval needs --model mf or two-tower`);
-  for (const k of ['user', 'exclude']) if (!model.graph.inputs.some((i) => i.name === k)) throw new TrainferError(`${name}: has no '${k}' input; is it a trainfer retrieval model?`);
+  for (const k of ['user', 'exclude']) if (!o.inputs.includes(k)) throw new TrainferError(`${name}: has no '${k}' input; is it a trainfer retrieval model?`);
+  for (const k of ['users', 'items', 'vectorDim', 'topK'] as const) {
+    if (!(Number.isInteger(info[k]) && info[k] >= 1)) throw new TrainferError(`${name}: its '${RECSYS_KEY}' metadata has no valid '${k}'`);
+  }
   return info;
 }
 
@@ -59,7 +85,7 @@ export function catalogVectors(model: Model, info: RetrievalInfo): Float32Array 
   const s = model.graph.initializers.get('item_matrix_scale');
   if (!q || !s) throw new TrainferError('the model holds no item catalog (item_matrix_t or item_matrix_q); re-export it with trainfer train');
   const qd = q.data as Int8Array;
-  const sd = s.data as Float32Array;
+  const sd = s.dtype === 'float16' ? Float32Array.from(s.data as Uint16Array, halfToFloat) : (s.data as Float32Array);
   for (let d = 0; d < D; d++) for (let i = 0; i < I; i++) out[i * D + d] = qd[d * I + i]! * sd[i]!;
   return out;
 }
@@ -69,18 +95,37 @@ export interface Recommendation {
   items: number[];
   scores: number[];
   coldStart: boolean;
+  /** The user tower's vector (ANN mode only). */
+  vector?: Float32Array;
 }
 
 /** Options for `Recommender.load`. */
 export interface RecommenderOptions {
+  /** onnxruntime intra-op threads per session (default 1). */
   threads?: number;
+  /** Threads that build the ANN index (default `threads`; 0 = every core). */
+  buildThreads?: number;
   /** Build an ANN index too (for `mode: 'ann'`). */
   ann?: AnnKind;
-  /** ANN settings: graph degree (default 16), build and search beam widths (default 128 and 64). */
+  /** ANN settings: graph degree (default 16), build and search beam widths (default 128 and 128). */
   connectivity?: number;
   expansionAdd?: number;
   expansionSearch?: number;
+  /** ANN search space (default `ip`; `augment`: the MIPS → cosine reduction) and usearch's stored element type (default f32). */
+  space?: AnnSpace;
+  quantization?: AnnQuantization;
   name?: string;
+}
+
+/** ANN recall against exact top-k on a sample of users, and the ANN path's latency on them. */
+export interface AnnRecall {
+  /** Mean |ANN top-k ∩ exact top-k| / k over the sampled (known) users. */
+  recall: number;
+  k: number;
+  users: number;
+  /** ANN path (user tower + search) per single-user query, milliseconds. */
+  p50Ms: number;
+  p99Ms: number;
 }
 
 /** A loaded retrieval model answering top-K queries. */
@@ -101,7 +146,7 @@ export class Recommender {
     });
     const exact = await open(model, 'retrieval graph');
     const tower = await open(userTowerGraph(model), 'user tower');
-    const ann = o.ann ? await buildAnnIndex({ kind: o.ann, vectors: catalogVectors(model, info), dims: info.vectorDim, connectivity: o.connectivity, expansionAdd: o.expansionAdd, expansionSearch: o.expansionSearch, threads: o.threads }) : undefined;
+    const ann = o.ann ? await buildAnnIndex({ kind: o.ann, vectors: catalogVectors(model, info), dims: info.vectorDim, connectivity: o.connectivity, expansionAdd: o.expansionAdd, expansionSearch: o.expansionSearch, space: o.space, quantization: o.quantization, threads: o.buildThreads ?? o.threads }) : undefined;
     return new Recommender(info, exact, tower, ann);
   }
 
@@ -127,9 +172,12 @@ export class Recommender {
   async recommend(o: { users: readonly number[]; k: number; exclude?: readonly (readonly number[])[]; mode?: 'exact' | 'ann' }): Promise<Recommendation[]> {
     const B = o.users.length;
     const K = this.info.topK;
-    if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= K)) throw new TrainferError(`k must be an integer in 1..${K} (the model's top-K; export with a larger --top-k for more), got ${o.k}`);
     const ex = o.exclude ?? [];
-    if (o.mode === 'ann') return this.recommendAnn(o.users, o.k, ex);
+    if (o.mode === 'ann') {
+      if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= this.info.items)) throw new TrainferError(`k must be an integer in 1..${this.info.items} (the catalog's size), got ${o.k}`);
+      return this.recommendAnn(o.users, o.k, ex);
+    }
+    if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= K)) throw new TrainferError(`k must be an integer in 1..${K} (the model's top-K; export with a larger --top-k for more), got ${o.k}`);
     const E = Math.max(1, ...Array.from({ length: B }, (_, b) => ex[b]?.length ?? 0));
     const exclude = new BigInt64Array(B * E).fill(-1n);
     for (let b = 0; b < B; b++) (ex[b] ?? []).forEach((it, j) => (exclude[b * E + j] = BigInt(it)));
@@ -169,7 +217,7 @@ export class Recommender {
       }
       const skip = new Set(ex[b] ?? []);
       const hits = this.ann.search(vec.subarray(b * D, b * D + D), Math.min(this.info.items, k + skip.size));
-      const r: Recommendation = { items: [], scores: [], coldStart: false };
+      const r: Recommendation = { items: [], scores: [], coldStart: false, vector: vec.slice(b * D, b * D + D) };
       for (let j = 0; j < hits.ids.length && r.items.length < k; j++) {
         if (skip.has(hits.ids[j]!)) continue;
         r.items.push(hits.ids[j]!);
@@ -178,10 +226,36 @@ export class Recommender {
       results.push(r);
     }
     if (coldRows.length) {
-      const fallback = await this.recommend({ users: coldRows.map(() => -1), k, exclude: coldRows.map((b) => ex[b] ?? []) });
-      coldRows.forEach((b, i) => (results[b] = fallback[i]!));
+      // The model's own fallback (most popular items) answers at most its top-K.
+      const fallback = await this.recommend({ users: coldRows.map(() => -1), k: Math.min(k, this.info.topK), exclude: coldRows.map((b) => ex[b] ?? []) });
+      coldRows.forEach((b, i) => (results[b] = { ...fallback[i]!, vector: vec.slice(b * D, b * D + D) }));
     }
     return results;
+  }
+
+  /**
+   * Measures the ANN index against exact top-`k` on `sample` users spread evenly over the user range
+   * (deterministic), one user per query as a served request runs.
+   */
+  async measureAnnRecall(o: { sample: number; k?: number }): Promise<AnnRecall> {
+    if (!this.ann) throw new TrainferError('this recommender was loaded without an ANN index');
+    const k = Math.min(o.k ?? 10, this.info.topK, this.info.items);
+    const n = Math.max(1, Math.min(o.sample, this.info.users));
+    const users = Array.from({ length: n }, (_, i) => Math.floor(((i + 0.5) * this.info.users) / n));
+    const exact: Recommendation[] = [];
+    // A batch's scores are [batch, items] floats: 8 users of a 1M catalog are 32 MB.
+    for (let i = 0; i < n; i += 8) exact.push(...(await this.recommend({ users: users.slice(i, i + 8), k })));
+    const ms: number[] = [];
+    let hits = 0;
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const [r] = await this.recommend({ users: [users[i]!], k, mode: 'ann' });
+      ms.push(performance.now() - t0);
+      const want = new Set(exact[i]!.items);
+      hits += r!.items.filter((x) => want.has(x)).length;
+    }
+    ms.sort((a, b) => a - b);
+    return { recall: hits / (n * k), k, users: n, p50Ms: ms[Math.floor(n * 0.5)]!, p99Ms: ms[Math.min(n - 1, Math.floor(n * 0.99))]! };
   }
 
   private async run(s: Session, feeds: Record<string, ort.Tensor>, names: string[]): Promise<ort.InferenceSession.OnnxValueMapType> {

@@ -111,6 +111,10 @@ export class InferenceServer {
     const repository = new ModelRepository({ root: o.repository, defaults: o.modelDefaults, autoMaxBatchSize: o.autoMaxBatchSize, restart: o.restart, hooks: repositoryHooks(metrics, log, () => state.frontends?.catalogChanged()) });
     metrics.pendingSource = () => repository.loaded().map((mv) => ({ model: mv.name, version: mv.version, queued: mv.batcher.queued }));
     metrics.hungSource = () => repository.loaded().map((mv) => ({ model: mv.name, version: mv.version, hung: mv.pool.hung }));
+    metrics.annSource = () => repository.loaded().flatMap((mv) => {
+      const r = mv.retrieval?.annReport;
+      return r ? [{ model: mv.name, version: mv.version, recall: r.recall?.recall, buildSeconds: r.buildSeconds }] : [];
+    });
     let server: InferenceServer | undefined;
     try {
       await repository.loadAll({ allowEmpty: o.allowEmpty });

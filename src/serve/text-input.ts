@@ -4,7 +4,8 @@
  * `text` of shape [-1] (one string per sample). `TextFrontEnd` checks the pair at load (a malformed
  * tokenizer, token inputs the model does not have, a vocabulary larger than the model's embedding
  * table: the version does not load, with the reason), then turns each request's strings into the
- * model's token inputs in a tokenizer worker thread (never on the HTTP thread), truncated to the
+ * model's token inputs in a tokenizer worker thread (never on the HTTP thread) — after the text
+ * preparation recorded in the model's `trainfer.text` metadata (e.g. `email`: MIME decoding) — truncated to the
  * tokenizer's maximum length and padded to a length bucket (the next multiple of 16 above the request's
  * longest row): requests in one bucket batch together, and padding never changes a row's result (the
  * attention mask hides it).
@@ -77,7 +78,8 @@ export class TextFrontEnd {
     }
     let worker: TokenizerWorker;
     try {
-      worker = await TokenizerWorker.start({ json: tokenizer.toJsonText(), source: o.tokenizerFile });
+      // The text preparation the model was trained with (trainfer.text metadata), applied in the worker.
+      worker = await TokenizerWorker.start({ json: tokenizer.toJsonText(), source: o.tokenizerFile, preprocess: readTextRecord(model.metadata)?.preprocess });
     } catch (err) {
       throw new TrainferError(`${o.tokenizerFile}: ${oneLine(err)}`);
     }

@@ -41,6 +41,8 @@ export function tritonModelConfig(mv: ModelVersion): TritonModelConfig {
   const c = mv.config;
   const parameters: Record<string, { string_value: string }> = { 'trainfer.batching': { string_value: mv.batchingDecision.reason } };
   for (const [k, v] of Object.entries(c)) parameters[`trainfer.${k}`] = { string_value: String(v) };
+  // A retrieval model: its modes, and the ANN index's settings and the recall measured at load.
+  for (const [k, v] of Object.entries(mv.retrieval?.configParameters() ?? {})) parameters[k] = { string_value: v };
   const out: TritonModelConfig = {
     name: mv.name,
     platform: 'onnxruntime_onnx',

@@ -2,14 +2,17 @@
  * The text part of a training job: which column holds the text (`--text-column`, or the only text
  * column), the tokenizer (`--tokenizer FILE`, or one learned from the training split's texts), the
  * `transformer[:L,D,H]` preset sized by it (or an imported model's token inputs, checked against it),
- * and the feed providers that tokenize the text column into the model's token inputs. The tokenizer is
+ * the text preparation (`--text-preprocess`; `email` by default for a column of raw emails, e.g.
+ * `--data spam`), and the feed providers that tokenize the text column into the model's token inputs. The tokenizer is
  * written beside the model as `tokenizer.json` (the layout the browser page and `trainfer serve` read),
- * and `trainfer.text` metadata tells evaluation which column and tokenizer the model was trained with.
+ * and `trainfer.text` metadata tells evaluation and serving which column, tokenizer and preparation the
+ * model was trained with.
  */
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Model } from '../onnx/ir.js';
 import { TrainferError } from '../util/errors.js';
+import { type TextPreprocess, parseTextPreprocess, preprocessTexts } from '../data/email-text.js';
 import { type TextFeeds, textFeeds, tokenRole } from '../data/text-feeds.js';
 import { TextTokenizer } from '../data/tokenizer.js';
 import { trainTokenizer } from '../data/tokenizer-train.js';
@@ -28,6 +31,8 @@ export interface TextRecord {
   /** The tokenizer file, relative to the model's directory. */
   tokenizer: string;
   maxLength: number;
+  /** The preparation applied to each text before tokenizing (absent: `none`). */
+  preprocess?: TextPreprocess;
 }
 
 /** The text column: `--text-column`, else the table's only text column (undefined when it has none). */
@@ -53,6 +58,8 @@ export interface TextSetupOptions {
   tokenizer?: string;
   vocabSize?: number;
   maxLength?: number;
+  /** `--text-preprocess` (default: `email` for a column of raw emails, else `none`). */
+  preprocess?: TextPreprocess;
   /** An imported model (instead of the preset). */
   imported?: Trainable;
   /** Progress lines. */
@@ -64,6 +71,8 @@ export interface TextSetup {
   model: Trainable;
   tokenizer: TextTokenizer;
   text: TextFeeds;
+  /** The text preparation the feeds apply (recorded in the model's metadata). */
+  preprocess: TextPreprocess;
   /** Class names of the head (two classes for a yes/no target: softmax over [no, yes]). */
   classNames?: string[];
 }
@@ -73,12 +82,16 @@ export interface TextSetup {
  * softmax classes for the preset (as Hugging Face sequence classifiers and transformers.js expect).
  */
 export async function setupText(o: TextSetupOptions): Promise<TextSetup> {
+  const col = getColumn(o.train, o.column);
+  const preprocess: TextPreprocess = o.preprocess ?? (col.textKind === 'email' ? 'email' : 'none');
+  if (preprocess !== 'none') o.say(`text: ${preprocess} preparation (${preprocess === 'email' ? 'Subject, From, compact headers, decoded body' : preprocess}; --text-preprocess none reads the raw text)`);
   let tokenizer: TextTokenizer;
   if (o.tokenizer) {
     tokenizer = TextTokenizer.load(o.tokenizer, { maxLength: o.maxLength });
   } else {
     const t0 = performance.now();
-    tokenizer = trainTokenizer({ texts: getColumn(o.train, o.column).data as string[], vocabSize: o.vocabSize, maxLength: o.maxLength });
+    const texts = await preprocessTexts(col.data as string[], preprocess);
+    tokenizer = trainTokenizer({ texts, vocabSize: o.vocabSize, maxLength: o.maxLength });
     o.say(`tokenizer: WordPiece, ${tokenizer.vocabSize.toLocaleString('en-US')} tokens learned from ${o.train.count.toLocaleString('en-US')} training texts in ${((performance.now() - t0) / 1000).toFixed(1)} s; rows of ${tokenizer.maxLength} tokens`);
   }
   let model: Trainable;
@@ -98,8 +111,8 @@ export async function setupText(o: TextSetupOptions): Promise<TextSetup> {
     const d = i.shape[0];
     if (typeof d === 'number' && d !== tokenizer.maxLength) throw new TrainferError(`${o.model}: input '${i.name}' takes ${d} tokens per row but the tokenizer makes rows of ${tokenizer.maxLength}; pass --max-length ${d}`);
   }
-  const text = await textFeeds({ tokenizer, column: o.column, inputs: inputs.map((i) => i.name), dim: [...dims][0] });
-  return { model, tokenizer, text, classNames };
+  const text = await textFeeds({ tokenizer, column: o.column, inputs: inputs.map((i) => i.name), dim: [...dims][0], preprocess });
+  return { model, tokenizer, text, preprocess, classNames };
 }
 
 /** The model's token inputs: every input, each int64/int32 of one sequence axis per sample. */
@@ -140,9 +153,9 @@ function checkVocabulary(model: Trainable, tokenizer: TextTokenizer, name: strin
   }
 }
 
-/** Records the text column and the tokenizer file (`tokenizer.json` beside it) in a model's metadata. */
-export function recordText(o: { model: Model; tokenizer: TextTokenizer; column: string }): void {
-  const record: TextRecord = { column: o.column, tokenizer: 'tokenizer.json', maxLength: o.tokenizer.maxLength };
+/** Records the text column, the tokenizer file (`tokenizer.json` beside it) and the text preparation in a model's metadata. */
+export function recordText(o: { model: Model; tokenizer: TextTokenizer; column: string; preprocess?: TextPreprocess }): void {
+  const record: TextRecord = { column: o.column, tokenizer: 'tokenizer.json', maxLength: o.tokenizer.maxLength, ...(o.preprocess && o.preprocess !== 'none' ? { preprocess: o.preprocess } : {}) };
   o.model.metadata.set(TEXT_METADATA_KEY, JSON.stringify(record));
 }
 
@@ -157,11 +170,15 @@ export function saveTokenizerBeside(modelPath: string, tokenizer: TextTokenizer)
 export function readTextRecord(metadata: ReadonlyMap<string, string>): TextRecord | undefined {
   const v = metadata.get(TEXT_METADATA_KEY);
   if (v === undefined) return undefined;
+  let rec: TextRecord;
   try {
-    return JSON.parse(v) as TextRecord;
+    rec = JSON.parse(v) as TextRecord;
   } catch {
     throw new TrainferError(`model metadata '${TEXT_METADATA_KEY}' is not valid JSON`);
   }
+  // A preparation this version does not know would make the model read other text than it was trained on.
+  if (rec.preprocess !== undefined) parseTextPreprocess(rec.preprocess, `model metadata '${TEXT_METADATA_KEY}' preprocess`);
+  return rec;
 }
 
 /**
@@ -186,5 +203,5 @@ export async function openTextFeedsFor(o: { model: Model; file: string; data: Ta
   if (rows !== undefined && tokenizer.vocabSize > rows) throw new TrainferError(`${path}: ${tokenizer.vocabSize} tokens, but ${o.file}'s embedding table has ${rows} rows: this is not the tokenizer the model was trained with`);
   const names = o.model.graph.feedInputs().map((i) => i.name);
   const dim = o.model.graph.feedInputs()[0]?.type?.shape?.[1];
-  return textFeeds({ tokenizer, column, inputs: names, dim: typeof dim === 'string' ? dim : undefined });
+  return textFeeds({ tokenizer, column, inputs: names, dim: typeof dim === 'string' ? dim : undefined, preprocess: rec?.preprocess });
 }

@@ -24,6 +24,7 @@ import { type FitOptions, type FitResult, fit } from './fit.js';
 import { type FindLrOptions, type FindLrResult, findLr } from './find-lr.js';
 import type { TrainingExtension } from './extension.js';
 import { type JobData, buildJobModel, checkJobOptions, jobLoss, loadJobData, optimizerConfig, parseWeights, targetColumns, targetStats } from './job-setup.js';
+import type { TextPreprocess } from '../data/email-text.js';
 import { type TextSetup, recordText, saveTokenizerBeside, setupText, textColumn } from './job-text.js';
 import type { MetricsResult } from './metrics.js';
 import type { EpochMetrics, ProgressMode, ProgressReporter } from './progress.js';
@@ -84,8 +85,10 @@ export interface TrainJobOptions {
   tokenizer?: string;
   /** Vocabulary size of a learned tokenizer (default 8000). */
   vocabSize?: number;
-  /** Longest token row, specials included (default 256, or the tokenizer file's). */
+  /** Longest token row, specials included (default 128, or the tokenizer file's). */
   maxLength?: number;
+  /** Preparation of each text before tokenizing (default: `email` for a column of raw emails such as `--data spam`'s, else `none`). */
+  textPreprocess?: TextPreprocess;
   /** CSV/JSONL column types by name. */
   columnTypes?: Readonly<Record<string, ColumnTypeHint>>;
   /** Stream the file instead of loading it (default: only files ≥ 512 MiB). */
@@ -225,7 +228,7 @@ async function withJobSetup<T>(o: TrainJobOptions, body: (c: JobContext) => Prom
     if (o.inputs) throw new TrainferError('--inputs maps columns onto inputs; a text model reads its token inputs from --text-column through the tokenizer');
     const imported = isTextPreset(o.model) ? undefined : buildJobModel({ model: o.model, train: trainTable!, targets, task: choice, seed, exclude, trainable: o.trainable, freeze: o.freeze }).model;
     if (imported && !o.tokenizer) throw new TrainferError(`${o.model}: text column '${textCol}' feeds an imported model through the tokenizer it was trained with: pass --tokenizer tokenizer.json (or map pre-tokenized columns with --inputs)`);
-    text = await setupText({ model: o.model, train: trainTable!, column: textCol!, choice, seed, tokenizer: o.tokenizer, vocabSize: o.vocabSize, maxLength: o.maxLength, imported, say });
+    text = await setupText({ model: o.model, train: trainTable!, column: textCol!, choice, seed, tokenizer: o.tokenizer, vocabSize: o.vocabSize, maxLength: o.maxLength, preprocess: o.textPreprocess, imported, say });
     model = text.model;
     presetInputs = text.text.feeds;
   } else {
@@ -252,7 +255,7 @@ async function trainAndExport(c: JobContext): Promise<TrainJobResult> {
   // Export with metadata, verified on a real batch; then score the exported file itself: what users deploy is what we score.
   const exported = annotateModel(model.inferenceGraph({ weights: r.weights }), { heads: model.heads, losses: [{ loss }], targets: { [model.heads[0]!.name]: targets }, table: schema, inputs, classNames: text?.classNames ?? choice.classNames });
   if (text) {
-    recordText({ model: exported, tokenizer: text.tokenizer, column: c.textCol! });
+    recordText({ model: exported, tokenizer: text.tokenizer, column: c.textCol!, preprocess: text.preprocess });
     mkdirSync(dirname(out), { recursive: true });
   }
   const sampleFrom = tables ? tables.test : (streams!.test.batches(8).next().value as Table);
@@ -309,7 +312,9 @@ function fitOptionsFor(c: JobContext) {
   const schedule: Schedule = typeof o.schedule === 'string' ? parseSchedule(o.schedule) : (o.schedule ?? (plateauDefault ? { type: 'plateau', patience: Math.max(1, Math.floor(o.patience! / 2)), warmup: Math.min(500, Math.floor(train.count / batchSize)) } : d.schedule));
   const outputs = typeof model.heads[0]!.shape[0] === 'number' ? model.heads[0]!.shape[0] : choice.outputs;
   const loss = jobLoss({
-    task, loss: o.loss, labelSmoothing: o.labelSmoothing, huberDelta: o.huberDelta,
+    task, loss: o.loss, huberDelta: o.huberDelta,
+    // The family's default smoothing applies to a cross-entropy loss only (an explicit --loss bce keeps none).
+    labelSmoothing: o.labelSmoothing ?? (task === 'classification' && (!o.loss || o.loss === 'cross-entropy') ? d.labelSmoothing : undefined),
     classWeights: o.classWeights ? parseWeights('--class-weights', o.classWeights, trainTable, targets, task, outputs) : undefined,
     posWeight: o.posWeight ? parseWeights('--pos-weight', o.posWeight, trainTable, targets, task, outputs) : undefined,
     // Presets learn standardised targets: the loss divides residuals by the targets' std.

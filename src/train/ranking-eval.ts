@@ -4,7 +4,9 @@
  * training, computed inside the model's own graph (its catalog scores after exclusion, a GatherElements
  * and a count), then recall@K, NDCG@K, hit rate, MRR and AUC per user (ranking-metrics.ts). Beside it,
  * the same metrics for the most-popular baseline and — on synthetic data — for the planted-factor
- * oracle (the Bayes-optimal ranking), over the same users.
+ * oracle (the Bayes-optimal ranking, knowing each user's true factors) and the estimable reference
+ * (the same item factors, each user's factors estimated from their training interactions: the best
+ * any learner can do from the data), over the same users.
  */
 import * as ort from 'onnxruntime-node';
 import { cloneGraph } from '../autodiff/index.js';
@@ -71,6 +73,8 @@ export interface RetrievalEvalResult {
   model: RankingScalars;
   popularity: RankingScalars;
   oracle?: RankingScalars;
+  /** Synthetic data: the planted item factors with each user's factors estimated from their training interactions. */
+  estimable?: RankingScalars;
   /** Users evaluated; test pairs ranked; pairs skipped because the item was already seen in training. */
   users: number;
   pairs: number;
@@ -164,7 +168,7 @@ export async function evaluateRetrieval(o: RetrievalEvalOptions): Promise<Retrie
     users = Array.from(rng.permutation(users.length).subarray(0, o.maxUsers)).sort((a, b) => a - b).map((i) => users[i]!);
   }
   const ks = o.ks ?? [10, 50];
-  const acc = { model: new RankingAccumulator(ks), popularity: new RankingAccumulator(ks), oracle: new RankingAccumulator(ks) };
+  const acc = { model: new RankingAccumulator(ks), popularity: new RankingAccumulator(ks), oracle: new RankingAccumulator(ks), estimable: new RankingAccumulator(ks) };
   const I = md.items;
   const seenOf = (u: number) => seen.items.subarray(seen.start[u]!, seen.start[u + 1]!);
   const heldOf = (u: number) => held.items.subarray(held.start[u]!, held.start[u + 1]!);
@@ -231,12 +235,14 @@ export async function evaluateRetrieval(o: RetrievalEvalOptions): Promise<Retrie
     if (o.oracle) {
       o.oracle.scores(u, scores);
       acc.oracle.update(Array.from(heldOf(u), (it) => positionOf(scores, scores[it]!, ex)), cand);
+      o.oracle.estimableScores(ex, scores);
+      acc.estimable.update(Array.from(heldOf(u), (it) => positionOf(scores, scores[it]!, ex)), cand);
     }
   }
   return {
     model: acc.model.result(),
     popularity: acc.popularity.result(),
-    ...(o.oracle ? { oracle: acc.oracle.result() } : {}),
+    ...(o.oracle ? { oracle: acc.oracle.result(), estimable: acc.estimable.result() } : {}),
     users: users.length,
     pairs,
     skippedSeen: held.skipped,

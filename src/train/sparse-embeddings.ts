@@ -24,6 +24,11 @@ export interface SparseEmbeddingsOptions {
   tables?: readonly string[];
   /** Default 1: every eligible table. */
   minRows?: number;
+  /**
+   * L2 on the rows a step touches (default 0): their gradient gains wd·w before the optimizer's update,
+   * as FBGEMM/TorchRec's `weight_decay` (L2 mode) on sparse tables — untouched rows are not decayed.
+   */
+  weightDecay?: number;
 }
 
 interface Lookup {
@@ -47,9 +52,9 @@ interface SparseTable {
   gradOutput: string;
   capacity: number;
   opt: SparseRowOptimizer;
-  // Per-step scratch, allocated once.
-  mark: Int32Array;
-  local: Int32Array;
+  // Per-step scratch, allocated once. `slot[2r]` is the generation that last saw row r and
+  // `slot[2r + 1]` its index among the step's rows: one cache line per id lookup, not two.
+  slot: Int32Array;
   uniq: Int32Array;
   n: number;
   prevN: number;
@@ -73,6 +78,7 @@ export class SparseEmbeddings implements TrainingExtension {
     this.optimizer = options.optimizer ?? { type: 'rowwise-adagrad' };
     checkSparseOptimizer(this.optimizer);
     if (options.lr !== undefined && !(options.lr > 0)) throw new TrainferError(`sparse embeddings: lr must be > 0, got ${options.lr}`);
+    if (options.weightDecay !== undefined && !(options.weightDecay >= 0)) throw new TrainferError(`sparse embeddings: weightDecay must be ≥ 0, got ${options.weightDecay}`);
   }
 
   /** The tables taken over (after `prepareGraph`). */
@@ -82,7 +88,7 @@ export class SparseEmbeddings implements TrainingExtension {
 
   /** One line: which tables, which optimizer. */
   describe(): string {
-    return `${this.tables.map((t) => `${t.name} [${t.rows}, ${t.dim}]`).join(', ') || 'no tables'}: ${this.optimizer.type}${this.options.lr ? ` lr ${this.options.lr}` : ''}`;
+    return `${this.tables.map((t) => `${t.name} [${t.rows}, ${t.dim}]`).join(', ') || 'no tables'}: ${this.optimizer.type}${this.options.lr ? ` lr ${this.options.lr}` : ''}${this.options.weightDecay ? ` weight decay ${this.options.weightDecay}` : ''}`;
   }
 
   prepareGraph(ctx: PrepareContext): PrepareResult {
@@ -119,7 +125,7 @@ export class SparseEmbeddings implements TrainingExtension {
       return {
         name, tensor, data: tensor.data as Float32Array, rows, dim, lookups, rowsInput, gradOutput: `${rowsInput}/grad`, capacity,
         opt: new SparseRowOptimizer(this.optimizer, rows, dim),
-        mark: new Int32Array(rows).fill(-1), local: new Int32Array(rows), uniq: new Int32Array(capacity), n: 0, prevN: capacity,
+        slot: new Int32Array(2 * rows).fill(-1), uniq: new Int32Array(capacity), n: 0, prevN: capacity,
       };
     });
     return { removeParams: wanted, feeds, fetch };
@@ -146,29 +152,33 @@ export class SparseEmbeddings implements TrainingExtension {
             const id = ids[e]!;
             throw new TrainferError(`input '${l.feed}' holds id ${id} (row ${Math.floor(e / l.perSample) + 1} of batch ${ctx.step}) but embedding table '${t.name}' has ${t.rows} rows (ids 0..${t.rows - 1})`);
           }
-          if (t.mark[lo] !== gen) {
-            t.mark[lo] = gen;
-            t.local[lo] = n;
+          const at = 2 * lo;
+          if (t.slot[at] !== gen) {
+            t.slot[at] = gen;
+            t.slot[at + 1] = n;
             t.uniq[n++] = lo;
           }
-          outWords[2 * e] = t.local[lo]!;
+          outWords[2 * e] = t.slot[at + 1]!;
           outWords[2 * e + 1] = 0;
         }
       }
       const rows = ctx.feeds.get(t.rowsInput) as Float32Array;
       const D = t.dim;
+      const data = t.data;
       for (let j = 0; j < n; j++) {
+        // A plain loop, not rows.set(subarray): no view object per row (2 × batch of them per step).
         const r = t.uniq[j]! * D;
-        rows.set(t.data.subarray(r, r + D), j * D);
+        const o = j * D;
+        for (let d = 0; d < D; d++) rows[o + d] = data[r + d]!;
       }
       if (t.prevN > n) rows.fill(0, n * D, t.prevN * D);
       t.prevN = n;
       t.n = n;
     }
-    // Generations only need to differ between consecutive uses of a mark array.
+    // Generations only need to differ between consecutive uses of a slot array.
     if (this.gen > 0x3fffffff) {
       this.gen = 0;
-      for (const t of this.tables) t.mark.fill(-1);
+      for (const t of this.tables) t.slot.fill(-1);
     }
   }
 
@@ -177,6 +187,16 @@ export class SparseEmbeddings implements TrainingExtension {
     for (const t of this.tables) {
       const grad = ctx.fetched.get(t.gradOutput);
       if (!grad) throw new Error(`sparse embeddings: no fetched gradient '${t.gradOutput}'`);
+      const wd = this.options.weightDecay ?? 0;
+      if (wd > 0) {
+        // The fetched buffer is the runner's output, rewritten every step: add wd·w in place.
+        const D = t.dim;
+        for (let j = 0; j < t.n; j++) {
+          const w = t.uniq[j]! * D;
+          const g = j * D;
+          for (let d = 0; d < D; d++) grad[g + d] = grad[g + d]! + wd * t.data[w + d]!;
+        }
+      }
       t.opt.update(t.data, t.uniq, t.n, grad, lr, ctx.step);
     }
   }
@@ -206,7 +226,7 @@ export class SparseEmbeddings implements TrainingExtension {
   }
 
   fingerprint(): unknown {
-    return { optimizer: this.optimizer, lr: this.options.lr ?? null, tables: this.tables.map((t) => `${t.name}:${t.rows}x${t.dim}`) };
+    return { optimizer: this.optimizer, lr: this.options.lr ?? null, ...(this.options.weightDecay ? { weightDecay: this.options.weightDecay } : {}), tables: this.tables.map((t) => `${t.name}:${t.rows}x${t.dim}`) };
   }
 }
 

@@ -29,7 +29,7 @@ test('transformer preset on spam: tokenizer.json beside the model, test accuracy
   assert.equal(confusion?.flat().reduce((a, b) => a + b, 0), 1241);
   const model = readModel(out);
   assert.deepEqual(model.graph.inputs.map((i) => `${i.name}:${i.type?.dtype}`), ['input_ids:int64', 'attention_mask:int64']);
-  assert.deepEqual(readTextRecord(model.metadata), { column: 'text', tokenizer: 'tokenizer.json', maxLength: 64 });
+  assert.deepEqual(readTextRecord(model.metadata), { column: 'text', tokenizer: 'tokenizer.json', maxLength: 64, preprocess: 'email' });
   assert.equal(model.metadata.get('trainfer.class_names'), JSON.stringify(['ham', 'spam']));
   const test = loadTable({ source: 'spam' }).test!;
   const feeds = (await openTextFeedsFor({ model, file: out, data: test }))!;

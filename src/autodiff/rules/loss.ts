@@ -1,11 +1,12 @@
 /**
  * VJP rule for the ONNX `SoftmaxCrossEntropyLoss` op (reductions mean/sum/none, class weights,
- * ignore_index), reusing its `log_prob` output when the forward node has one.
+ * ignore_index), reusing its `log_prob` output when the forward node has one. The one-hot target is
+ * subtracted in place (ScatterElements at the labels) rather than built as a [N, C] OneHot.
  */
 import { attr } from '../../onnx/attr.js';
 import { attrInt, attrString } from '../../onnx/ir.js';
 import { Tensor } from '../../onnx/tensor.js';
-import { type VjpRule, dtypeOf, shapeOf } from '../rule-context.js';
+import { type VjpRule, dtypeOf } from '../rule-context.js';
 
 /** Loss ops. */
 export const LOSS_RULES = {
@@ -18,18 +19,11 @@ export const LOSS_RULES = {
     const dt = dtypeOf(ctx, scores);
     const reduction = attrString(ctx.node, 'reduction', 'mean');
     const ignore = ctx.node.attributes.ignore_index ? attrInt(ctx.node, 'ignore_index', -100) : undefined;
-    const classes = shapeOf(ctx, scores)[1]!;
     const p = logProb ? b.exp(logProb) : b.softmax(scores, 1); // [N, C, d…]
     let grad: string | undefined;
     const dloss = ctx.dy[0];
     if (dloss) {
-      const depth = typeof classes === 'number' ? b.constant(Tensor.i64([], [classes]), 'depth') : b.gather(b.shape(scores), b.constant(Tensor.i64([], [1]), 'one'));
-      // ORT's OneHot has float32 values only; cast for other dtypes.
-      const onOff = b.constant(Tensor.f32([2], [0, 1]), 'onehot_values');
-      let onehot = b.op1('OneHot', [labels, depth, onOff], { axis: attr.int(1) }); // [N, C, d…]
-      if (dt !== 'float32') onehot = b.cast(onehot, dt);
-      let diff = b.sub(p, onehot);
-      // Per-sample weight w[N, d…]: class weight × (label ≠ ignore_index).
+      // Per-sample weight w[N, d…]: class weight × (label ≠ ignore_index); ignored labels point at class 0.
       let w: string | undefined;
       let safeLabels = labels;
       if (ignore !== undefined) {
@@ -37,6 +31,11 @@ export const LOSS_RULES = {
         safeLabels = b.where(keep, labels, b.constant(Tensor.scalar(dtypeOf(ctx, labels), 0), 'zero_label'));
         w = b.cast(keep, dt);
       }
+      // p − onehot(labels) without a OneHot (slow in ORT at many classes): p with 1 subtracted at each
+      // sample's label through GatherElements/ScatterElements at the labels' positions.
+      const at = b.unsqueeze(safeLabels, [1]); // [N, 1, d…]
+      const picked = b.op1('GatherElements', [p, at], { axis: attr.int(1) });
+      let diff = b.op1('ScatterElements', [p, at, b.sub(picked, b.constant(Tensor.scalar(dt, 1), 'one_f'))], { axis: attr.int(1) });
       if (weights) {
         const cw = b.gather(weights, safeLabels, 0);
         w = w ? b.mul(w, cw) : cw;

@@ -1,5 +1,6 @@
 /**
- * VJP rules for reductions: the gradient of a sum/mean is dy broadcast back over the reduced axes.
+ * VJP rules for reductions: the gradient of a sum/mean is dy broadcast back over the reduced axes; of a
+ * log-sum-exp, dy times the softmax over the reduced axes (exp(x − y)).
  */
 import { attrInt } from '../../onnx/ir.js';
 import { type VjpContext, type VjpRule, dtypeOf, scalarLike, shapeOf } from '../rule-context.js';
@@ -23,7 +24,7 @@ function spread(ctx: VjpContext): { dx: string; count: number | undefined } {
   return { dx: b.expand(dy, target), count };
 }
 
-/** ReduceSum, ReduceMean, ReduceSumSquare. */
+/** ReduceSum, ReduceMean, ReduceSumSquare, ReduceLogSumExp. */
 export const REDUCE_RULES = {
   // y = Σ_axes x → dx[x-shape] = expand(dy)
   ReduceSum: (ctx) => [spread(ctx).dx, undefined],
@@ -41,5 +42,21 @@ export const REDUCE_RULES = {
   ReduceSumSquare: (ctx) => {
     const x = ctx.node.inputs[0]!;
     return [ctx.b.mul(spread(ctx).dx, ctx.b.mul(x, scalarLike(ctx, 2, x))), undefined];
+  },
+  // y = log Σ_axes exp(x) → dx = dy · exp(x − y), y and dy broadcast over the reduced axes (no Expand:
+  // the Mul broadcasts, three elementwise passes over x in all)
+  ReduceLogSumExp: (ctx) => {
+    const x = ctx.node.inputs[0]!;
+    const s = shapeOf(ctx, x);
+    const axes = reduceAxes(ctx.node, s.length, ctx.inits);
+    if (!axes) throw new TrainferError(`autodiff: ReduceLogSumExp node '${ctx.node.name}' has non-constant axes`);
+    const b = ctx.b;
+    let y = ctx.node.outputs[0]!;
+    let dy = ctx.dy[0]!;
+    if (axes.length && attrInt(ctx.node, 'keepdims', 1) === 0) {
+      y = b.unsqueeze(y, axes);
+      dy = b.unsqueeze(dy, axes);
+    }
+    return [b.mul(dy, b.exp(b.sub(x, y))), undefined];
   },
 } satisfies Record<string, VjpRule>;

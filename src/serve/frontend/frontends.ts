@@ -230,7 +230,7 @@ export class HttpFrontends {
     }
     const cancel = new Cancellation();
     f.pending.set(m.id, cancel);
-    mv.submit({ feeds, batch, fetches: m.fetches, signal: cancel, id: m.rid || undefined }).then(
+    mv.submit({ feeds, batch, fetches: m.fetches, signal: cancel, id: m.rid || undefined, ...(m.parameters ? { parameters: m.parameters } : {}) }).then(
       (r) => {
         f.pending.delete(m.id);
         const transfer: ArrayBuffer[] = [];

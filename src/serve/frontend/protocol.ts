@@ -45,7 +45,7 @@ export interface WireError {
 export type FromFrontend =
   | { t: 'listening'; httpFd: number; httpUrl: string; grpcFd?: number; grpcUrl?: string }
   | { t: 'start-error'; message: string }
-  | { t: 'infer'; id: number; name: string; version: string; uid: number; feeds: Record<string, WireTensor>; batch: number; fetches?: string[]; rid: string }
+  | { t: 'infer'; id: number; name: string; version: string; uid: number; feeds: Record<string, WireTensor>; batch: number; fetches?: string[]; rid: string; parameters?: Record<string, string | number | boolean> }
   | { t: 'cancel'; id: number }
   | { t: 'control'; id: number; req: ControlRequest }
   | { t: 'log'; line: string }

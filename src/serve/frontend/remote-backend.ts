@@ -66,7 +66,7 @@ export class RemoteBackend implements ServeBackend {
     const transfer: ArrayBuffer[] = [];
     const msg: FromFrontend = {
       t: 'infer', id, name: model.name, version: model.version, uid: model.uid, feeds: tensorsToWire(req.feeds, transfer),
-      batch: req.batch, fetches: req.fetches ? [...req.fetches] : undefined, rid: req.id ?? '',
+      batch: req.batch, fetches: req.fetches ? [...req.fetches] : undefined, rid: req.id ?? '', ...(req.parameters ? { parameters: req.parameters } : {}),
     };
     const answer = this.ask(id, msg, transfer);
     req.signal?.addEventListener('abort', () => this.post({ t: 'cancel', id }), { once: true });

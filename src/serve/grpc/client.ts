@@ -12,7 +12,7 @@ import { InferenceError } from '../errors.js';
 import { type Parameters, datatypeOf, tensorToBinary } from '../protocol.js';
 import { tensorFromBinary } from '../tensor-binary.js';
 import type { ModelMetadata, ServerMetadata } from '../client.js';
-import { type GrpcParameter, plainParameters } from './codec.js';
+import { type GrpcParameter, grpcParameters, plainParameters } from './codec.js';
 import { inferenceService } from './proto.js';
 
 /** Options for one `GrpcInferenceClient.infer` call. */
@@ -26,6 +26,8 @@ export interface GrpcInferOptions {
   id?: string;
   /** Deadline for the call in ms from now. */
   timeoutMs?: number;
+  /** Request parameters (e.g. a retrieval model's `{ mode: 'ann', k: 10 }`). */
+  parameters?: Record<string, string | number | boolean>;
 }
 
 /** The result of `GrpcInferenceClient.infer`. */
@@ -141,6 +143,7 @@ export function inferRequest(model: string, o: GrpcInferOptions): Record<string,
     model_name: model,
     model_version: o.version ?? '',
     id: o.id ?? '',
+    parameters: grpcParameters(o.parameters),
     inputs: names.map((name) => {
       const t = o.inputs[name]!;
       const datatype = datatypeOf(t.dtype);

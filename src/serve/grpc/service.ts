@@ -129,7 +129,7 @@ function implementation(o: GrpcOptions): UntypedServiceImplementation {
         const { body, binary } = requestFromGrpc(r);
         const p = prepareInference(mv, body, binary);
         const requestId = `grpc-${(++nextId).toString(36)}`;
-        const result = await backend.submit(mv, { feeds: p.feeds, batch: p.batch, fetches: p.request.outputs ? p.wanted.map((w) => w.name) : undefined, signal: cancel, id: requestId });
+        const result = await backend.submit(mv, { feeds: p.feeds, batch: p.batch, fetches: p.request.outputs ? p.wanted.map((w) => w.name) : undefined, signal: cancel, id: requestId, ...(p.request.parameters ? { parameters: p.request.parameters } : {}) });
         const answer = responseToGrpc({ model: mv.name, version: mv.version, id: p.request.id, outputs: answeredOutputs(mv, p.wanted, result.outputs), parameters: result.parameters });
         metrics.request(mv.name, mv.version, { ok: true, ms: performance.now() - t0, queueMs: result.queueMs, computeMs: result.computeMs });
         return answer;
