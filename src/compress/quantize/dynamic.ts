@@ -75,10 +75,12 @@ type Rewrite = { nodes: Node[]; detail: string } | string;
 
 /**
  * Stores every embedding table (Gather from a constant float32 table, ≥ 4096 elements) as int8 rows
+ * (the in-graph Cast · Mul form; `quantizeEmbeddingTables` in compress/embedding-tables.ts is the
+ * embeddings-only command)
  * decoded at load (weight-only), in place; static mode calls it after inserting QDQ, dynamic mode does it
  * as part of its rewrite.
  */
-export function quantizeEmbeddingTables(model: Model, o: { reduceRange: boolean; exclude?: ReadonlySet<string> }, report: QuantizeReport): void {
+export function storeTablesInt8(model: Model, o: { reduceRange: boolean; exclude?: ReadonlySet<string> }, report: QuantizeReport): void {
   const g = model.graph;
   const out: Node[] = [];
   for (const n of g.nodes) {

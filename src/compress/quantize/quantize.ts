@@ -7,7 +7,7 @@ import type { Model } from '../../onnx/ir.js';
 import { TrainferError } from '../../util/errors.js';
 import { type BatchSource, calibrate } from './calibration.js';
 import type { CalibrationMethod } from './calib-stats.js';
-import { type DynamicMatMulFormat, quantizeDynamic, quantizeEmbeddingTables } from './dynamic.js';
+import { type DynamicMatMulFormat, quantizeDynamic, storeTablesInt8 } from './dynamic.js';
 import { convertFp16 } from './fp16.js';
 import { fuseAttention } from '../../onnx/fuse-attention.js';
 import { quantizeInt4 } from './int4.js';
@@ -123,7 +123,7 @@ export async function quantize(o: QuantizeOptions): Promise<QuantizeResult> {
         if (sample) plan = await applyFastestConvPlan({ prepared: model, cal, qdq, sample, threads: o.threads, budgetMs: o.autotuneBudgetMs, report });
       }
       insertQdq(model, cal, qdq, report);
-      quantizeEmbeddingTables(model, { reduceRange: o.reduceRange ?? false, exclude }, report);
+      storeTablesInt8(model, { reduceRange: o.reduceRange ?? false, exclude }, report);
       model.metadata.set(PLAN_METADATA_KEY, planToJson(plan));
       break;
     }
