@@ -10,20 +10,22 @@
  *    attention fused / static int8 / fp16 / a distilled transformer:1,64,2 (and it in int8): test
  *    accuracy, file size and samples/s at batch 32 (1 thread, interleaved rounds), all in this run;
  *  - `trainfer serve` p99 latency for one raw email per request at 100 requests/s (tokenization
- *    included), open loop, latency from each request's scheduled time.
+ *    included): the repository's load generator (Server scenario, Poisson arrivals, latency from each
+ *    query's scheduled arrival) against `trainfer serve` in a child process, the cost of one request
+ *    alone beside it, and the highest rate whose p99 stays ≤ 10 ms.
  *
  * Run: flock -x /tmp/trainfer-cpu.lock npx tsx bench/language.ts --model DIR [--json out.json]
- * [--only accuracy,throughput,compress,training,served] [--steps 12] [--seconds 10] [--student transformer:1,64,2]
- * [--distill-epochs 3]
+ * [--only accuracy,throughput,compress,training,served] [--steps 12] [--seconds 10] [--served-variants int8,fp32]
+ * [--student transformer:1,64,2] [--distill-epochs 3]
  * where DIR holds model.onnx + tokenizer.json from
  * `trainfer train --model transformer --data spam --out DIR/model.onnx` (256-token rows took about
  * 8 minutes on a quiet 2-core machine; the 128-token default with the `email` preparation is not yet
  * timed on a quiet one); the bench itself takes about 3 minutes, plus ~4 for the compression variants and,
  * the first time, ~5 to distil the student (cached in .bench-cache/language).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getColumn, type Table } from '../src/data/table.js';
 import { loadSpam } from '../src/data/spam.js';
@@ -38,10 +40,13 @@ import { Tensor } from '../src/onnx/tensor.js';
 import { Session } from '../src/runtime/session.js';
 import { buildTransformerPreset } from '../src/nn/presets-text.js';
 import { InferenceClient } from '../src/serve/client.js';
-import { InferenceServer } from '../src/serve/server.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { fit } from '../src/train/fit.js';
 import { openTextFeedsFor } from '../src/train/job-text.js';
+import { textLibrary } from '../src/bench/dataset-library.js';
+import { runScenario } from '../src/bench/loadgen/run-scenario.js';
+import { searchServerQps } from '../src/bench/loadgen/server-search.js';
+import { OipSut } from '../src/bench/sut/oip.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const dir = arg('--model');
@@ -252,32 +257,92 @@ async function training(): Promise<void> {
   console.log('training samples/s:', out.training);
 }
 
-/** `trainfer serve`: one raw email per request at 100 requests/s. */
+/**
+ * `trainfer serve`: one raw email per request at 100 requests/s, through the repository's own load
+ * generator (MLPerf Server scenario: Poisson arrivals, latency from each query's scheduled arrival) in
+ * this process against `trainfer serve` in a child process, so the generator never shares an event loop
+ * with the server. Beside it, what one request costs alone (tokenizing one email, one onnxruntime run at
+ * batch 1 on one thread) and the server's own split (queue / compute) from its Prometheus counters, then
+ * the highest rate whose p99 stays ≤ 10 ms (the QPS search). `--served-variants fp32,int8` (default int8).
+ */
 async function served(): Promise<void> {
-const repo = join(work, 'repo');
-mkdirSync(join(repo, 'spam', '1'), { recursive: true });
-copyFileSync(int8, join(repo, 'spam', '1', 'model.onnx'));
-copyFileSync(join(DIR, 'tokenizer.json'), join(repo, 'spam', '1', 'tokenizer.json'));
-const server = await InferenceServer.start({ repository: repo, port: 0, logLevel: 'silent', processMetrics: false });
-const client = new InferenceClient(server.url);
-const emails = texts(spam.test!);
-for (let i = 0; i < 50; i++) await client.infer('spam', { inputs: { text: new Tensor('string', [1], [emails[i]!]) } });
-const rate = 100;
-const seconds = Number(arg('--seconds') ?? 10);
-const lat: number[] = [];
-let failed = 0;
-const t0 = performance.now();
-const pending: Promise<void>[] = [];
-for (let i = 0; i < rate * seconds; i++) {
-  const at = t0 + (i * 1000) / rate;
-  const wait = at - performance.now();
-  if (wait > 0) await new Promise((res) => setTimeout(res, wait));
-  pending.push(client.infer('spam', { inputs: { text: new Tensor('string', [1], [emails[i % emails.length]!]) } }).then(() => void lat.push(performance.now() - at), () => void failed++));
+  const variants = (arg('--served-variants') ?? 'int8').split(',');
+  const seconds = Number(arg('--seconds') ?? 10);
+  const emails = texts(spam.test!);
+  const results: Record<string, unknown> = {};
+  for (const variant of variants) {
+    const file = variant === 'fp32' ? fp32 : int8;
+    // Alone: the bare costs a request cannot go below.
+    const tok = TextTokenizer.load(join(DIR, 'tokenizer.json'));
+    const t0 = performance.now();
+    let enc = await tok.encodeBatch([emails[0]!], { pad: 'longest' });
+    for (let i = 1; i < 200; i++) enc = await tok.encodeBatch([emails[i]!], { pad: 'longest' });
+    const tokenizeMs = (performance.now() - t0) / 200;
+    const session = await Session.create({ path: file }, { intraOpThreads: 1, spinning: false });
+    const L = enc.length;
+    const feeds = { input_ids: new Tensor('int64', [1, L], BigInt64Array.from(enc.ids, BigInt)), attention_mask: new Tensor('int64', [1, L], BigInt64Array.from(enc.mask, BigInt)) };
+    for (let i = 0; i < 10; i++) await session.run(feeds);
+    const runs: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const a = performance.now();
+      await session.run(feeds);
+      runs.push(performance.now() - a);
+    }
+    runs.sort((a, b) => a - b);
+    const alone = { tokenizeMsPerEmail: tokenizeMs, tokens: L, runMsP50: runs[50], runMsP99: runs[99] };
+
+    const repo = join(work, `repo-${variant}`);
+    mkdirSync(join(repo, 'spam', '1'), { recursive: true });
+    copyFileSync(file, join(repo, 'spam', '1', 'model.onnx'));
+    copyFileSync(join(DIR, 'tokenizer.json'), join(repo, 'spam', '1', 'tokenizer.json'));
+    const srv = await startServe(repo);
+    try {
+      const library = textLibrary({ source: 'spam', input: 'text' });
+      const sut = await OipSut.create({ url: srv.url, model: 'spam', library });
+      const warm = new InferenceClient(srv.url);
+      for (let i = 0; i < 50; i++) await warm.infer('spam', { inputs: { text: new Tensor('string', [1], [emails[i]!]) } });
+      const m0 = await counters(srv.url);
+      const at100 = await runScenario({ sut, qsl: library, settings: { scenario: 'server', targetQps: 100, minDurationMs: seconds * 1000, minQueryCount: 100 * seconds, latencyBoundMs: 10 } });
+      const m1 = await counters(srv.url);
+      const n = m1.success - m0.success;
+      const server = { requestMs: (m1.request - m0.request) / n / 1000, queueMs: (m1.queue - m0.queue) / n / 1000, computeMs: (m1.compute - m0.compute) / n / 1000, requestsPerExec: n / (m1.execs - m0.execs) };
+      console.log(`served ${variant} at 100 req/s: p50 ${at100.latencyMs.p50.toFixed(2)} ms, p99 ${at100.latencyMs.p99.toFixed(2)} ms; server ${JSON.stringify(server)}`);
+      // Down to 10 req/s at most (slower trials take minutes to collect their queries).
+      const search = await searchServerQps({ sut, qsl: library, startQps: 100, maxQps: 400, minQps: 10, maxTrials: 5, settings: { minDurationMs: 3000, minQueryCount: 128, latencyBoundMs: 10 } });
+      results[variant] = {
+        alone, p50Ms: at100.latencyMs.p50, p99Ms: at100.latencyMs.p99, maxMs: at100.latencyMs.max, fromIssueP99Ms: at100.latencyFromIssueMs.p99, issueDelayP99Ms: at100.issueDelayMs.p99,
+        queries: at100.queries, errors: at100.errors, server, maxQpsP99Under10Ms: search.bestQps ?? 0,
+        searchTrials: search.trials.map((t) => ({ qps: t.targetQps, p50: t.p50, p99: t.p99, valid: t.valid })),
+      };
+      console.log(`served ${variant} (raw text, tokenization included):`, JSON.stringify(results[variant]));
+    } finally {
+      await srv.close();
+    }
+  }
+  out.served = { rate: 100, loadAverage: loadavg(), results };
 }
-await Promise.all(pending);
-await server.close();
-lat.sort((a, b) => a - b);
-const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!;
-out.served = { model: 'dynamic int8', rate, requests: lat.length, failed, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: lat.at(-1) };
-console.log('served (int8, raw text, tokenization included):', out.served);
+
+/** `trainfer serve REPO --port 0` in a child process (the built CLI: `npm run build` first); resolves once it listens. */
+async function startServe(repo: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const cli = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
+  if (!existsSync(cli)) throw new Error(`${cli} not found: run npm run build first (the served part runs the built trainfer serve)`);
+  // --quiet: no per-request log lines; the 'listening on' line comes on stderr.
+  const child = spawn(process.execPath, [cli, 'serve', repo, '--port', '0', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stderr.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(buf);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`trainfer serve exited (${code}) before listening: ${buf}`)));
+  });
+  return { url, close: () => new Promise<void>((r) => { child.once('exit', () => r()); child.kill('SIGTERM'); }) };
+}
+
+/** The server's cumulative request counters (Prometheus text). */
+async function counters(url: string): Promise<{ success: number; request: number; queue: number; compute: number; execs: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const get = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`)).reduce((s2, l) => s2 + Number(l.split(' ').pop()), 0);
+  return { success: get('trainfer_inference_request_success'), request: get('trainfer_inference_request_duration_us'), queue: get('trainfer_inference_queue_duration_us'), compute: get('trainfer_inference_compute_infer_duration_us'), execs: get('trainfer_inference_exec_count') };
 }

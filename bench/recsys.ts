@@ -310,7 +310,7 @@ if (only.has('ann')) {
   const ANN = {
     connectivity: Number(flag('--ann-m') ?? 16),
     expansionAdd: Number(flag('--ann-efc') ?? 128),
-    expansionSearch: Number(flag('--ann-ef') ?? 128),
+    expansionSearch: Number(flag('--ann-ef') ?? 256),
     space: (flag('--ann-space') ?? 'ip') as AnnSpace,
     quantization: (flag('--ann-quantization') ?? 'f32') as AnnQuantization,
   };
@@ -343,7 +343,7 @@ if (only.has('ann')) {
   const sweep: Record<string, unknown> = {};
   const user: Float32Array[] = [];
   for (const u of queries) user.push((await rec.recommend({ users: [u], k: 1, mode: 'ann' }))[0]!.vector!);
-  for (const wide of [64, 128, 256].filter((x) => x > ANN.expansionSearch)) {
+  for (const wide of [64, 128, 256, 512].filter((x) => x > ANN.expansionSearch)) {
     const ms: number[] = [];
     const got = queries.map((u, i) => {
       const t0 = performance.now();

@@ -209,7 +209,7 @@ export { SCENARIOS } from './bench/loadgen/types.js';
 export type { Scenario, SystemUnderTest, QuerySampleLibrary, QuerySample, QuerySampleResponse, QuerySamplesComplete, Clock } from './bench/loadgen/types.js';
 export { TensorSampleLibrary } from './bench/qsl.js';
 export type { SampleInput, FromTensorsOptions, SyntheticSamplesOptions } from './bench/qsl.js';
-export { libraryFromDataset } from './bench/dataset-library.js';
+export { libraryFromDataset, textLibrary } from './bench/dataset-library.js';
 export { InProcessSut } from './bench/sut/in-process.js';
 export type { InProcessSutOptions } from './bench/sut/in-process.js';
 export { OipSut } from './bench/sut/oip.js';
@@ -326,4 +326,6 @@ export type { AnnRecall, Recommendation, RecommenderOptions, RetrievalInfo } fro
 export { buildAnnIndex, ANN_KINDS } from './serve/ann.js';
 export type { AnnIndex, AnnKind, AnnOptions, AnnHits, AnnQuantization, AnnSettings, AnnSpace } from './serve/ann.js';
 export { recsysWorkload, recsysTwoTower, embeddingTablesVariant } from './bench/lab/recsys.js';
+export { spamWorkload, spamTransformer } from './bench/lab/spam.js';
+export type { SpamWorkloadSpec } from './bench/lab/spam.js';
 export type { RecsysWorkloadSpec } from './bench/lab/recsys.js';

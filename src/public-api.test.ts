@@ -58,7 +58,7 @@ const PUBLIC_VALUES = [
   'adapterHelmValues', 'QUEUE_METRIC', 'podMonitorManifest', 'scoreJobPlan', 'renderYaml', 'renderPlan', 'writePlan', 'parseImageReference',
   // bench: load generator, systems under test, training benchmark, cost model, report, lab
   'runScenario', 'searchServerQps', 'resolveSettings', 'summarize', 'percentileSorted', 'RealClock', 'VirtualClock', 'SCENARIOS',
-  'TensorSampleLibrary', 'libraryFromDataset', 'InProcessSut', 'OipSut', 'NoopSut', 'QueueingSut', 'SyntheticLibrary',
+  'TensorSampleLibrary', 'libraryFromDataset', 'textLibrary', 'InProcessSut', 'OipSut', 'NoopSut', 'QueueingSut', 'SyntheticLibrary',
   'benchModel', 'benchScenario', 'defaultBatch', 'readBenchResult', 'writeBenchResult', 'machineInfo', 'sha256',
   'benchTraining', 'measureMatmulPeak', 'trainingFlops', 'computeCosts', 'trainingCost', 'energyKwh', 'EXAMPLE_PROFILES', 'readProfiles',
   'checkProfiles', 'writeReport', 'buildCharts', 'paretoFrontier', 'markdownSummary', 'summaryTable', 'runLab', 'WORKLOADS',
@@ -66,7 +66,7 @@ const PUBLIC_VALUES = [
   'int4Variant', 'qatVariant', 'readLabRun', 'costInputs', 'prunedVariant', 'prunedInt8Variant', 'distilledVariant', 'distilledInt8Variant',
   'packedVariant', 'compressionVariants',
   // recsys
-  'readInteractions', 'interactionTable', 'itemCounts', 'selectInteractions', 'INTERACTION_COLUMNS', 'leaveLastOut', 'timeSplit', 'splitInteractions', 'parseSplit', 'userHistory', 'generateInteractions', 'parseSyntheticSpec', 'isSyntheticSource', 'SyntheticOracle', 'negativeSampler', 'itemLogQ', 'AliasTable', 'ctrTable', 'userCounts', 'bprLoss', 'sampledSoftmaxLoss', 'softplus', 'RetrievalModel', 'RECSYS_METADATA_KEY', 'retrievalLoss', 'RETRIEVAL_LOSSES', 'buildDlrm', 'guardSparseIds', 'DotInteraction', 'SparseEmbeddings', 'SparseRowOptimizer', 'SPARSE_OPTIMIZERS', 'RankingAccumulator', 'evaluateRetrieval', 'readRecsysMetadata', 'exportRetrieval', 'itemVectors', 'runRetrievalJob', 'runCtrJob', 'loadRecsysData', 'quantizeEmbeddingTables', 'Recommender', 'retrievalInfo', 'buildAnnIndex', 'ANN_KINDS', 'recsysWorkload', 'recsysTwoTower', 'embeddingTablesVariant',
+  'readInteractions', 'interactionTable', 'itemCounts', 'selectInteractions', 'INTERACTION_COLUMNS', 'leaveLastOut', 'timeSplit', 'splitInteractions', 'parseSplit', 'userHistory', 'generateInteractions', 'parseSyntheticSpec', 'isSyntheticSource', 'SyntheticOracle', 'negativeSampler', 'itemLogQ', 'AliasTable', 'ctrTable', 'userCounts', 'bprLoss', 'sampledSoftmaxLoss', 'softplus', 'RetrievalModel', 'RECSYS_METADATA_KEY', 'retrievalLoss', 'RETRIEVAL_LOSSES', 'buildDlrm', 'guardSparseIds', 'DotInteraction', 'SparseEmbeddings', 'SparseRowOptimizer', 'SPARSE_OPTIMIZERS', 'RankingAccumulator', 'evaluateRetrieval', 'readRecsysMetadata', 'exportRetrieval', 'itemVectors', 'runRetrievalJob', 'runCtrJob', 'loadRecsysData', 'quantizeEmbeddingTables', 'Recommender', 'retrievalInfo', 'buildAnnIndex', 'ANN_KINDS', 'recsysWorkload', 'recsysTwoTower', 'embeddingTablesVariant', 'spamWorkload', 'spamTransformer',
   // web
   'startUiServer', 'findLabReport', 'scanModels', 'runBrowserBenchmark', 'benchFilesInBrowser', 'nodeLatency', 'formatBrowserBench',
 ];

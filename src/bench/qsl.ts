@@ -2,8 +2,9 @@
  * `TensorSampleLibrary`: the samples a model-backed SUT reads, one contiguous [count, …sample dims]
  * block per model input in shared memory, so worker threads read them in place and queries carry only
  * indices (MLPerf's QSL loads samples before the timed run; nothing is loaded or copied per query
- * except into the batch buffer). Built from tensors (a test split, token ids, user features — any
- * dtype but strings) or synthesised for any model from its input types.
+ * except into the batch buffer). Built from tensors (a test split, token ids, user features, raw texts
+ * for a served model that tokenizes) or synthesised for any model from its input types. String samples
+ * (BYTES) live in an ordinary array: they are copied, not shared, when the library crosses into a worker.
  */
 import { type DType, type TypedArray, byteLength, storageLength, viewBytes } from '../onnx/dtype.js';
 import type { Model } from '../onnx/ir.js';
@@ -20,7 +21,8 @@ export interface SampleInput {
   sampleDims: number[];
   /** Elements per sample. */
   sampleSize: number;
-  data: TypedArray;
+  /** Shared typed storage, or (dtype `string`) the strings themselves. */
+  data: TypedArray | string[];
 }
 
 /** The plain-data form that crosses into worker threads (shared buffers are not copied). */
@@ -77,10 +79,10 @@ export class TensorSampleLibrary implements QuerySampleLibrary {
     const count = entries[0]![1].dims[0] ?? 0;
     if (!(count > 0)) throw new TrainferError(`${o.name}: no samples (the first dim of '${entries[0]![0]}' is ${count})`);
     const inputs = entries.map(([name, t]) => {
-      if (t.dtype === 'string') throw new TrainferError(`${o.name}: input '${name}' holds strings, which a shared sample library cannot carry`);
       if (t.dims[0] !== count) throw new TrainferError(`${o.name}: input '${name}' has ${t.dims[0]} samples, '${entries[0]![0]}' has ${count}`);
       const sampleDims = t.dims.slice(1);
       const sampleSize = sampleDims.reduce((a, b) => a * b, 1);
+      if (t.dtype === 'string') return { name, dtype: t.dtype, sampleDims, sampleSize, data: [...(t.data as string[])] };
       if (storageLength(t.dtype, sampleSize) !== sampleSize) throw new TrainferError(`${o.name}: input '${name}' is ${t.dtype}, whose samples are not whole typed-array elements`);
       const sab = new SharedArrayBuffer(byteLength(t.dtype, count * sampleSize));
       const data = viewBytes(t.dtype, new Uint8Array(sab), count * sampleSize);
@@ -117,9 +119,9 @@ export class TensorSampleLibrary implements QuerySampleLibrary {
     return { name: this.name, count: this.totalSampleCount, inputs: [...this.inputs] };
   }
 
-  /** Bytes of one sample over all inputs (what a request carries per sample). */
+  /** Bytes of one sample over all inputs (what a request carries per sample; strings: their mean UTF-8 size). */
   get sampleBytes(): number {
-    return this.inputs.reduce((s, i) => s + byteLength(i.dtype, i.sampleSize), 0);
+    return this.inputs.reduce((s, i) => s + (i.dtype === 'string' ? meanUtf8Bytes(i.data as string[]) * i.sampleSize : byteLength(i.dtype, i.sampleSize)), 0);
   }
 
   loadSamples(indices: readonly number[]): void {
@@ -133,7 +135,7 @@ export class TensorSampleLibrary implements QuerySampleLibrary {
     const out: Record<string, Tensor> = {};
     for (const inp of this.inputs) {
       const t = new Tensor(inp.dtype, [padTo, ...inp.sampleDims]);
-      fillBatch(inp, indices, t.data as TypedArray, padTo);
+      fillBatch(inp, indices, t.data, padTo);
       out[inp.name] = t;
     }
     return out;
@@ -141,12 +143,29 @@ export class TensorSampleLibrary implements QuerySampleLibrary {
 }
 
 /** Copies the samples at `indices` into `out` (padded to `padTo` samples with the first). */
-export function fillBatch(inp: SampleInput, indices: ArrayLike<number>, out: TypedArray, padTo = indices.length): void {
+export function fillBatch(inp: SampleInput, indices: ArrayLike<number>, out: TypedArray | string[], padTo = indices.length): void {
   const s = inp.sampleSize;
+  if (inp.dtype === 'string') {
+    const src = inp.data as string[];
+    const dst = out as string[];
+    for (let k = 0; k < padTo; k++) {
+      const i = indices[k < indices.length ? k : 0]!;
+      for (let j = 0; j < s; j++) dst[k * s + j] = src[i * s + j]!;
+    }
+    return;
+  }
   const src = inp.data as Float32Array;
   const dst = out as Float32Array;
   for (let k = 0; k < padTo; k++) {
     const i = indices[k < indices.length ? k : 0]!;
     dst.set(src.subarray(i * s, (i + 1) * s), k * s);
   }
+}
+
+/** Mean UTF-8 bytes of the strings (0 for none). */
+function meanUtf8Bytes(texts: readonly string[]): number {
+  if (texts.length === 0) return 0;
+  let sum = 0;
+  for (const t of texts) sum += Buffer.byteLength(t, 'utf8');
+  return sum / texts.length;
 }

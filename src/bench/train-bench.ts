@@ -9,6 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/builder.js';
 import { estimateFlops } from '../onnx/cost.js';
+import { readTextRecord } from '../train/job-text.js';
 import { readModel } from '../onnx/model-io.js';
 import { Session } from '../runtime/session.js';
 import { type TrainJobOptions, type TrainJobResult, runTrainJob } from '../train/job.js';
@@ -152,7 +153,12 @@ export async function benchTraining(o: TrainBenchOptions): Promise<TrainingRecor
 
 /** ≈ 3 × forward FLOPs − the first layer's input gradient (never computed), from the exported model. */
 export function trainingFlops(modelPath: string): number {
-  const est = estimateFlops(readModel(modelPath), { batch: 1 });
+  const model = readModel(modelPath);
+  // A text model's rows are its maximum length (trainfer.text): its symbolic sequence dims take that size, not 1.
+  const text = readTextRecord(model.metadata);
+  const dims: Record<string, number> = {};
+  if (text) for (const i of model.graph.feedInputs()) for (const d of (i.type?.shape ?? []).slice(1)) if (typeof d === 'string') dims[d] = text.maxLength;
+  const est = estimateFlops(model, { batch: 1, dims });
   const first = est.nodes.find((n) => ['Conv', 'Gemm', 'MatMul'].includes(n.opType) && n.flops !== null);
   return 3 * est.total - (first?.flops ?? 0);
 }

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { defaultBatch, benchModel, type BenchTarget } from '../bench/bench-model.js';
-import { libraryFromDataset, testSplit } from '../bench/dataset-library.js';
+import { libraryFromDataset, testSplit, textLibrary } from '../bench/dataset-library.js';
 import { SCENARIOS, type Scenario } from '../bench/loadgen/types.js';
 import { createBenchProgress } from '../bench/progress-line.js';
 import { TensorSampleLibrary } from '../bench/qsl.js';
@@ -68,7 +68,7 @@ export const benchCommand: CliCommand = {
       .option('--min-queries <n>', 'minimum query count (default: single-stream 1024, multi-stream 270, server 1024)', parsePositiveInt('--min-queries'))
       .option('--latency-bound-ms <ms>', 'server: the p99 bound the QPS search must meet (default 10)', parseNumber('--latency-bound-ms'))
       .option('--target-qps <q>', 'server: measure this one Poisson rate instead of searching', parseNumber('--target-qps'))
-      .option('--data <mnist|dir|file.csv>', 'samples from this data set\'s test split (default: synthetic samples from the model\'s input types)')
+      .option('--data <mnist|spam|dir|file.csv>', 'samples from this data set\'s test split (default: synthetic samples from the model\'s input types; a served raw-text model takes the texts of its text column)')
       .option('--samples <n>', 'samples held in memory (default: the whole test split, or 1024 synthetic)', parsePositiveInt('--samples'))
       .option('--dim <name=N...>', 'synthetic samples: sizes of symbolic dims other than the batch (e.g. seq=128)')
       .option('--instances <n>', 'in-process: worker threads, one session each (default: every core)', parsePositiveInt('--instances'))
@@ -154,6 +154,11 @@ async function servedLibrary(f: BenchFlags, dims: Record<string, number>): Promi
     meta = await new InferenceClient(f.url!).modelMetadata(f.model!, f.modelVersion);
   } catch (err) {
     throw new TrainferError(`${f.url}: cannot get the metadata of model '${f.model}': ${oneLine(err)}`);
+  }
+  if (meta.inputs.length === 1 && meta.inputs[0]!.datatype === 'BYTES') {
+    // A raw-text model (it tokenizes on the server): real texts, since empty synthetic strings measure nothing.
+    if (!f.data) throw new TrainferError(`${f.url}: model '${f.model}' takes raw text ('${meta.inputs[0]!.name}', BYTES): give --data spam or a CSV/JSONL file with a text column`);
+    return textLibrary({ source: f.data, input: meta.inputs[0]!.name, limit: f.samples });
   }
   const g = new GraphBuilder({ name: meta.name });
   for (const i of meta.inputs) {

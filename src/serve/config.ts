@@ -69,7 +69,7 @@ export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = {
   ann: 'off',
   annConnectivity: 16,
   annExpansionAdd: 128,
-  annExpansionSearch: 128,
+  annExpansionSearch: 256,
   annQuantization: 'f32',
   annRecallSample: 200,
 };

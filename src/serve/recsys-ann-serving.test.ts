@@ -100,7 +100,7 @@ test('unknown users get the cold-start fallback, flagged in the response paramet
   const cfg = (await (await fetch(`${server.url}/v2/models/retrieval/config`)).json()) as { parameters: Record<string, { string_value: string }> };
   const recall = Number(cfg.parameters['trainfer.ann.recall_at_10']!.string_value);
   assert.ok(recall >= 0.9 && recall <= 1, `recall at load ${recall}`);
-  assert.match(cfg.parameters['trainfer.ann.index']!.string_value, /^usearch M=16 ef_construction=128 ef=128/);
+  assert.match(cfg.parameters['trainfer.ann.index']!.string_value, /^usearch M=16 ef_construction=128 ef=256/);
   assert.equal(cfg.parameters['trainfer.retrieval.modes']!.string_value, 'exact,ann');
   const metrics = await client.metrics();
   const line = metrics.split('\n').find((l) => l.startsWith('trainfer_ann_recall{model="retrieval",version="1"}'));

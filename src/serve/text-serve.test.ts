@@ -13,6 +13,9 @@ import { InferenceClient } from './client.js';
 import { addToRepository } from './example-models.js';
 import { InferenceServer } from './server.js';
 import { TextFrontEnd } from './text-input.js';
+import { textLibrary } from '../bench/dataset-library.js';
+import { runScenario } from '../bench/loadgen/run-scenario.js';
+import { OipSut } from '../bench/sut/oip.js';
 
 let repo: string;
 let server: InferenceServer;
@@ -58,6 +61,24 @@ test('batched with neighbours of other lengths: every answer equals the request 
   for (const t of texts) alone.push((await logits([t])).values);
   const together = await Promise.all(texts.map((t) => logits([t])));
   together.forEach((r, i) => r.values.forEach((v, j) => assert.ok(Math.abs(v - alone[i]![j]!) < 1e-6, `text ${i}`)));
+});
+
+test('the load generator sends raw texts from a data set\'s text column: every query answered, none failed', async () => {
+  const file = join(repo, 'texts.jsonl');
+  const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ body: `${'win prize '.repeat(i % 4)}meeting ${i}`, label: i % 2 }));
+  writeFileSync(file, `${rows.join('\n')}\n`);
+  const library = textLibrary({ source: file, input: 'text' });
+  assert.equal(library.inputs[0]!.dtype, 'string');
+  // A batch of samples is a [n] string tensor, padded by repeating the first as numeric samples are.
+  const b = library.batch([2, 0], 3).text!;
+  assert.deepEqual(b.dims, [3]);
+  assert.deepEqual(b.data, [(library.inputs[0]!.data as string[])[2], (library.inputs[0]!.data as string[])[0], (library.inputs[0]!.data as string[])[2]]);
+  const sut = await OipSut.create({ url: server.url, model: 'spam', library });
+  const r = await runScenario({ sut, qsl: library, settings: { scenario: 'server', targetQps: 200, minDurationMs: 300, minQueryCount: 40, warmupMs: 0, latencyBoundMs: 1000 } });
+  assert.equal(r.errors, 0);
+  assert.equal(sut.failedRequests, 0);
+  assert.ok(r.queries >= 40, `${r.queries} queries`);
+  assert.throws(() => textLibrary({ source: join(repo, 'missing.jsonl'), input: 'text' }), /no such file/);
 });
 
 test('texts longer than the maximum length are truncated, and the response says which', async () => {

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { TrainferError } from '../../util/errors.js';
 
@@ -61,7 +61,7 @@ export class ModelCache {
 
   private paths(hash: string) {
     const d = join(this.dir, hash);
-    return { dir: d, model: join(d, 'model.onnx'), record: join(d, 'training.json') };
+    return { dir: d, model: join(d, 'model.onnx'), record: join(d, 'training.json'), tokenizer: join(d, 'tokenizer.json') };
   }
 
   /** The cached model and its training record, copied to `modelOut`, or undefined. */
@@ -75,6 +75,8 @@ export class ModelCache {
       return undefined;
     }
     copyFileSync(p.model, modelOut);
+    // A text model's tokenizer travels with it (train writes it beside the model).
+    if (existsSync(p.tokenizer)) copyFileSync(p.tokenizer, join(dirname(modelOut), 'tokenizer.json'));
     return record;
   }
 
@@ -83,6 +85,8 @@ export class ModelCache {
     const p = this.paths(hash);
     mkdirSync(p.dir, { recursive: true });
     writeFileAtomic(p.model, readFileSync(model));
+    const tokenizer = join(dirname(model), 'tokenizer.json');
+    if (existsSync(tokenizer)) writeFileAtomic(p.tokenizer, readFileSync(tokenizer));
     writeFileAtomic(p.record, `${JSON.stringify(record, null, 2)}\n`);
   }
 }

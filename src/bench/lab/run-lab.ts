@@ -71,7 +71,7 @@ export async function runLab(o: LabOptions = {}): Promise<LabResult> {
   const t0 = performance.now();
   const quick = o.quick ?? false;
   const registry = o.registry ?? WORKLOADS;
-  const chosen = o.workloads ? o.workloads.map((id) => registry.find((w) => w.id === id) ?? fail(`unknown workload '${id}' (known: ${registry.map((w) => w.id).join(', ')})`)) : [...registry];
+  const chosen = o.workloads ? o.workloads.map((id) => registry.find((w) => w.id === id) ?? fail(`unknown workload '${id}' (known: ${registry.map((w) => w.id).join(', ')})`)) : registry.filter((w) => !quick || !w.fullOnly);
   const profiles: ProfilesFile = o.profiles ? readProfiles(o.profiles) : EXAMPLE_PROFILES;
   const out = o.out ?? 'lab-results';
   const d = createRunDir(out);
@@ -139,7 +139,7 @@ async function runWorkload(a: WorkloadArgs): Promise<LabWorkload> {
   }
   training = { ...training, out: relative(dir, base) };
   writeFileAtomic(join(dir, 'training', `${w.id}.json`), `${JSON.stringify(training, null, 2)}\n`);
-  const library = w.samples(ctx, readModel(base));
+  const library = await w.samples(ctx, readModel(base), base);
   const variants: LabVariant[] = [];
   const failures: { variant: string; reason: string }[] = [];
   for (const spec of w.variants.filter((v) => !ctx.quick || v.quick)) {

@@ -83,8 +83,10 @@ export interface Workload {
   train(ctx: LabContext, out: string, metricsLog: string): Promise<TrainingRecord>;
   /** Variants in order; the first is the baseline the others are compared with. */
   variants: readonly VariantSpec[];
-  /** The samples the load generator draws from (e.g. the test split). */
-  samples(ctx: LabContext, model: Model): TensorSampleLibrary;
+  /** Left out of `--quick` runs unless named with `--workload` (default false: in every run). */
+  fullOnly?: boolean;
+  /** The samples the load generator draws from (e.g. the test split); `file` is the trained model's path (files a training job writes beside it, such as tokenizer.json, are there). */
+  samples(ctx: LabContext, model: Model, file: string): TensorSampleLibrary | Promise<TensorSampleLibrary>;
   /** The quality metric of a model file (e.g. test accuracy). */
   evaluate(ctx: LabContext, modelPath: string): Promise<number>;
 }

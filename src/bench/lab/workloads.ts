@@ -5,7 +5,8 @@
  */
 import { mnistCnn, mnistMlp } from './mnist.js';
 import { recsysTwoTower } from './recsys.js';
+import { spamTransformer } from './spam.js';
 import type { Workload } from './workload.js';
 
 /** The lab's workloads. */
-export const WORKLOADS: readonly Workload[] = [mnistMlp, mnistCnn, recsysTwoTower];
+export const WORKLOADS: readonly Workload[] = [mnistMlp, mnistCnn, recsysTwoTower, spamTransformer];
