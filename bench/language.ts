@@ -6,21 +6,25 @@
  *    (src/data/email-text.ts); the better input of each is the bar;
  *  - training samples/s of `transformer:2,128,4` (the model's sequence length, batch 32) against
  *    PyTorch CPU on the same architecture (bench/peers/torch_text.py; needs /tmp/peers with torch);
- *  - inference throughput at batch 32, fp32 vs dynamic int8;
+ *  - compression: fp32 / dynamic int8 (attention fused into QAttention, and unfused) / fp32 with the
+ *    attention fused / static int8 / fp16 / a distilled transformer:1,64,2 (and it in int8): test
+ *    accuracy, file size and samples/s at batch 32 (1 thread, interleaved rounds), all in this run;
  *  - `trainfer serve` p99 latency for one raw email per request at 100 requests/s (tokenization
  *    included): the repository's load generator (Server scenario, Poisson arrivals, latency from each
  *    query's scheduled arrival) against `trainfer serve` in a child process, the cost of one request
  *    alone beside it, and the highest rate whose p99 stays ≤ 10 ms.
  *
  * Run: flock -x /tmp/trainfer-cpu.lock npx tsx bench/language.ts --model DIR [--json out.json]
- * [--only accuracy,throughput,training,served] [--steps 12] [--seconds 10] [--served-variants int8,fp32]
+ * [--only accuracy,throughput,compress,training,served] [--steps 12] [--seconds 10] [--served-variants int8,fp32]
+ * [--student transformer:1,64,2] [--distill-epochs 3]
  * where DIR holds model.onnx + tokenizer.json from
  * `trainfer train --model transformer --data spam --out DIR/model.onnx` (256-token rows took about
  * 8 minutes on a quiet 2-core machine; the 128-token default with the `email` preparation is not yet
- * timed on a quiet one); the bench itself takes about 3 minutes.
+ * timed on a quiet one); the bench itself takes about 3 minutes, plus ~4 for the compression variants and,
+ * the first time, ~5 to distil the student (cached in .bench-cache/language).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getColumn, type Table } from '../src/data/table.js';
@@ -29,7 +33,9 @@ import { preprocessTexts } from '../src/data/email-text.js';
 import { textFeeds } from '../src/data/text-feeds.js';
 import { TextTokenizer } from '../src/data/tokenizer.js';
 import { quantizeFile } from '../src/compress/quantize/pipeline.js';
-import { readModel } from '../src/onnx/model-io.js';
+import { readModel, writeModel } from '../src/onnx/model-io.js';
+import { fuseAttention } from '../src/onnx/fuse-attention.js';
+import { distillModel } from '../src/compress/distill/distill.js';
 import { Tensor } from '../src/onnx/tensor.js';
 import { Session } from '../src/runtime/session.js';
 import { buildTransformerPreset } from '../src/nn/presets-text.js';
@@ -135,49 +141,90 @@ if (part('accuracy')) {
   console.log('baselines (same split):', out.baselines);
 }
 
-// ---- trained model: fp32 and dynamic int8 accuracy ----
+// ---- compression: fp32 / dynamic int8 / static int8 / fp16 / distilled — accuracy, size, samples/s at batch 32 ----
 const work = mkdtempSync(join(tmpdir(), 'trainfer-bench-lang-'));
 const fp32 = join(DIR, 'model.onnx');
-const int8Dir = join(work, 'int8');
-mkdirSync(int8Dir);
-const int8 = join(int8Dir, 'model.onnx');
+const variantDir = (name: string) => {
+  const d = join(work, name);
+  mkdirSync(d, { recursive: true });
+  return join(d, 'model.onnx');
+};
+const int8 = variantDir('int8');
+const compressStarted = performance.now();
+// Every variant through the same pipeline as `trainfer quantize` (tokenizer copied beside, output verified).
 await quantizeFile({ input: fp32, output: int8, mode: 'dynamic', measure: false, threads: 1 });
-copyFileSync(join(DIR, 'tokenizer.json'), join(int8Dir, 'tokenizer.json'));
+const variants: { name: string; file: string; note: string }[] = [{ name: 'fp32', file: fp32, note: 'as trained' }, { name: 'dynamic int8', file: int8, note: 'QAttention + int8 MatMuls, int8 embedding rows' }];
+if (part('compress')) {
+  const unfused = variantDir('int8-unfused');
+  await quantizeFile({ input: fp32, output: unfused, mode: 'dynamic', measure: false, threads: 1, extra: { fuseAttention: false } });
+  const fused = variantDir('fp32-fused');
+  const fm = readModel(fp32);
+  fuseAttention(fm);
+  writeModel(fused, fm);
+  copyFileSync(join(DIR, 'tokenizer.json'), join(work, 'fp32-fused', 'tokenizer.json'));
+  const stat = variantDir('static');
+  await quantizeFile({ input: fp32, output: stat, mode: 'static', calib: 'spam', calibSize: 256, measure: false, threads: 1 });
+  const half = variantDir('fp16');
+  await quantizeFile({ input: fp32, output: half, mode: 'fp16', measure: false, threads: 1 });
+  variants.push(
+    { name: 'dynamic int8, attention unfused', file: unfused, note: 'MatMulInteger only (the earlier form)' },
+    { name: 'fp32, attention fused', file: fused, note: 'com.microsoft.Attention, float' },
+    { name: 'static int8', file: stat, note: 'QDQ, 256 tokenized training emails, minmax' },
+    { name: 'fp16', file: half, note: 'fp16 weights' },
+  );
+  const studentSpec = arg('--student') ?? 'transformer:1,64,2';
+  const studentDir = join('.bench-cache', 'language', studentSpec.replace(/[:,]/g, '_'));
+  const student = join(studentDir, 'model.onnx');
+  if (!existsSync(student)) {
+    const r = await distillModel({ teacher: fp32, student: studentSpec, data: 'spam', out: student, epochs: Number(arg('--distill-epochs') ?? 3), threads: 1, seed: 0 });
+    out.distill = { student: studentSpec, epochs: r.epochs, steps: r.steps, trainSeconds: r.trainSeconds, teacherSeconds: r.teacherSeconds, temperature: r.temperature, alpha: r.alpha };
+    console.log('distilled:', out.distill);
+  }
+  variants.push({ name: `distilled ${studentSpec}`, file: student, note: `T 4, α 0.7 (cached in ${studentDir})` });
+  const distInt8 = variantDir('distilled-int8');
+  await quantizeFile({ input: student, output: distInt8, mode: 'dynamic', measure: false, threads: 1 });
+  variants.push({ name: `distilled ${studentSpec} + dynamic int8`, file: distInt8, note: '' });
+}
 const accuracy = async (file: string) => {
   const model = readModel(file);
   const feeds = (await openTextFeedsFor({ model, file, data: spam.test! }))!;
   try {
-    return (await evaluate({ model, data: spam.test!, target: 'label', feeds: feeds.feeds })).accuracy;
+    return (await evaluate({ model, data: spam.test!, target: 'label', feeds: feeds.feeds, threads: 1 })).accuracy;
   } finally {
     await feeds.close();
   }
 };
-if (part('accuracy')) {
-  out.accuracy = { fp32: await accuracy(fp32), int8: await accuracy(int8) };
-  console.log('test accuracy:', out.accuracy);
-}
 
 // ---- inference throughput at batch 32 (full 256-token rows, as tokenized emails are) ----
 const tokenizer = TextTokenizer.load(join(DIR, 'tokenizer.json'));
 const enc = await tokenizer.encodeBatch(texts(spam.test!).slice(0, 32));
 const L = enc.length;
 const batch = { input_ids: new Tensor('int64', [32, L], BigInt64Array.from(enc.ids, BigInt)), attention_mask: new Tensor('int64', [32, L], BigInt64Array.from(enc.mask, BigInt)) };
-const throughput = async (file: string) => {
-  const s = await Session.create({ path: file });
-  for (let i = 0; i < 3; i++) await s.run(batch);
-  let best = 0;
-  for (let w = 0; w < 3; w++) {
-    const t0 = performance.now();
-    for (let i = 0; i < 10; i++) await s.run(batch);
-    best = Math.max(best, (10 * 32) / ((performance.now() - t0) / 1000));
+/** samples/s at batch 32, 1 intra-op thread; the variants are timed in interleaved rounds (best round each). */
+const throughputs = async (files: readonly string[]) => {
+  const sessions = await Promise.all(files.map((file) => Session.create({ path: file }, { intraOpThreads: 1 })));
+  for (const s of sessions) for (let i = 0; i < 2; i++) await s.run(batch);
+  const best = files.map(() => 0);
+  for (let round = 0; round < 3; round++) {
+    for (const [k, s] of sessions.entries()) {
+      const t0 = performance.now();
+      for (let i = 0; i < 4; i++) await s.run(batch);
+      best[k] = Math.max(best[k]!, (4 * 32) / ((performance.now() - t0) / 1000));
+    }
   }
-  await s.release();
+  for (const s of sessions) await s.release();
   return best;
 };
-if (part('throughput')) {
-  const tp = { fp32: await throughput(fp32), int8: await throughput(int8) };
-  out.throughputBatch32 = { ...tp, speedup: tp.int8 / tp.fp32 };
-  console.log('samples/s at batch 32:', out.throughputBatch32);
+if (part('accuracy') || part('throughput') || part('compress')) {
+  const accs: number[] = [];
+  for (const v of variants) accs.push(part('accuracy') || part('compress') ? await accuracy(v.file) : Number.NaN);
+  const tps = part('throughput') || part('compress') ? await throughputs(variants.map((v) => v.file)) : variants.map(() => Number.NaN);
+  const rows = variants.map((v, k) => ({ variant: v.name, note: v.note, testAccuracy: accs[k]!, bytes: statSync(v.file).size, samplesPerSecond: tps[k]!, speedup: tps[k]! / tps[0]!, accuracyChangePp: (accs[k]! - accs[0]!) * 100 }));
+  out.compression = { batch: 32, sequence: L, threads: 1, seconds: (performance.now() - compressStarted) / 1000, rows };
+  out.accuracy = { fp32: accs[0], int8: accs[1] };
+  out.throughputBatch32 = { fp32: tps[0], int8: tps[1], speedup: tps[1]! / tps[0]! };
+  console.log(`compression (spam test split, ${spam.test!.count} emails; batch 32 × ${L} tokens, 1 thread):`);
+  for (const r of rows) console.log(`  ${r.variant.padEnd(44)} ${(100 * r.testAccuracy).toFixed(2)}% (${r.accuracyChangePp >= 0 ? '+' : ''}${r.accuracyChangePp.toFixed(2)} pp)  ${(r.bytes / 2 ** 20).toFixed(2)} MiB  ${r.samplesPerSecond.toFixed(1)} samples/s  ${r.speedup.toFixed(2)}×`);
 }
 
 if (part('training')) await training();

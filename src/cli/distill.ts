@@ -37,7 +37,7 @@ export const distillCommand: CliCommand = {
       .command('distill')
       .description('train a small student model on a teacher classifier\'s softened outputs (knowledge distillation)')
       .requiredOption('--teacher <t.onnx>', 'any ONNX classifier (never modified)')
-      .requiredOption('--student <preset|file.onnx>', 'mlp:H1,H2,…, lenet300, cnn, or an .onnx model; any architecture with the same classes')
+      .requiredOption('--student <preset|file.onnx>', 'mlp:H1,H2,…, lenet300, cnn, or an .onnx model; any architecture with the same classes (a text teacher: transformer:L,D,H, L = 0 a bag of embeddings, with the teacher\'s tokenizer)')
       .requiredOption('--data <source>', "'mnist', an IDX directory or a .csv/.jsonl file")
       .requiredOption('--out <out.onnx>', 'where to write the student')
       .option('--temperature <T>', 'softening temperature (default 4)', parsePositiveNumber('--temperature'))

@@ -1,7 +1,7 @@
 /**
  * The text-classification preset `transformer[:L,D,H]`: token + learned positional embeddings, L pre-LN
  * encoder blocks of width D with H heads (FFN 4·D, GELU, dropout 0.2), a final LayerNorm, mean pooling
- * over the attention mask and a linear head. Inputs `input_ids` and `attention_mask` (int64
+ * over the attention mask and a linear head (`transformer:0,D,1`: no blocks, a bag of embeddings). Inputs `input_ids` and `attention_mask` (int64
  * [batch, sequence], the Hugging Face names), output `logits` [batch, classes] (+ `probabilities`).
  */
 import { TrainferError } from '../util/errors.js';
@@ -24,7 +24,7 @@ export function parseTransformerSpec(spec: string): { layers: number; dim: numbe
   if (spec === 'transformer') return { ...TRANSFORMER_DEFAULTS };
   const parts = spec.slice('transformer:'.length).split(',').map((s) => s.trim());
   const nums = parts.map(Number);
-  if (parts.length !== 3 || nums.some((n) => !Number.isInteger(n) || n <= 0)) throw new TrainferError(`--model ${spec}: expected transformer:L,D,H (layers, width, heads as positive integers), e.g. transformer:2,128,4`);
+  if (parts.length !== 3 || nums.some((n, i) => !Number.isInteger(n) || n < (i === 0 ? 0 : 1))) throw new TrainferError(`--model ${spec}: expected transformer:L,D,H (layers ≥ 0 — 0 is a bag of embeddings — width and heads positive integers), e.g. transformer:2,128,4`);
   const [layers, dim, heads] = nums as [number, number, number];
   if (dim % heads !== 0) throw new TrainferError(`--model ${spec}: width ${dim} is not a multiple of ${heads} heads`);
   return { layers, dim, heads };

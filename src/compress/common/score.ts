@@ -13,6 +13,7 @@ import { type LossSpec, type Task, defaultLoss } from '../../nn/loss.js';
 import type { ModelHead } from '../../nn/network.js';
 import { type EvalResult, evaluate } from '../../train/evaluate.js';
 import { readTrainfer } from '../../train/export.js';
+import { openTextFeedsFor } from '../../train/job-text.js';
 import { targetColumns } from '../../train/job-setup.js';
 import { modelHeads } from '../../train/onnx-trainable.js';
 import { inferTask } from '../../train/task.js';
@@ -25,6 +26,8 @@ export interface ScoreOptions {
   target?: string;
   /** Name for messages. */
   name?: string;
+  /** The model's file: a text model's tokenizer is found from it (metadata or `tokenizer.json` beside). */
+  file?: string;
   threads?: number;
 }
 
@@ -47,7 +50,13 @@ export async function scoreModel(o: ScoreOptions): Promise<EvalResult> {
   const stored = md.heads?.[0]?.loss as LossSpec | undefined;
   const loss: LossSpec = stored && stored.type !== 'custom' ? stored : defaultLoss(heads[0]!.task);
   const inputs = md.inputs ? Object.fromEntries(md.inputs.map((i) => [i.name, { columns: i.columns }])) : undefined;
-  return evaluate({ model, heads, losses: [{ loss }], data, target: targets, feeds: inputs, threads: o.threads, modelName: o.name });
+  // A text model (trainfer.text metadata or tokenizer.json beside its file) is fed by its tokenizer.
+  const text = o.file ? await openTextFeedsFor({ model, file: o.file, data }) : undefined;
+  try {
+    return await evaluate({ model, heads, losses: [{ loss }], data, target: targets, feeds: text?.feeds ?? inputs, threads: o.threads, modelName: o.name });
+  } finally {
+    await text?.close();
+  }
 }
 
 /** Loads a command's `--data` as the training job does (same seed → the same test split). */

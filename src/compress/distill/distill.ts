@@ -28,6 +28,8 @@ import { teacherOutputs } from '../../train/providers.js';
 import { type Schedule, formatSchedule, parseSchedule } from '../../train/schedule.js';
 import { inferTask } from '../../train/task.js';
 import { fileBytes, scoreModel, withOutputs } from '../common/score.js';
+import { textModel } from '../quantize/text-data.js';
+import { distillText } from './distill-text.js';
 
 /** Options for `distillModel` (the flags of `trainfer distill`). */
 export interface DistillOptions {
@@ -105,7 +107,7 @@ export function checkDistillOptions(o: Pick<DistillOptions, 'temperature' | 'alp
   if (o.alpha !== undefined && !(o.alpha >= 0 && o.alpha <= 1)) throw new TrainferError(`--alpha must be in [0, 1], got ${o.alpha}`);
   if (o.teacherMode !== undefined && o.teacherMode !== 'cache' && o.teacherMode !== 'live') throw new TrainferError(`--teacher-mode must be cache or live, got '${o.teacherMode}'`);
   if (!existsSync(o.teacher)) throw new TrainferError(`--teacher ${o.teacher}: no such file`);
-  if (!isPreset(o.student) && !existsSync(o.student)) throw new TrainferError(`--student ${o.student}: expected a preset (mlp:H1,H2,…, lenet300, cnn) or an existing .onnx file`);
+  if (!isPreset(o.student) && !existsSync(o.student)) throw new TrainferError(`--student ${o.student}: expected a preset (mlp:H1,H2,…, lenet300, cnn, transformer:L,D,H for a text teacher) or an existing .onnx file`);
 }
 
 /**
@@ -127,6 +129,11 @@ export async function distillModel(o: DistillOptions): Promise<DistillResult> {
   const targets = targetColumns(train0, o.target);
   const choice = inferTask({ table: train0, targets });
   if (choice.task !== 'classification' && choice.task !== 'binary') throw new TrainferError(`distill: ${o.data}: target '${targets.join(',')}' is a ${choice.task} target; distillation here is for classifiers`);
+  const text = textModel(teacherFile, o.teacher);
+  if (text) {
+    const { model: teacherLogits, classes } = teacherLogitsModel(teacherFile, o.teacher);
+    return distillText(o, { teacherFile, teacherLogits, classes, text, train: train0, validation: val0, test, targets, choice, temperature: T, alpha, seed });
+  }
   const { model: student, inputs } = buildJobModel({ model: o.student, train: train0, targets, task: { ...choice, task: 'classification', outputs: Math.max(2, choice.outputs) }, seed, exclude: [] });
   const head = student.heads[0]!;
   const studentClasses = head.shape[0];

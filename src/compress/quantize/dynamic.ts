@@ -42,7 +42,9 @@ export function quantizeDynamic(model: Model, o: DynamicOptions, report: Quantiz
     const out: Node[] = [];
     for (const n of g.nodes) {
       const where = { graph: graphName, node: n.name, opType: n.opType };
-      const covered = n.domain === '' && (n.opType === 'MatMul' || n.opType === 'Gemm' || n.opType === 'Conv');
+      const attention = n.domain === 'com.microsoft' && n.opType === 'Attention';
+      const table = n.domain === '' && n.opType === 'Gather' && g.initializers.get(n.inputs[0]!)?.dtype === 'float32' && attrInt(n, 'axis', 0) === 0;
+      const covered = attention || table || (n.domain === '' && (n.opType === 'MatMul' || n.opType === 'Gemm' || n.opType === 'Conv'));
       if (!covered) {
         out.push(n);
         continue;
@@ -52,7 +54,7 @@ export function quantizeDynamic(model: Model, o: DynamicOptions, report: Quantiz
         out.push(n);
         continue;
       }
-      const r = n.opType === 'Conv' ? (o.conv ? rewriteConv(g, n, o) : rewriteConvWeightOnly(g, n, o)) : rewriteMatMul(g, n, o);
+      const r = table ? rewriteGatherWeightOnly(g, n, o) : attention ? rewriteAttention(g, n, o) : n.opType === 'Conv' ? (o.conv ? rewriteConv(g, n, o) : rewriteConvWeightOnly(g, n, o)) : rewriteMatMul(g, n, o);
       if (typeof r === 'string') {
         report.outcomes.push({ ...where, status: 'float', detail: r });
         out.push(n);
@@ -70,6 +72,29 @@ export function quantizeDynamic(model: Model, o: DynamicOptions, report: Quantiz
 }
 
 type Rewrite = { nodes: Node[]; detail: string } | string;
+
+/**
+ * Stores every embedding table (Gather from a constant float32 table, ≥ 4096 elements) as int8 rows
+ * (the in-graph Cast · Mul form; `quantizeEmbeddingTables` in compress/embedding-tables.ts is the
+ * embeddings-only command)
+ * decoded at load (weight-only), in place; static mode calls it after inserting QDQ, dynamic mode does it
+ * as part of its rewrite.
+ */
+export function storeTablesInt8(model: Model, o: { reduceRange: boolean; exclude?: ReadonlySet<string> }, report: QuantizeReport): void {
+  const g = model.graph;
+  const out: Node[] = [];
+  for (const n of g.nodes) {
+    const table = n.domain === '' && n.opType === 'Gather' && g.initializers.get(n.inputs[0]!)?.dtype === 'float32' && attrInt(n, 'axis', 0) === 0 && !o.exclude?.has(n.name);
+    const r = table ? rewriteGatherWeightOnly(g, n, { perChannel: true, reduceRange: o.reduceRange, matmulFormat: 'integer', conv: false }) : undefined;
+    if (r && typeof r !== 'string') {
+      out.push(...r.nodes);
+      report.outcomes.push({ graph: 'main', node: n.name, opType: n.opType, status: 'quantized', detail: r.detail });
+    } else out.push(n);
+  }
+  g.nodes = out;
+  topoSort(g);
+  eliminateDeadNodes(g);
+}
 
 function node(g: Graph, opType: string, inputs: string[], outputs: string[], attributes: Node['attributes'] = {}, domain = ''): Node {
   return { name: g.uniqueName(`${outputs[0]}_${opType}`), opType, domain, inputs, outputs, attributes };
@@ -131,6 +156,47 @@ function rewriteMatMul(g: Graph, n: Node, o: DynamicOptions): Rewrite {
   nodes.push(node(g, 'Mul', [accF, scale], [mmOut]));
   if (bias) nodes.push(node(g, 'Add', [mmOut, addInit(g, `${base}_bias`, bias)], [y]));
   return { nodes, detail: `${detail} (MatMulInteger)` };
+}
+
+/**
+ * com.microsoft.Attention(x, W [D, 3D], b, mask) with constant W → DynamicQuantizeLinear(x) →
+ * com.microsoft.QAttention (int8 weights, u8 activations, the fused QKV projection in one integer GEMM;
+ * the attention itself in float inside the kernel). Weight scales per column when per-channel.
+ */
+function rewriteAttention(g: Graph, n: Node, o: DynamicOptions): Rewrite {
+  const w = g.initializers.get(n.inputs[1]!);
+  if (!w || w.dtype !== 'float32' || w.dims.length !== 2) return 'weight is not a 2-D float32 constant';
+  if (n.inputs.length > 4) return 'past state or extra inputs (not covered)';
+  const extra = Object.keys(n.attributes).filter((k) => !['num_heads', 'scale', 'mask_filter_value', 'unidirectional'].includes(k));
+  if (extra.length) return `attributes ${extra.join(', ')} (not covered)`;
+  const qw = quantizeWeight(w, { qtype: 'int8', axis: o.perChannel ? 1 : undefined, symmetric: true, reduceRange: o.reduceRange });
+  const base = n.outputs[0]!;
+  const wq = addInit(g, `${n.inputs[1]}_quantized`, qw.q);
+  const ws = addInit(g, `${n.inputs[1]}_scale`, scaleTensor(qw.params));
+  const wz = addInit(g, `${n.inputs[1]}_zero_point`, zeroPointTensor(qw.params));
+  const [aq, as, az] = [g.uniqueName(`${base}_a_quantized`), g.uniqueName(`${base}_a_scale`), g.uniqueName(`${base}_a_zero_point`)];
+  const nodes: Node[] = [node(g, 'DynamicQuantizeLinear', [n.inputs[0]!], [aq, as, az])];
+  nodes.push(node(g, 'QAttention', [aq, wq, n.inputs[2]!, as, ws, n.inputs[3] ?? '', az, wz], [...n.outputs], { ...n.attributes }, 'com.microsoft'));
+  return { nodes, detail: `int8 weights ${o.perChannel ? 'per column' : 'per tensor'}, u8 activations at run time (QAttention: Q/K/V in one integer GEMM)` };
+}
+
+/**
+ * Gather(table, ids) from a constant float table (an embedding) → Gather(Cast(table_int8) · s, ids):
+ * int8 rows with a scale per row, decoded to float32 once when onnxruntime loads the model (it
+ * constant-folds Cast and Mul), so lookups run as before and the file stores the table 4× smaller.
+ */
+function rewriteGatherWeightOnly(g: Graph, n: Node, o: DynamicOptions): Rewrite {
+  const w = g.initializers.get(n.inputs[0]!)!;
+  if (w.dims.length !== 2) return 'table is not 2-D';
+  if (w.size < (o.minWeightElements ?? 4096)) return `table smaller than ${o.minWeightElements ?? 4096} elements`;
+  const qw = quantizeWeight(w, { qtype: 'int8', axis: 0, symmetric: true, reduceRange: o.reduceRange });
+  const name = n.inputs[0]!;
+  const wq = addInit(g, `${name}_quantized`, qw.q);
+  const ws = addInit(g, `${name}_scale`, Tensor.f32([w.dims[0]!, 1], qw.params.scale));
+  const wf = g.uniqueName(`${name}_int8_float`);
+  const deq = g.uniqueName(`${name}_dequantized`);
+  const nodes = [node(g, 'Cast', [wq], [wf], { to: attr.int(1) }), node(g, 'Mul', [wf, ws], [deq]), { ...n, inputs: [deq, ...n.inputs.slice(1)] }];
+  return { nodes, detail: 'int8 rows (a scale per row), decoded to float32 at load (weight-only: 4× smaller file, lookups as fast as before)' };
 }
 
 /** Gemm's B as a [K, N] matrix with alpha folded in. */

@@ -30,13 +30,15 @@ export function formatResult(r: QuantizeFileResult): string {
     lines.push(`  (onnxruntime-node, ${c.threads === 'default' ? 'default threads' : `${c.threads} thread(s)`}, both models measured in this run)`);
   }
   if (r.measureSkipped) lines.push(`  ${r.measureSkipped}`);
+  if (r.text?.accuracy) lines.push(`  accuracy on ${r.text.accuracy.data}, ${r.text.accuracy.samples} texts, tokenized as in training`);
+  if (r.text) lines.push(`  tokenizer: ${r.text.tokenizer} (the output serves raw text)`);
   lines.push('', ...summarizeReport(r.report));
   return `${lines.join('\n')}\n`;
 }
 
 /** The result as one JSON-serialisable object. */
 export function resultJson(r: QuantizeFileResult): unknown {
-  return { input: r.input, output: r.output, mode: r.mode, evalData: r.evalData, measureSkipped: r.measureSkipped, ...r.comparison, report: r.report };
+  return { input: r.input, output: r.output, mode: r.mode, evalData: r.evalData, measureSkipped: r.measureSkipped, text: r.text, ...r.comparison, report: r.report };
 }
 
 function bytes(n: number): string {

@@ -10,14 +10,15 @@ import { resolve } from 'node:path';
 import type { Dataset } from '../../data/dataset.js';
 import { loadModel } from '../../onnx/model-io.js';
 import type { Model } from '../../onnx/ir.js';
-import type { Tensor } from '../../onnx/tensor.js';
+import { Tensor } from '../../onnx/tensor.js';
 import { verifyModel, writeModelVerified } from '../../runtime/verified-write.js';
 import { TrainferError, oneLine } from '../../util/errors.js';
 import type { CalibrationMethod } from './calib-stats.js';
 import { batchTensor, feedBatches, feedTarget, loadDataArg } from './data-feed.js';
 import { type Comparison, compareModels } from './measure.js';
 import { type MeasureInputs, datasetInputs, syntheticFeeds, syntheticInputs } from './measure-inputs.js';
-import { readPlan } from './plan.js';
+import { type QuantizePlan, readPlan } from './plan.js';
+import { type TextModel, copyTokenizerBeside, textAccuracy, textBatches, textModel, textTable } from './text-data.js';
 import { type QuantizeMode, type QuantizeOptions, quantize } from './quantize.js';
 import type { QuantizeReport } from './report.js';
 
@@ -60,6 +61,8 @@ export interface QuantizeFileResult {
   evalData?: string;
   /** Why the before/after table is missing, when it was skipped. */
   measureSkipped?: string;
+  /** A text model: the tokenizer copied beside the output, and test accuracy before/after on `--data`. */
+  text?: { tokenizer: string; accuracy?: { float: number; quantized: number; data: string; samples: number } };
 }
 
 /** Quantizes `input` into `output` and measures both. */
@@ -68,6 +71,8 @@ export async function quantizeFile(o: QuantizeFileOptions): Promise<QuantizeFile
   const floatBytes = readInput(o.input);
   const model = loadModel(floatBytes, { file: o.input });
   const plan = o.plan === undefined ? undefined : readPlan(o.plan);
+  const text = textModel(model, o.input);
+  if (text) return quantizeTextFile(o, { floatBytes, model, text, plan });
   // Everything the user passed is checked before any work: a --data that does not fit fails here, not after writing.
   const evalDs = o.data && o.measure !== false ? loadDataArg(o.data, 'test', o.evalSize ?? 10000) : undefined;
   const evalTarget = evalDs ? feedTarget(model, evalDs, '--data') : undefined;
@@ -104,6 +109,58 @@ export async function quantizeFile(o: QuantizeFileOptions): Promise<QuantizeFile
     result.measureSkipped = `before/after table skipped: ${oneLine(err)} (pass --dim name=N for the model's symbolic dims, or --data)`;
   }
   return result;
+}
+
+/**
+ * A text model (it reads token ids through a tokenizer): calibration batches are tokenized raw texts of
+ * `--calib` / `--data` (training split); the check run and the speed table use real token rows of the
+ * maximum length (or synthetic rows sized by `--dim`); accuracy is scored on `--data`'s test split by the
+ * evaluator training uses; the tokenizer is copied beside the output.
+ */
+async function quantizeTextFile(o: QuantizeFileOptions, c: { floatBytes: Uint8Array; model: Model; text: TextModel; plan?: QuantizePlan }): Promise<QuantizeFileResult> {
+  const { model, text } = c;
+  const dims = { ...(text.sequenceDim ? { [text.sequenceDim]: text.maxLength } : {}), ...o.dims };
+  const src = o.calib ?? o.data;
+  if (o.mode === 'static' && !src) throw new TrainferError('--mode static needs calibration data: --calib <data with a text column, e.g. spam or a .csv/.jsonl>');
+  const calib = src ? await textBatches({ model, text, table: textTable(src, 'train', o.calibSize ?? 512) }) : undefined;
+  const evalTable = o.data && o.measure !== false ? textTable(o.data, 'test', o.evalSize ?? 10000) : undefined;
+  const checkFeeds = calib?.[0] ? Object.fromEntries(Object.entries(calib[0]).map(([k, t]) => [k, sliceRows(t, 8)])) : syntheticFeeds({ model, dims }).feeds;
+  const autotuneBudgetMs = o.budgetMs === undefined ? undefined : Math.min(250, o.budgetMs / 6);
+  const { model: q, report } = await quantize({ ...o.extra, model, mode: o.mode, calibration: calib ? () => calib : undefined, method: o.method, perChannel: o.perChannel, threads: o.threads, plan: c.plan, autotuneBudgetMs });
+  await writeVerified({ output: o.output, model: q, float: model, feeds: checkFeeds, dims });
+  const result: QuantizeFileResult = { input: o.input, output: o.output, mode: o.mode, report, text: { tokenizer: copyTokenizerBeside(text, o.output) } };
+  if (o.measure === false) return result;
+  if (evalTable) {
+    const float = await textAccuracy({ file: o.input, model, table: evalTable, tokenizer: text.tokenizerPath, threads: o.threads });
+    const quantized = await textAccuracy({ file: o.output, model: loadModel(readFileSync(o.output), { file: o.output }), table: evalTable, tokenizer: text.tokenizerPath, threads: o.threads });
+    result.text!.accuracy = { float, quantized, data: `${o.data} (test split)`, samples: evalTable.count };
+  }
+  const inputs: MeasureInputs = calib ? tokenInputs(calib, `${src} (training split, ${calib.reduce((n, b) => n + Object.values(b)[0]!.dims[0]!, 0)} tokenized texts)`) : syntheticInputs({ model, dims });
+  result.evalData = inputs.label;
+  try {
+    result.comparison = await compareModels({ floatBytes: c.floatBytes, quantizedBytes: readFileSync(o.output), inputs, budgetMs: o.budgetMs, threads: o.threads });
+  } catch (err) {
+    result.measureSkipped = `before/after table skipped: ${oneLine(err)} (pass --dim name=N for the model's symbolic dims)`;
+  }
+  if (result.comparison && result.text?.accuracy) {
+    result.comparison.float.accuracy = result.text.accuracy.float;
+    result.comparison.quantized.accuracy = result.text.accuracy.quantized;
+  }
+  return result;
+}
+
+/** Measurement inputs from tokenized batches: agreement over all, latency on one row, throughput on 32 (the text target's batch). */
+function tokenInputs(batches: readonly Record<string, Tensor>[], label: string): MeasureInputs {
+  const rows = (n: number) => Object.fromEntries(Object.entries(batches[0]!).map(([k, t]) => [k, sliceRows(t, n)]));
+  const batch = rows(32);
+  return { batches: () => batches.map((feeds) => ({ feeds })), single: rows(1), batch, batchSize: Object.values(batch)[0]!.dims[0]!, label };
+}
+
+/** The first `n` rows of a [batch, …] tensor. */
+function sliceRows(t: Tensor, n: number): Tensor {
+  const rows = Math.min(n, t.dims[0]!);
+  const per = t.size / t.dims[0]!;
+  return new Tensor(t.dtype, [rows, ...t.dims.slice(1)], (t.data as BigInt64Array).slice(0, rows * per));
 }
 
 /** Reads the input model's bytes; read errors get the same one-line form as parse errors. */

@@ -7,8 +7,9 @@ import type { Model } from '../../onnx/ir.js';
 import { TrainferError } from '../../util/errors.js';
 import { type BatchSource, calibrate } from './calibration.js';
 import type { CalibrationMethod } from './calib-stats.js';
-import { type DynamicMatMulFormat, quantizeDynamic } from './dynamic.js';
+import { type DynamicMatMulFormat, quantizeDynamic, storeTablesInt8 } from './dynamic.js';
 import { convertFp16 } from './fp16.js';
+import { fuseAttention } from '../../onnx/fuse-attention.js';
 import { quantizeInt4 } from './int4.js';
 import { type QdqOptions, calibrationTargets, insertQdq } from './qdq.js';
 import { applyFastestConvPlan } from './autotune.js';
@@ -53,6 +54,11 @@ export interface QuantizeOptions {
   int4MinElements?: number;
   /** int4: MatMulNBits `accuracy_level` (default 4: int8 activations inside the kernel, fastest on x86). */
   accuracyLevel?: number;
+  /**
+   * Dynamic: first fuse standard-op self-attention blocks into `com.microsoft.Attention`, which becomes
+   * int8 `QAttention` (default true; the output then runs on onnxruntime only, as every int8 model here).
+   */
+  fuseAttention?: boolean;
   /** fp16: keep float32 graph inputs/outputs with Casts at the boundary (default true). */
   keepIoTypes?: boolean;
   /** Node names to leave float. */
@@ -117,10 +123,15 @@ export async function quantize(o: QuantizeOptions): Promise<QuantizeResult> {
         if (sample) plan = await applyFastestConvPlan({ prepared: model, cal, qdq, sample, threads: o.threads, budgetMs: o.autotuneBudgetMs, report });
       }
       insertQdq(model, cal, qdq, report);
+      storeTablesInt8(model, { reduceRange: o.reduceRange ?? false, exclude }, report);
       model.metadata.set(PLAN_METADATA_KEY, planToJson(plan));
       break;
     }
     case 'dynamic':
+      if (o.fuseAttention !== false) {
+        const f = fuseAttention(model);
+        if (f.fused.length) report.notes.push(`fused ${f.fused.length} self-attention block(s) into com.microsoft.Attention (Q/K/V in one [${f.fused[0]!.hidden}, ${3 * f.fused[0]!.hidden}] weight, ${f.fused[0]!.heads} heads) → QAttention`);
+      }
       quantizeDynamic(model, {
         perChannel: o.perChannel ?? true,
         reduceRange: o.reduceRange ?? false,
