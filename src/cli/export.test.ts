@@ -61,13 +61,16 @@ test('a trained transformer: transformers.js pipeline() loads the export offline
   const out = join(dir, 'spam-hf');
   const r = await runCli(['export', model, '--out', out, '--quantized', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const res = JSON.parse(r.stdout) as { files: string[]; labels: string[]; inputs: string[]; trailingSpecials: string[] };
+  const res = JSON.parse(r.stdout) as { files: string[]; labels: string[]; inputs: string[]; trailingSpecials: string[]; preprocess?: string };
   assert.deepEqual(res.files, ['config.json', 'onnx/model.onnx', 'onnx/model_quantized.onnx', 'tokenizer.json', 'tokenizer_config.json']);
   assert.deepEqual(res.labels, ['ham', 'spam']);
   assert.deepEqual(res.inputs, ['input_ids', 'attention_mask']);
   assert.deepEqual(res.trailingSpecials, ['[SEP]']);
-  const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { id2label: Record<string, string> };
+  // spam is trained on the `email` preparation, which transformers.js does not run: the export says so.
+  assert.equal(res.preprocess, 'email');
+  const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { id2label: Record<string, string>; trainfer: { text_preprocess?: string } };
   assert.deepEqual(config.id2label, { 0: 'ham', 1: 'spam' });
+  assert.equal(config.trainfer.text_preprocess, 'email');
 
   const emails = (getColumn(loadSpam().test!, 'text').data as string[]).slice(0, 24);
   const texts = [...emails, '', 'Win a FREE prize now!!!', 'Réunion demain — café ☕ 東京', 'x'.repeat(5000)];

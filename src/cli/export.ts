@@ -65,4 +65,5 @@ async function runExport(model: string, f: ExportFlags): Promise<void> {
   process.stdout.write(`wrote ${r.dir}: ${r.files.join(', ')}\n`);
   process.stdout.write(`  labels ${r.labels.join(', ')} (${r.problemType}); inputs ${r.inputs.join(', ')}; rows of at most ${r.maxLength} tokens${r.trailingSpecials.length ? `, a cut row ends in ${r.trailingSpecials.join(' ')}` : ''}\n`);
   process.stdout.write(`  load it: pipeline('text-classification', '${r.dir}')  (@huggingface/transformers)\n`);
+  if (r.preprocess) process.stdout.write(`  note: the model was trained on '${r.preprocess}'-prepared text, which transformers.js does not do: give its pipeline prepared texts (trainfer's emailText), not raw emails\n`);
 }

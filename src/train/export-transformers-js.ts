@@ -66,6 +66,11 @@ export interface TransformersJsExportResult {
   inputs: string[];
   /** Special tokens restored at the end of a cut row. */
   trailingSpecials: string[];
+  /**
+   * The text preparation the model was trained with (`email`), which transformers.js does not run: feed
+   * its pipeline texts already prepared (`emailText`), or it reads raw emails differently from Trainfer.
+   */
+  preprocess?: string;
 }
 
 /** How `adaptForTransformersJs` rewires a model. */
@@ -106,6 +111,7 @@ export async function exportTransformersJs(o: TransformersJsExportOptions): Prom
   const rows = tokenEmbeddingRows(model);
   if (rows !== undefined && tokenizer.vocabSize > rows) throw new TrainferError(`${tokPath}: ${tokenizer.vocabSize} tokens, but ${o.model}'s embedding table has ${rows} rows: this is not the tokenizer the model was trained with`);
   const trailing = await tokenizer.trailingSpecials();
+  const prep = rec?.preprocess && rec.preprocess !== 'none' ? rec.preprocess : undefined;
   const adapted = adaptForTransformersJs(model, { maxLength: tokenizer.maxLength, trailing, padId: tokenizer.padId, name: o.model, labels: o.labels });
 
   const parent = dirname(out);
@@ -123,10 +129,10 @@ export async function exportTransformersJs(o: TransformersJsExportOptions): Prom
     }
     writeFileAtomic(join(tmp, 'tokenizer.json'), tokenizer.toJsonText());
     writeFileAtomic(join(tmp, 'tokenizer_config.json'), `${JSON.stringify(tokenizerConfig(tokenizer), null, 2)}\n`);
-    writeFileAtomic(join(tmp, 'config.json'), `${JSON.stringify(modelConfig({ adapted, tokenizer, rows, quantized: !!o.quantize, source: basename(o.model) }), null, 2)}\n`);
+    writeFileAtomic(join(tmp, 'config.json'), `${JSON.stringify(modelConfig({ adapted, tokenizer, rows, quantized: !!o.quantize, source: basename(o.model), preprocess: prep }), null, 2)}\n`);
     files.push('tokenizer.json', 'tokenizer_config.json', 'config.json');
     replaceDir(tmp, out);
-    return { dir: out, files: files.sort(), labels: adapted.labels, problemType: adapted.problemType, maxLength: tokenizer.maxLength, inputs: adapted.model.graph.inputs.map((i) => i.name), trailingSpecials: trailing.map((id) => tokenizer.token(id) ?? String(id)) };
+    return { dir: out, files: files.sort(), labels: adapted.labels, problemType: adapted.problemType, maxLength: tokenizer.maxLength, inputs: adapted.model.graph.inputs.map((i) => i.name), trailingSpecials: trailing.map((id) => tokenizer.token(id) ?? String(id)), ...(prep ? { preprocess: prep } : {}) };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -347,7 +353,7 @@ function tokenizerConfig(t: TextTokenizer): Record<string, unknown> {
   return Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined));
 }
 
-function modelConfig(o: { adapted: AdaptedModel; tokenizer: TextTokenizer; rows?: number; quantized: boolean; source: string }): Record<string, unknown> {
+function modelConfig(o: { adapted: AdaptedModel; tokenizer: TextTokenizer; rows?: number; quantized: boolean; source: string; preprocess?: string }): Record<string, unknown> {
   const { labels, problemType } = o.adapted;
   return {
     // transformers.js picks the model class by model_type; its BERT sequence classifier runs the ONNX
@@ -363,7 +369,7 @@ function modelConfig(o: { adapted: AdaptedModel; tokenizer: TextTokenizer; rows?
     pad_token_id: o.tokenizer.padId,
     // Without a quantized file, every device (the browser's wasm defaults to q8) loads onnx/model.onnx.
     ...(o.quantized ? {} : { 'transformers.js_config': { dtype: 'fp32' } }),
-    trainfer: { exported_from: o.source, format: 'transformers-js' },
+    trainfer: { exported_from: o.source, format: 'transformers-js', ...(o.preprocess ? { text_preprocess: o.preprocess } : {}) },
   };
 }
 
