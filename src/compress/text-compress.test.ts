@@ -120,3 +120,14 @@ test('distillation of the text teacher: bag-of-embeddings and 1-layer students f
   await assert.rejects(distillModel({ teacher, student: 'mlp:8', data: csv, out: join(dir, 'bad', 'model.onnx') }), /a text teacher .* distils into a transformer\[:L,D,H\] preset/);
   assert.ok(!existsSync(join(dir, 'bad', 'model.onnx')));
 });
+
+test('a teacher trained on the email preparation: its student records the same preparation, so it is scored and served as trained', async () => {
+  await ready;
+  const t = join(dir, 'prepared-teacher', 'model.onnx');
+  await runTrainJob({ model: 'transformer:0,16,1', data: csv, out: t, maxLength: 32, vocabSize: 200, epochs: 2, seed: 1, progress: 'none', threads: 1, lr: 0.003, textPreprocess: 'email' });
+  assert.equal(textModel(readModel(t), t)?.preprocess, 'email');
+  const out = join(dir, 'prepared-student', 'model.onnx');
+  const r = await distillModel({ teacher: t, student: 'transformer:0,16,1', data: csv, out, epochs: 2, seed: 2, threads: 1, lr: 0.003 });
+  assert.equal(textModel(readModel(out), out)?.preprocess, 'email');
+  assert.ok(r.student.testAccuracy >= 0.8, `student ${r.student.testAccuracy} (teacher ${r.teacher.testAccuracy})`);
+});

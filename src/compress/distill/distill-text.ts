@@ -65,7 +65,7 @@ async function cacheTextTeacher(c: TextDistillContext, session: Session, table: 
 export async function distillText(o: DistillOptions, c: TextDistillContext): Promise<DistillResult> {
   if (!isTextPreset(o.student)) throw new TrainferError(`--student ${o.student}: a text teacher (${o.teacher} reads token ids) distils into a transformer[:L,D,H] preset (L = 0: a bag of embeddings), built with the teacher's tokenizer`);
   if ((o.teacherMode ?? 'cache') !== 'cache') throw new TrainferError('--teacher-mode live: a text teacher\'s logits are cached (its rows are tokenized once); leave out --teacher-mode');
-  const setup = await setupText({ model: o.student, train: c.train, column: c.text.column ?? 'text', choice: c.choice, seed: c.seed, tokenizer: c.text.tokenizerPath, maxLength: c.text.maxLength, say: () => undefined });
+  const setup = await setupText({ model: o.student, train: c.train, column: c.text.column ?? 'text', choice: c.choice, seed: c.seed, tokenizer: c.text.tokenizerPath, maxLength: c.text.maxLength, preprocess: c.text.preprocess ?? 'none', say: () => undefined });
   const session = await Session.create({ model: c.teacherLogits }, { intraOpThreads: o.threads });
   try {
     const TEACHER = 'teacher_logits';
@@ -93,7 +93,7 @@ export async function distillText(o: DistillOptions, c: TextDistillContext): Pro
     const inputs = setup.text.feeds;
     const r = await fit({ model: student, train, validation, feeds: { ...inputs, [TEACHER]: { columns: [TEACHER] } }, losses: [{ loss: ce, weight: 1 - c.alpha }, { loss: kl, weight: c.alpha }], target: c.targets, epochs: o.epochs ?? d.epochs, batchSize, optimizer, lr, schedule, seed: c.seed, maxSteps: o.maxSteps, threads: o.threads, progress: o.progress ?? 'none', onEpochEnd: o.onEpochEnd });
     const exported = annotateModel(student.inferenceGraph({ weights: r.weights }), { heads: student.heads, losses: [{ loss: ce }], targets: { [head.name]: c.targets }, table: c.train, inputs, classNames: setup.classNames });
-    recordText({ model: exported, tokenizer: setup.tokenizer, column: c.text.column ?? 'text' });
+    recordText({ model: exported, tokenizer: setup.tokenizer, column: c.text.column ?? 'text', preprocess: setup.preprocess });
     exported.metadata.set('trainfer.distilled_from', JSON.stringify({ teacher: o.teacher, temperature: T, alpha: c.alpha }));
     await exportModel({ path: o.out, model: exported, table: c.test, inputs, exclude: c.targets });
     saveTokenizerBeside(o.out, setup.tokenizer);

@@ -9,6 +9,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { tokenRole } from '../../data/text-feeds.js';
 import { TextTokenizer } from '../../data/tokenizer.js';
+import { type TextPreprocess, preprocessTexts } from '../../data/email-text.js';
 import { loadTable } from '../../data/load.js';
 import { type Table, getColumn, headRows } from '../../data/table.js';
 import type { Model } from '../../onnx/ir.js';
@@ -25,6 +26,8 @@ export interface TextModel {
   maxLength: number;
   /** The token inputs' symbolic sequence dim (e.g. `sequence`). */
   sequenceDim?: string;
+  /** The text preparation it was trained with (from its metadata; absent: none). */
+  preprocess?: TextPreprocess;
 }
 
 /** The model's tokenizer (metadata or `tokenizer.json` beside `file`); undefined for models that read no text. */
@@ -39,7 +42,7 @@ export function textModel(model: Model, file: string): TextModel | undefined {
   }
   const tok = TextTokenizer.load(path, { maxLength: rec?.maxLength });
   const dim = inputs[0]?.type?.shape?.[1];
-  return { tokenizerPath: path, column: rec?.column, maxLength: tok.maxLength, sequenceDim: typeof dim === 'string' ? dim : undefined };
+  return { tokenizerPath: path, column: rec?.column, maxLength: tok.maxLength, sequenceDim: typeof dim === 'string' ? dim : undefined, ...(rec?.preprocess ? { preprocess: rec.preprocess } : {}) };
 }
 
 /** The split of a data argument (`spam`, a .csv/.jsonl) as a table, first `limit` rows. */
@@ -50,11 +53,12 @@ export function textTable(source: string, split: 'train' | 'test', limit?: numbe
   return limit === undefined ? t : headRows(t, Math.min(limit, t.count));
 }
 
-/** Tokenized calibration batches (64 rows each) of the table's text column, for every token input of `model`. */
+/** Tokenized calibration batches (64 rows each) of the table's text column after the model's recorded preparation, for every token input of `model`. */
 export async function textBatches(o: { model: Model; text: TextModel; table: Table; batchSize?: number }): Promise<Record<string, Tensor>[]> {
   const column = o.text.column ?? textColumn(o.table, undefined);
   if (!column || !o.table.columns.some((c) => c.name === column)) throw new TrainferError(`${o.table.source}: no text column${o.text.column ? ` '${o.text.column}' (the column the model was trained on)` : ''} to calibrate on (columns: ${o.table.columns.map((c) => c.name).join(', ')})`);
-  const texts = getColumn(o.table, column).data as string[];
+  // The rows the model was trained on: its recorded preparation first (the `email` decoding for spam).
+  const texts = await preprocessTexts(getColumn(o.table, column).data as string[], o.text.preprocess);
   const tok = TextTokenizer.load(o.text.tokenizerPath, { maxLength: o.text.maxLength });
   const inputs = o.model.graph.feedInputs();
   const bs = o.batchSize ?? 64;
