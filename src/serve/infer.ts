@@ -7,7 +7,7 @@
 import type { Tensor } from '../onnx/tensor.js';
 import type { BatchRequest, BatchResult, CancelSignal } from './batcher.js';
 import { InferenceError, badRequest } from './errors.js';
-import { type InferRequest, type InferResponse, type ResponseOutput, datatypeOf, decodeInferRequest, encodeInferResponse, firstNonFinite, parseJson, splitBody, tensorToBinary, tensorToJson } from './protocol.js';
+import { type InferRequest, type InferResponse, type ResponseOutput, datatypeOf, decodeInferRequest, encodeInferResponse, firstNonFinite, parseJson, scalarParameters, splitBody, tensorToBinary, tensorToJson } from './protocol.js';
 import type { ServedModel } from './served-model.js';
 
 /** What a REST front end hands to `runInference`. */
@@ -55,7 +55,8 @@ export async function runInference(call: InferCall): Promise<InferAnswer> {
   if (!call.body || call.body.length === 0) throw badRequest('empty request body: expected an inference request');
   const { json, binary } = splitBody(call.body, call.headerLength);
   const p = prepareInference(mv, parseJson(json), binary);
-  const result = await call.submit({ feeds: p.feeds, batch: p.batch, fetches: p.request.outputs ? p.wanted.map((w) => w.name) : undefined, signal: call.signal, id: call.requestId, ...(p.request.parameters ? { parameters: p.request.parameters } : {}) });
+  const parameters = scalarParameters(p.request.parameters);
+  const result = await call.submit({ feeds: p.feeds, batch: p.batch, fetches: p.request.outputs ? p.wanted.map((w) => w.name) : undefined, signal: call.signal, id: call.requestId, ...(parameters ? { parameters } : {}) });
 
   const outputs: ResponseOutput[] = [];
   const binaries: Uint8Array[] = [];

@@ -193,6 +193,20 @@ function checkExpectations(headers: InputHeader[], expect: InputExpectations): v
   }
 }
 
+/**
+ * The request-level parameters a model version may read (a retrieval model's `mode` and `k`): the
+ * top-level string, number and boolean values. Anything else — nested objects of any depth, arrays,
+ * null — is ignored, as KServe v2 lets servers ignore parameters they do not know, and never crosses
+ * a thread boundary. Undefined when none is left.
+ */
+export function scalarParameters(p: Parameters | undefined): Parameters | undefined {
+  if (!p) return undefined;
+  const out: Parameters = {};
+  // The declared type is what a well-formed request holds; the JSON itself may hold anything.
+  for (const [k, v] of Object.entries(p as Record<string, unknown>)) if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** Index of the first NaN or ±Inf element of a float tensor, or -1. */
 export function firstNonFinite(t: Tensor): number {
   const d = t.data;

@@ -136,6 +136,8 @@ export class Recommender {
     private readonly exact: Session,
     private readonly tower: Session,
     readonly ann: AnnIndex | undefined,
+    /** The catalog's item vectors [items, vectorDim] (with an index: completes a short ANN answer). */
+    private readonly vectors?: Float32Array,
   ) {}
 
   /** Loads the model (and builds the ANN index when asked). */
@@ -146,8 +148,9 @@ export class Recommender {
     });
     const exact = await open(model, 'retrieval graph');
     const tower = await open(userTowerGraph(model), 'user tower');
-    const ann = o.ann ? await buildAnnIndex({ kind: o.ann, vectors: catalogVectors(model, info), dims: info.vectorDim, connectivity: o.connectivity, expansionAdd: o.expansionAdd, expansionSearch: o.expansionSearch, space: o.space, quantization: o.quantization, threads: o.buildThreads ?? o.threads }) : undefined;
-    return new Recommender(info, exact, tower, ann);
+    const vectors = o.ann ? catalogVectors(model, info) : undefined;
+    const ann = o.ann ? await buildAnnIndex({ kind: o.ann, vectors: vectors!, dims: info.vectorDim, connectivity: o.connectivity, expansionAdd: o.expansionAdd, expansionSearch: o.expansionSearch, space: o.space, quantization: o.quantization, threads: o.buildThreads ?? o.threads }) : undefined;
+    return new Recommender(info, exact, tower, ann, vectors);
   }
 
   /** The index of a raw user id, or −1 (unknown: the cold-start path). */
@@ -223,6 +226,8 @@ export class Recommender {
         r.items.push(hits.ids[j]!);
         r.scores.push(hits.scores[j]!);
       }
+      // HNSW may return fewer hits than asked (a k near the catalog's size): complete the row exactly.
+      if (r.items.length < k && this.info.items - skip.size > r.items.length) this.completeExactly(r, vec.subarray(b * D, b * D + D), k, skip);
       results.push(r);
     }
     if (coldRows.length) {
@@ -231,6 +236,25 @@ export class Recommender {
       coldRows.forEach((b, i) => (results[b] = { ...fallback[i]!, vector: vec.slice(b * D, b * D + D) }));
     }
     return results;
+  }
+
+  /** Adds the best-scoring items not yet in `r` nor in `skip` until it holds `k` (a brute-force pass over the catalog). */
+  private completeExactly(r: Recommendation, query: Float32Array, k: number, skip: ReadonlySet<number>): void {
+    const v = this.vectors!;
+    const D = this.info.vectorDim;
+    const have = new Set(r.items);
+    const rest: { id: number; score: number }[] = [];
+    for (let i = 0; i < this.info.items; i++) {
+      if (have.has(i) || skip.has(i)) continue;
+      let s = 0;
+      for (let d = 0; d < D; d++) s += v[i * D + d]! * query[d]!;
+      rest.push({ id: i, score: s });
+    }
+    rest.sort((a, b) => b.score - a.score || a.id - b.id);
+    const merged = r.items.map((id, j) => ({ id, score: r.scores[j]! })).concat(rest.slice(0, k - r.items.length));
+    merged.sort((a, b) => b.score - a.score || a.id - b.id);
+    r.items = merged.map((m) => m.id);
+    r.scores = merged.map((m) => m.score);
   }
 
   /**

@@ -15,6 +15,7 @@ import { InferenceError, badRequest } from '../errors.js';
 import { answeredOutputs, prepareInference } from '../infer.js';
 import type { ServeMetrics } from '../metrics.js';
 import type { ModelMetadataAnswer } from '../control.js';
+import { scalarParameters } from '../protocol.js';
 import type { IndexRow } from '../repository.js';
 import type { ServeBackend } from '../served-model.js';
 import { type GrpcInferRequest, type GrpcParameter, grpcCode, requestFromGrpc, responseToGrpc } from './codec.js';
@@ -129,7 +130,8 @@ function implementation(o: GrpcOptions): UntypedServiceImplementation {
         const { body, binary } = requestFromGrpc(r);
         const p = prepareInference(mv, body, binary);
         const requestId = `grpc-${(++nextId).toString(36)}`;
-        const result = await backend.submit(mv, { feeds: p.feeds, batch: p.batch, fetches: p.request.outputs ? p.wanted.map((w) => w.name) : undefined, signal: cancel, id: requestId, ...(p.request.parameters ? { parameters: p.request.parameters } : {}) });
+        const parameters = scalarParameters(p.request.parameters);
+        const result = await backend.submit(mv, { feeds: p.feeds, batch: p.batch, fetches: p.request.outputs ? p.wanted.map((w) => w.name) : undefined, signal: cancel, id: requestId, ...(parameters ? { parameters } : {}) });
         const answer = responseToGrpc({ model: mv.name, version: mv.version, id: p.request.id, outputs: answeredOutputs(mv, p.wanted, result.outputs), parameters: result.parameters });
         metrics.request(mv.name, mv.version, { ok: true, ms: performance.now() - t0, queueMs: result.queueMs, computeMs: result.computeMs });
         return answer;
