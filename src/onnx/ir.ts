@@ -143,6 +143,24 @@ export class Model {
     this.graph = graph;
   }
 
+  /**
+   * A new model around `graph` with this model's header: IR version, opsets and metadata (copied),
+   * producer, domain, model version, doc string and functions (shared). Not `proto`: the graph changed.
+   */
+  withGraph(graph: Graph): Model {
+    const m = new Model(graph);
+    m.irVersion = this.irVersion;
+    m.opsets = new Map(this.opsets);
+    m.producerName = this.producerName;
+    m.producerVersion = this.producerVersion;
+    m.domain = this.domain;
+    m.modelVersion = this.modelVersion;
+    m.docString = this.docString;
+    m.metadata = new Map(this.metadata);
+    m.functions = this.functions;
+    return m;
+  }
+
   /** The default-domain opset version. */
   get opset(): number {
     return this.opsets.get('') ?? this.opsets.get('ai.onnx') ?? 1;

@@ -141,16 +141,7 @@ export class OnnxModelTrainable implements Trainable {
     g.proto = src.graph.proto;
     for (const [k, t] of this.weights) g.initializers.set(k, t);
     for (const [k, t] of options.weights ?? []) if (g.initializers.has(k)) g.initializers.set(k, t);
-    const m = new Model(g);
-    m.irVersion = src.irVersion;
-    m.opsets = new Map(src.opsets);
-    m.producerName = src.producerName;
-    m.producerVersion = src.producerVersion;
-    m.domain = src.domain;
-    m.modelVersion = src.modelVersion;
-    m.docString = src.docString;
-    m.metadata = new Map(src.metadata);
-    m.functions = src.functions;
+    const m = src.withGraph(g);
     return m;
   }
 

@@ -50,16 +50,7 @@ export function sharedModel(model: Model, shared: ReadonlyMap<string, SharedWeig
     }
   }
   g.nodes = [...pre, ...src.nodes.map((x) => ({ ...x }))];
-  const m = new Model(g);
-  m.irVersion = model.irVersion;
-  m.opsets = new Map(model.opsets);
-  m.producerName = model.producerName;
-  m.producerVersion = model.producerVersion;
-  m.domain = model.domain;
-  m.modelVersion = model.modelVersion;
-  m.docString = model.docString;
-  m.metadata = new Map(model.metadata);
-  m.functions = model.functions;
+  const m = model.withGraph(g);
   return m;
 }
 

@@ -21,7 +21,6 @@ import { foldConstants, topoSort } from '../../onnx/passes.js';
 import { inferTypes } from '../../onnx/shape-infer.js';
 import type { Tensor } from '../../onnx/tensor.js';
 import { cloneGraph } from '../../autodiff/train-step.js';
-import { Model as ModelClass } from '../../onnx/ir.js';
 import { UnionFind } from './union-find.js';
 import { CHANNEL_RULES, unknownOp } from './channel-rules.js';
 
@@ -266,16 +265,7 @@ export function workingCopy(model: Model): Model {
   g.proto = model.graph.proto;
   foldConstants(g);
   topoSort(g);
-  const m = new ModelClass(g);
-  m.irVersion = model.irVersion;
-  m.opsets = new Map(model.opsets);
-  m.producerName = model.producerName;
-  m.producerVersion = model.producerVersion;
-  m.domain = model.domain;
-  m.modelVersion = model.modelVersion;
-  m.docString = model.docString;
-  m.metadata = new Map(model.metadata);
-  m.functions = model.functions;
+  const m = model.withGraph(g);
   return m;
 }
 

@@ -24,16 +24,7 @@ function editableCopy(m: Model): { model: Model; nodeMap: Map<Node, Node> } {
   g.initializers = new Map(src.initializers);
   g.valueInfo = new Map(src.valueInfo);
   g.proto = src.proto;
-  const out = new Model(g);
-  out.irVersion = m.irVersion;
-  out.opsets = new Map(m.opsets);
-  out.producerName = m.producerName;
-  out.producerVersion = m.producerVersion;
-  out.domain = m.domain;
-  out.modelVersion = m.modelVersion;
-  out.docString = m.docString;
-  out.metadata = new Map(m.metadata);
-  out.functions = m.functions;
+  const out = m.withGraph(g);
   return { model: out, nodeMap };
 }
 
