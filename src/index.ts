@@ -318,7 +318,7 @@ export type { RetrievalJobOptions, RetrievalJobResult } from './train/recsys-job
 export { runCtrJob } from './train/ctr-job.js';
 export type { CtrJobOptions, CtrJobResult } from './train/ctr-job.js';
 export { loadRecsysData } from './train/recsys-data.js';
-export type { RecsysData, RecsysDataOptions } from './train/recsys-data.js';
+export type { InteractionJobOptions, RecsysData, RecsysDataOptions } from './train/recsys-data.js';
 export { quantizeEmbeddingTables } from './compress/embedding-tables.js';
 export type { QuantizeTablesOptions, TableReport } from './compress/embedding-tables.js';
 export { Recommender, retrievalInfo } from './serve/retrieval.js';

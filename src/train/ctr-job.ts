@@ -19,37 +19,16 @@ import { rankingMetrics } from './metrics.js';
 import { evaluate } from './evaluate.js';
 import { annotateModel, exportModel } from './export.js';
 import { fit, type FitResult } from './fit.js';
-import type { ProgressMode, ProgressReporter } from './progress.js';
-import { loadRecsysData } from './recsys-data.js';
+import { type InteractionJobOptions, loadRecsysData } from './recsys-data.js';
 import { parseSchedule } from './schedule.js';
 import { SparseEmbeddings } from './sparse-embeddings.js';
-import type { SparseOptimizerConfig } from './sparse-optimizers.js';
 
 /** Options for `runCtrJob`. */
-export interface CtrJobOptions {
-  data: string;
-  out?: string;
+export interface CtrJobOptions extends InteractionJobOptions {
   /** Embedding width (default 16). */
   dim?: number;
   /** Sampled negatives per positive (implicit feedback; default 4). */
   negatives?: number;
-  epochs?: number;
-  batchSize?: number;
-  optimizer?: 'sgd' | 'adam' | 'adamw';
-  lr?: number;
-  sparseOptimizer?: SparseOptimizerConfig['type'] | 'dense';
-  sparseLr?: number;
-  schedule?: string;
-  split?: string;
-  seed?: number;
-  checkpointDir?: string;
-  checkpointEverySteps?: number;
-  resume?: boolean;
-  overwrite?: boolean;
-  maxSteps?: number;
-  threads?: number;
-  progress?: ProgressMode | ProgressReporter;
-  signal?: AbortSignal;
 }
 
 /** What `trainfer train --model dlrm --json` prints. */

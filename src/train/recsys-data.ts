@@ -4,6 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { TrainferError } from '../util/errors.js';
+import type { ProgressMode, ProgressReporter } from './progress.js';
+import type { SparseOptimizerConfig } from './sparse-optimizers.js';
 import { type Interactions, readInteractions } from '../data/interactions.js';
 import { type InteractionSplits, type SplitSpec, parseSplit, splitInteractions } from '../data/interaction-splits.js';
 import { type SyntheticOracle, generateInteractions, isSyntheticSource, parseSyntheticSpec } from '../data/synthetic-interactions.js';
@@ -19,6 +21,40 @@ export interface RecsysDataOptions {
   itemColumn?: string;
   labelColumn?: string;
   timeColumn?: string;
+}
+
+/**
+ * The options the recommender jobs share (`runRetrievalJob` for mf / two-tower, `runCtrJob` for dlrm):
+ * the data and output, the training loop, the sparse tables' optimizer, checkpoints and resume.
+ */
+export interface InteractionJobOptions {
+  /** `synthetic:users=U,items=I,…` or an interactions file. */
+  data: string;
+  out?: string;
+  /** Embedding width. */
+  dim?: number;
+  /** Sampled negatives per positive (default 4). */
+  negatives?: number;
+  epochs?: number;
+  batchSize?: number;
+  /** Dense parameters (MLPs, biases). */
+  optimizer?: 'sgd' | 'adam' | 'adamw';
+  lr?: number;
+  /** Embedding tables (default `rowwise-adagrad`); `dense` keeps them in the step graph (Adam on the whole table). */
+  sparseOptimizer?: SparseOptimizerConfig['type'] | 'dense';
+  sparseLr?: number;
+  schedule?: string;
+  /** `leave-last-out` (default) or `time[,test=F,validation=F]`. */
+  split?: string;
+  seed?: number;
+  checkpointDir?: string;
+  checkpointEverySteps?: number;
+  resume?: boolean;
+  overwrite?: boolean;
+  maxSteps?: number;
+  threads?: number;
+  progress?: ProgressMode | ProgressReporter;
+  signal?: AbortSignal;
 }
 
 /** Interactions split for training, with the oracle of synthetic data. */

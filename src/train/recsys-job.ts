@@ -16,27 +16,22 @@ import { itemLogQ, negativeSampler } from '../data/negatives.js';
 import { RETRIEVAL_LOSSES, type RetrievalLossName, needsNegatives, retrievalLoss } from '../nn/retrieval-losses.js';
 import { RetrievalModel } from '../nn/retrieval.js';
 import { fit, type FitResult } from './fit.js';
-import type { ProgressMode, ProgressReporter } from './progress.js';
 import { type RetrievalEvalResult, evaluateRetrieval } from './ranking-eval.js';
-import { loadRecsysData } from './recsys-data.js';
+import { type InteractionJobOptions, loadRecsysData } from './recsys-data.js';
 import { exportRetrieval } from './retrieval-export.js';
 import { parseSchedule } from './schedule.js';
 import { SparseEmbeddings } from './sparse-embeddings.js';
-import { SPARSE_OPTIMIZERS, type SparseOptimizerConfig } from './sparse-optimizers.js';
+import { SPARSE_OPTIMIZERS } from './sparse-optimizers.js';
 import type { TrainingExtension } from './extension.js';
 
 /** Retrieval model presets. */
 export const RETRIEVAL_PRESETS = ['mf', 'two-tower'] as const;
 
 /** Options for `runRetrievalJob` (the flags of `trainfer train --model mf|two-tower`). */
-export interface RetrievalJobOptions {
+export interface RetrievalJobOptions extends InteractionJobOptions {
   model: 'mf' | 'two-tower';
-  /** `synthetic:users=U,items=I,…` or an interactions file. */
-  data: string;
-  out?: string;
   /** `bpr` (mf default), `softmax` (two-tower default), `bce`, `mse` (ratings). */
   loss?: RetrievalLossName;
-  dim?: number;
   /** Two-tower MLP hidden sizes. */
   hidden?: readonly number[];
   score?: 'dot' | 'cosine';
@@ -44,32 +39,15 @@ export interface RetrievalJobOptions {
   /** Sampled negatives per positive (bpr, bce; default 4). */
   negatives?: number;
   negativeSampling?: 'uniform' | 'popularity';
-  epochs?: number;
-  batchSize?: number;
   /** Dense parameters (MLPs, global bias): `adam` (default) or `sgd`. */
   optimizer?: 'sgd' | 'adam' | 'adamw';
-  lr?: number;
-  /** Embedding tables (default `rowwise-adagrad`); `dense` keeps them in the step graph (Adam on the whole table). */
-  sparseOptimizer?: SparseOptimizerConfig['type'] | 'dense';
-  sparseLr?: number;
   /** L2 on the embedding rows a step touches (sparse optimizers only; default 1e-4 for two-tower, 0 for mf). */
   sparseWeightDecay?: number;
-  schedule?: string;
-  split?: string;
-  seed?: number;
   /** K of the exported model's TopK (default 100). */
   topK?: number;
   /** Users to evaluate (seeded sample; default all, at most 20,000). */
   evalUsers?: number;
   ks?: readonly number[];
-  checkpointDir?: string;
-  checkpointEverySteps?: number;
-  resume?: boolean;
-  overwrite?: boolean;
-  maxSteps?: number;
-  threads?: number;
-  progress?: ProgressMode | ProgressReporter;
-  signal?: AbortSignal;
 }
 
 /** What `trainfer train --model mf|two-tower --json` prints. */
